@@ -1,0 +1,18 @@
+#include "error.hpp"
+
+#include <cstring>
+
+namespace berth {
+
+void Error::render() {
+    what_ = context_;
+    if (errno_ != 0) {
+        what_ += ": ";
+        what_ += std::strerror(errno_);
+    }
+}
+
+void throw_errno(std::string context) { throw Error(errno, std::move(context)); }
+void throw_errno(int err, std::string context) { throw Error(err, std::move(context)); }
+
+} // namespace berth

@@ -1,0 +1,59 @@
+// The container's cgroup behind one interface. The host may be cgroup v1,
+// v1 hybrid (v1 controllers plus a cgroup2 mount) or pure v2; callers do not
+// know which. Resource limits arrive with the cgroups work (issue 4).
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace berth::cgroup {
+
+// One mounted hierarchy.
+struct Hierarchy {
+    std::string mountpoint;               // /sys/fs/cgroup/cpu
+    std::string name;                     // dir name in a container's /sys/fs/cgroup: "cpu", "systemd", "unified"
+    std::vector<std::string> controllers; // {"cpu"}, {"name=systemd"}, {} for cgroup2
+    bool v2 = false;
+    std::string own_path;                 // this process's cgroup in it, from /proc/self/cgroup
+};
+
+// Every cgroup hierarchy mounted on the host (first mount of each).
+std::vector<Hierarchy> host_hierarchies();
+// True when the host is pure cgroup v2.
+bool unified_mode(const std::vector<Hierarchy>& hs);
+
+class Manager {
+public:
+    virtual ~Manager() = default;
+    // Create the cgroup in every hierarchy; records the dirs it made.
+    virtual void create() = 0;
+    // Move pid into the cgroup.
+    virtual void add(pid_t pid) = 0;
+    // Every pid in the cgroup.
+    virtual std::vector<pid_t> pids() const = 0;
+    // True when frozen (paused).
+    virtual bool frozen() const = 0;
+    // Remove the dirs create() made, deepest first. Waits briefly for the
+    // kernel to release a cgroup whose last task just exited.
+    virtual void destroy() = 0;
+    // The container's dir in each hierarchy (name, path), for its /sys/fs/cgroup.
+    virtual std::vector<std::pair<Hierarchy, std::string>> dirs() const = 0;
+
+    // cgroupsPath as resolved ("/berth/c1") and the dirs created for it, for
+    // state.json so `delete` removes exactly what `create` made.
+    virtual const std::string& path() const = 0;
+    virtual const std::vector<std::string>& created() const = 0;
+};
+
+// The cgroups path used for a container: cgroupsPath from the config, or
+// "/berth/<id>" when absent.
+std::string container_path(const std::string& cgroups_path, const std::string& id);
+
+// A manager for `path` (absolute: from each hierarchy's root; relative: from
+// this process's own cgroup). `created` restores what an earlier create() made.
+std::unique_ptr<Manager> open(const std::string& path, std::vector<std::string> created = {});
+
+} // namespace berth::cgroup

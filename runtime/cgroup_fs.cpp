@@ -1,0 +1,225 @@
+// The cgroupfs driver: the container's cgroup is one dir per mounted
+// hierarchy, v1 controllers and cgroup2 alike.
+#include "cgroup.hpp"
+
+#include "error.hpp"
+#include "file_util.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace berth::cgroup {
+
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::string cur;
+    std::istringstream in(s);
+    while (std::getline(in, cur, sep)) out.push_back(cur);
+    return out;
+}
+
+// Mount options that are not controllers.
+bool is_mount_flag(const std::string& o) {
+    static const char* flags[] = {"rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec",
+                                  "nsdelegate", "memory_recursiveprot", "favordynmods", "clone_children",
+                                  "xattr", "cpuset_v2_mode", "memory_localevents", "memory_hugetlb_accounting"};
+    for (auto f : flags)
+        if (o == f) return true;
+    return o.rfind("release_agent=", 0) == 0;
+}
+
+std::map<std::string, std::string> own_cgroups() {
+    // "ID:controllers:path"; cgroup2 has an empty controller list.
+    std::map<std::string, std::string> out;
+    std::istringstream in(read_file("/proc/self/cgroup"));
+    std::string line;
+    while (std::getline(in, line)) {
+        auto a = line.find(':');
+        auto b = line.find(':', a + 1);
+        if (a == std::string::npos || b == std::string::npos) continue;
+        out[line.substr(a + 1, b - a - 1)] = line.substr(b + 1);
+    }
+    return out;
+}
+
+std::string join_path(const std::string& a, const std::string& b) {
+    if (b.empty()) return a;
+    if (a.empty() || a.back() == '/') return a + (b.front() == '/' ? b.substr(1) : b);
+    return b.front() == '/' ? a + b : a + "/" + b;
+}
+
+// v1 cpuset cgroups start with empty cpus/mems, and a task can't join one
+// until both are copied down from the parent.
+void init_cpuset(const std::string& dir) {
+    auto parent = dir.substr(0, dir.rfind('/'));
+    for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+        auto mine = read_file(dir + "/" + f);
+        if (mine.find_first_not_of(" \n") != std::string::npos) continue;
+        write_existing(dir + "/" + f, read_file(parent + "/" + f));
+    }
+}
+
+class FsManager final : public Manager {
+public:
+    FsManager(std::vector<Hierarchy> hs, std::string path, std::vector<std::string> created)
+        : hs_(std::move(hs)), path_(std::move(path)), created_(std::move(created)) {
+        for (auto& h : hs_) {
+            std::string base = path_.front() == '/' ? path_ : join_path(h.own_path, path_);
+            dirs_.push_back(join_path(h.mountpoint, base));
+        }
+    }
+
+    void create() override {
+        for (size_t i = 0; i < hs_.size(); ++i) {
+            const auto& dir = dirs_[i];
+            bool cpuset = std::find(hs_[i].controllers.begin(), hs_[i].controllers.end(), "cpuset") !=
+                          hs_[i].controllers.end();
+            // mkdir -p, remembering each level we made.
+            size_t pos = hs_[i].mountpoint.size();
+            while (pos != std::string::npos) {
+                pos = dir.find('/', pos + 1);
+                std::string level = dir.substr(0, pos);
+                if (::mkdir(level.c_str(), 0755) == 0) {
+                    created_.push_back(level);
+                    if (cpuset) init_cpuset(level);
+                } else if (errno != EEXIST) {
+                    throw_errno("create cgroup " + level);
+                }
+            }
+        }
+    }
+
+    void add(pid_t pid) override {
+        auto s = std::to_string(pid);
+        for (auto& d : dirs_) write_existing(d + "/cgroup.procs", s);
+    }
+
+    std::vector<pid_t> pids() const override {
+        std::vector<pid_t> out;
+        if (dirs_.empty()) return out;
+        std::string text;
+        try {
+            text = read_file(dirs_.front() + "/cgroup.procs");
+        } catch (const Error& e) {
+            if (e.err() == ENOENT) return out;
+            throw;
+        }
+        for (auto& l : split(text, '\n'))
+            if (!l.empty()) out.push_back(static_cast<pid_t>(std::stol(l)));
+        return out;
+    }
+
+    bool frozen() const override {
+        for (size_t i = 0; i < hs_.size(); ++i) {
+            try {
+                if (hs_[i].v2 && unified_mode(hs_)) return read_file(dirs_[i] + "/cgroup.freeze").starts_with("1");
+                if (std::find(hs_[i].controllers.begin(), hs_[i].controllers.end(), "freezer") != hs_[i].controllers.end())
+                    return read_file(dirs_[i] + "/freezer.state").starts_with("FROZEN");
+            } catch (const Error&) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    void destroy() override {
+        // Deepest first; a cgroup whose last task just died can stay busy for
+        // a moment, so retry EBUSY briefly.
+        std::vector<std::string> dirs = created_;
+        std::sort(dirs.begin(), dirs.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
+        for (auto& d : dirs) {
+            for (int tries = 0;; ++tries) {
+                if (::rmdir(d.c_str()) == 0 || errno == ENOENT) break;
+                if (errno == EBUSY && tries < 100) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                    continue;
+                }
+                // A shared parent still used by another container stays.
+                if (errno == ENOTEMPTY || errno == EBUSY) {
+                    if (d.size() < dirs.front().size()) break;
+                }
+                throw_errno("remove cgroup " + d);
+            }
+        }
+        created_.clear();
+    }
+
+    std::vector<std::pair<Hierarchy, std::string>> dirs() const override {
+        std::vector<std::pair<Hierarchy, std::string>> out;
+        for (size_t i = 0; i < hs_.size(); ++i) out.emplace_back(hs_[i], dirs_[i]);
+        return out;
+    }
+
+    const std::string& path() const override { return path_; }
+    const std::vector<std::string>& created() const override { return created_; }
+
+private:
+    std::vector<Hierarchy> hs_;
+    std::string path_;
+    std::vector<std::string> created_;
+    std::vector<std::string> dirs_;
+};
+
+} // namespace
+
+std::vector<Hierarchy> host_hierarchies() {
+    auto own = own_cgroups();
+    std::vector<Hierarchy> out;
+    std::istringstream in(read_file("/proc/self/mountinfo"));
+    std::string line;
+    while (std::getline(in, line)) {
+        auto dash = line.find(" - ");
+        if (dash == std::string::npos) continue;
+        auto pre = split(line.substr(0, dash), ' ');
+        auto post = split(line.substr(dash + 3), ' ');
+        if (pre.size() < 5 || post.size() < 3) continue;
+        const auto& fstype = post[0];
+        if (fstype != "cgroup" && fstype != "cgroup2") continue;
+        Hierarchy h;
+        h.mountpoint = pre[4];
+        h.name = h.mountpoint.substr(h.mountpoint.rfind('/') + 1);
+        h.v2 = fstype == "cgroup2";
+        std::string key;
+        if (!h.v2) {
+            for (auto& o : split(post[2], ','))
+                if (!is_mount_flag(o)) h.controllers.push_back(o);
+            for (auto& c : h.controllers) key += (key.empty() ? "" : ",") + c;
+            if (h.controllers.size() == 1 && h.controllers[0].rfind("name=", 0) == 0)
+                h.name = h.controllers[0].substr(5);
+        }
+        // The same hierarchy may be mounted twice; keep its first mount.
+        bool dup = std::any_of(out.begin(), out.end(), [&](const Hierarchy& o) {
+            return o.v2 == h.v2 && o.controllers == h.controllers;
+        });
+        if (dup) continue;
+        auto it = own.find(key);
+        h.own_path = it != own.end() ? it->second : "/";
+        out.push_back(std::move(h));
+    }
+    return out;
+}
+
+bool unified_mode(const std::vector<Hierarchy>& hs) {
+    return hs.size() == 1 && hs[0].v2;
+}
+
+std::string container_path(const std::string& cgroups_path, const std::string& id) {
+    if (cgroups_path.empty()) return "/berth/" + id;
+    return cgroups_path;
+}
+
+std::unique_ptr<Manager> open(const std::string& path, std::vector<std::string> created) {
+    if (path.find("..") != std::string::npos)
+        throw Error(EINVAL, "linux.cgroupsPath: must not contain \"..\": " + path);
+    return std::make_unique<FsManager>(host_hierarchies(), path, std::move(created));
+}
+
+} // namespace berth::cgroup

@@ -1,0 +1,79 @@
+#include "args.hpp"
+
+#include "error.hpp"
+
+namespace berth::cli {
+
+bool Parsed::flag(const std::string& f) const {
+    auto it = values.find(f);
+    return it != values.end() && it->second != "false";
+}
+
+namespace {
+const Flag* find_long(const std::vector<Flag>& flags, const std::string& name) {
+    for (const auto& f : flags)
+        if (name == f.name) return &f;
+    return nullptr;
+}
+const Flag* find_short(const std::vector<Flag>& flags, char c) {
+    for (const auto& f : flags)
+        if (f.short_name && f.short_name == c) return &f;
+    return nullptr;
+}
+} // namespace
+
+Parsed parse(const std::vector<std::string>& argv, size_t& i, const std::vector<Flag>& flags,
+             bool stop_at_positional) {
+    Parsed p;
+    bool only_positional = false;
+    for (; i < argv.size(); ++i) {
+        const std::string& a = argv[i];
+        if (only_positional || a.size() < 2 || a[0] != '-') {
+            if (stop_at_positional) return p;
+            p.args.push_back(a);
+            // runc stops flag parsing at the first positional (exec ID CMD -x...).
+            only_positional = true;
+            continue;
+        }
+        if (a == "--") {
+            only_positional = true;
+            continue;
+        }
+        std::string body = a.substr(a[1] == '-' ? 2 : 1);
+        std::string value;
+        bool has_value = false;
+        if (auto eq = body.find('='); eq != std::string::npos) {
+            value = body.substr(eq + 1);
+            body = body.substr(0, eq);
+            has_value = true;
+        }
+        const Flag* f = find_long(flags, body);
+        if (!f && a[1] != '-' && body.size() == 1) f = find_short(flags, body[0]);
+        if (!f) throw Error(EINVAL, "unknown flag " + a);
+        if (f->takes_value && !has_value) {
+            if (i + 1 >= argv.size()) throw Error(EINVAL, "flag --" + std::string(f->name) + " needs a value");
+            value = argv[++i];
+        } else if (!f->takes_value && !has_value) {
+            value = "true";
+        }
+        p.values[f->name] = value;
+    }
+    return p;
+}
+
+std::string usage(const std::string& synopsis, const std::string& what, const std::vector<Flag>& flags) {
+    std::string s = "Usage: berth " + synopsis + "\n\n" + what + "\n";
+    if (!flags.empty()) s += "\nOptions:\n";
+    for (const auto& f : flags) {
+        std::string left = "  ";
+        if (f.short_name) left += std::string("-") + f.short_name + ", ";
+        else left += "    ";
+        left += std::string("--") + f.name + (f.takes_value ? " VALUE" : "");
+        if (left.size() < 34) left.resize(34, ' ');
+        else left += "  ";
+        s += left + f.help + "\n";
+    }
+    return s;
+}
+
+} // namespace berth::cli

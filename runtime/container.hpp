@@ -1,0 +1,55 @@
+// libberth: the container lifecycle. The berth CLI is a thin front end over
+// these calls; berth-shim links them directly.
+#pragma once
+
+#include "log.hpp"
+#include "state.hpp"
+
+#include <signal.h>
+
+#include <string>
+#include <vector>
+
+namespace berth {
+
+struct RuntimeContext {
+    std::string root = "/run/berth";   // state root (--root)
+    const Logger* log = nullptr;
+};
+
+struct CreateOptions {
+    std::string bundle = ".";
+    std::string pid_file;
+    std::string console_socket;
+    bool no_pivot = false;
+    bool no_new_keyring = false;
+    unsigned preserve_fds = 0;
+};
+
+// Create a container whose init waits on exec.fifo. On failure nothing is
+// left behind: no state dir, cgroup, mount or process.
+// `sigmask` is the mask the init restores (the caller may have blocked signals).
+void create_container(const RuntimeContext& ctx, const std::string& id, const CreateOptions& opts,
+                      const sigset_t* sigmask = nullptr);
+void start_container(const RuntimeContext& ctx, const std::string& id);
+// create + start; in the foreground, wait, forward signals, delete (unless
+// keep) and return the container's exit status (128+N for signal N).
+int run_container(const RuntimeContext& ctx, const std::string& id, const CreateOptions& opts, bool detach,
+                  bool keep);
+void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, bool all);
+void delete_container(const RuntimeContext& ctx, const std::string& id, bool force);
+
+struct ContainerInfo {
+    ContainerState state;
+    Status status;
+};
+ContainerInfo container_info(const RuntimeContext& ctx, const std::string& id);
+std::vector<ContainerInfo> list_containers(const RuntimeContext& ctx);
+
+// `berth features` JSON.
+std::string features_json();
+
+// Signal name ("KILL", "SIGKILL") or number -> number. Throws on unknown.
+int parse_signal(const std::string& s);
+
+} // namespace berth

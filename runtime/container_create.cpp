@@ -1,0 +1,193 @@
+#include "cgroup.hpp"
+#include "container.hpp"
+#include "error.hpp"
+#include "file_util.hpp"
+#include "init.hpp"
+#include "namespaces.hpp"
+#include "proc.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+
+namespace berth {
+
+namespace {
+
+std::string real_path(const std::string& p, const std::string& what) {
+    char buf[PATH_MAX];
+    if (!::realpath(p.c_str(), buf)) throw_errno(what + " " + p);
+    return buf;
+}
+
+std::string owner_name() {
+    uid_t uid = ::geteuid();
+    if (auto* pw = ::getpwuid(uid)) return pw->pw_name;
+    return std::to_string(uid);
+}
+
+// clone3 without a new stack: the child returns here like fork(), on a
+// private copy of memory, with a pidfd for the parent.
+pid_t clone_init(uint64_t flags, int* pidfd) {
+    struct {
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    } args{};
+    args.flags = flags | CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+    args.exit_signal = SIGCHLD;
+    long r = ::syscall(SYS_clone3, &args, sizeof args);
+    if (r < 0) throw_errno("clone container init");
+    return static_cast<pid_t>(r);
+}
+
+// Undoes a create that did not finish: the init, its cgroup, the state dir.
+class CreateGuard {
+public:
+    explicit CreateGuard(StateDir& dir) : dir_(dir) {}
+    ~CreateGuard() {
+        if (done_) return;
+        if (pidfd_) {
+            pidfd_signal(pidfd_.get(), SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        try {
+            if (cg_) cg_->destroy();
+        } catch (...) {
+        }
+        try {
+            dir_.remove();
+        } catch (...) {
+        }
+    }
+    void set_cgroup(cgroup::Manager* cg) { cg_ = cg; }
+    void set_child(pid_t pid, int pidfd) { pid_ = pid; pidfd_.reset(pidfd); }
+    void commit() { done_ = true; }
+
+private:
+    StateDir& dir_;
+    cgroup::Manager* cg_ = nullptr;
+    pid_t pid_ = 0;
+    UniqueFd pidfd_;
+    bool done_ = false;
+};
+
+} // namespace
+
+void create_container(const RuntimeContext& ctx, const std::string& id, const CreateOptions& opts,
+                      const sigset_t* sigmask) {
+    validate_id(id);
+    std::string bundle = real_path(opts.bundle, "bundle");
+    spec::Config cfg = spec::load_bundle_config(bundle);
+    if (!cfg.process) throw Error(EINVAL, bundle + "/config.json: process: required to create a container");
+    if (!cfg.linux) cfg.linux.emplace();
+    const auto& lin = *cfg.linux;
+    if (!lin.find_ns(spec::NsType::mount))
+        throw Error(EINVAL, bundle + "/config.json: linux.namespaces: a mount namespace is required");
+    if (cfg.process->terminal && opts.console_socket.empty())
+        throw Error(EINVAL, "process.terminal is true: use --console-socket with create when a terminal is used");
+    if (!opts.console_socket.empty())
+        throw Error(ENOTSUP, "--console-socket: terminals are not supported yet");
+    std::string rootfs = real_path(cfg.root.path.front() == '/' ? cfg.root.path : bundle + "/" + cfg.root.path,
+                                   "root.path");
+
+    std::string created = rfc3339_now();
+    StateDir dir = StateDir::create(ctx.root, id);
+    std::unique_ptr<cgroup::Manager> cg;   // outlives the guard that may destroy it
+    CreateGuard guard(dir);
+
+    cg = cgroup::open(cgroup::container_path(lin.cgroupsPath, id));
+    guard.set_cgroup(cg.get());
+    with_context("linux.cgroupsPath " + cg->path(), [&] { cg->create(); });
+
+    if (::mkfifo(dir.fifo_path().c_str(), 0622) < 0) throw_errno("create " + dir.fifo_path());
+    UniqueFd fifo(::open(dir.fifo_path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fifo) throw_errno("open " + dir.fifo_path());
+
+    SyncSocket parent_end;
+    InitArgs a;
+    SyncSocket::pair(parent_end, a.sync);
+    a.config = &cfg;
+    a.id = id;
+    a.rootfs = rootfs;
+    a.bundle = bundle;
+    a.fifo_fd = fifo.get();
+    a.preserve_fds = opts.preserve_fds;
+    a.no_pivot = opts.no_pivot;
+    a.no_new_keyring = opts.no_new_keyring;
+    a.userns = lin.find_ns(spec::NsType::user) != nullptr;
+    auto cgns = lin.find_ns(spec::NsType::cgroup);
+    a.new_cgroupns = cgns && cgns->path.empty();
+    a.parent = ::getpid();
+    a.cgroup_dirs = cg->dirs();
+    if (sigmask) a.sigmask = *sigmask;
+    else ::sigprocmask(SIG_SETMASK, nullptr, &a.sigmask);
+
+    prepare_parent_namespaces(lin);
+    uint64_t flags = clone_flags(lin);
+    int pidfd = -1;
+    pid_t pid = clone_init(flags, &pidfd);
+    if (pid == 0) {
+        // The child: drop the parent's copies of what it must not hold.
+        parent_end.close();
+        ::close(dir.fd());   // else the flock would outlive `create`
+        container_init(a);
+    }
+    guard.set_child(pid, pidfd);
+    a.sync.close();
+    ::close(fifo.release());
+
+    if (flags & CLONE_NEWUSER) write_id_maps(pid, lin);
+    cg->add(pid);
+    if (cfg.process->oomScoreAdj) {
+        with_context("process.oomScoreAdj", [&] {
+            write_existing("/proc/" + std::to_string(pid) + "/oom_score_adj",
+                           std::to_string(*cfg.process->oomScoreAdj));
+        });
+    }
+    try {
+        parent_end.send(SyncType::go);
+    } catch (const Error&) {
+        // The init failed first: its error message is queued, read it below.
+    }
+    for (;;) {
+        auto m = parent_end.recv();
+        if (m.type == SyncType::ready) break;
+        if (m.type == SyncType::log) {
+            if (ctx.log) ctx.log->log(static_cast<LogLevel>(m.level), m.text);
+            continue;
+        }
+        if (m.type == SyncType::error) throw Error(m.err, m.text);
+        throw Error(EPROTO, "unexpected message from container init");
+    }
+
+    ContainerState st;
+    st.oci_version = cfg.ociVersion;
+    st.id = id;
+    st.pid = pid;
+    auto ps = read_proc_stat(pid);
+    if (!ps) throw Error(ESRCH, "container init exited during setup");
+    st.pid_start = ps->start_time;
+    st.bundle = bundle;
+    st.rootfs = rootfs;
+    st.created = created;
+    st.owner = owner_name();
+    st.annotations = cfg.annotations;
+    st.cgroup_path = cg->path();
+    st.cgroup_created = cg->created();
+    auto pidns = lin.find_ns(spec::NsType::pid);
+    st.own_pid_ns = pidns && pidns->path.empty();
+    dir.save(st);
+    if (!opts.pid_file.empty()) {
+        with_context("--pid-file", [&] { write_file_atomic(opts.pid_file, std::to_string(pid)); });
+    }
+    guard.commit();
+}
+
+} // namespace berth

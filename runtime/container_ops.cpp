@@ -1,0 +1,153 @@
+// start, kill, delete, state, list.
+#include "cgroup.hpp"
+#include "container.hpp"
+#include "error.hpp"
+#include "proc.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <optional>
+
+namespace berth {
+
+namespace {
+
+// A pidfd for the container's init, or none when it has exited. Opening
+// first and checking the start time after closes the pid-reuse race.
+UniqueFd init_pidfd(const ContainerState& s) {
+    UniqueFd fd = pidfd_open(s.pid);
+    if (fd && !process_alive(s.pid, s.pid_start)) fd.reset();
+    return fd;
+}
+
+void signal_all(const ContainerState& s, int sig) {
+    auto cg = cgroup::open(s.cgroup_path, s.cgroup_created);
+    for (pid_t p : cg->pids()) {
+        if (::kill(p, sig) < 0 && errno != ESRCH) throw_errno("signal process " + std::to_string(p));
+    }
+}
+
+// SIGKILL everything in the container and wait until the init is gone.
+void kill_and_wait(const ContainerState& s) {
+    if (auto fd = init_pidfd(s)) {
+        pidfd_signal(fd.get(), SIGKILL);
+        if (!pidfd_wait_exit(fd.get(), 10000)) throw Error(ETIMEDOUT, "container init did not exit after SIGKILL");
+    }
+    if (!s.own_pid_ns) {
+        // Without a pid namespace, processes outlive the init: kill until empty.
+        auto cg = cgroup::open(s.cgroup_path, s.cgroup_created);
+        for (int i = 0; i < 100; ++i) {
+            auto pids = cg->pids();
+            if (pids.empty()) break;
+            for (pid_t p : pids) ::kill(p, SIGKILL);
+            ::usleep(10000);
+        }
+    }
+}
+
+} // namespace
+
+void start_container(const RuntimeContext& ctx, const std::string& id) {
+    auto dir = StateDir::open(ctx.root, id);
+    auto st = dir.load();
+    auto status = current_status(st, dir);
+    if (status != Status::created)
+        throw Error(EINVAL, "cannot start container \"" + id + "\": it is " + status_name(status) + ", not created");
+    UniqueFd fifo(::open(dir.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fifo) {
+        if (errno == ENXIO) throw Error(ESRCH, "cannot start container \"" + id + "\": its init has exited");
+        throw_errno("open " + dir.fifo_path());
+    }
+    char c = 0;
+    if (::write(fifo.get(), &c, 1) != 1) throw_errno("write " + dir.fifo_path());
+    // No fifo means started: the status moves to running.
+    if (::unlink(dir.fifo_path().c_str()) < 0) throw_errno("remove " + dir.fifo_path());
+}
+
+void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, bool all) {
+    auto dir = StateDir::open(ctx.root, id, true);
+    auto st = dir.load();
+    auto status = current_status(st, dir);
+    if (status == Status::stopped) {
+        if (all) return;   // runc: --all only suppresses "not running"
+        throw Error(ESRCH, "container \"" + id + "\" is not running");
+    }
+    if (all || !st.own_pid_ns) {
+        signal_all(st, sig);
+        return;
+    }
+    auto fd = init_pidfd(st);
+    if (!fd || !pidfd_signal(fd.get(), sig)) throw Error(ESRCH, "container \"" + id + "\" is not running");
+}
+
+void delete_container(const RuntimeContext& ctx, const std::string& id, bool force) {
+    std::optional<StateDir> opened;
+    try {
+        opened.emplace(StateDir::open(ctx.root, id));
+    } catch (const Error& e) {
+        if (e.err() != ENOENT || !force) throw;
+        // runc: --force on a missing container succeeds. A create that died
+        // before writing state.json may have left its dir: remove that too.
+        std::string path = ctx.root + "/" + id;
+        ::unlink((path + "/exec.fifo").c_str());
+        ::rmdir(path.c_str());
+        return;
+    }
+    StateDir& dir = *opened;
+    auto st = dir.load();
+    auto status = current_status(st, dir);
+    if ((status == Status::running || status == Status::paused) && !force)
+        throw Error(EBUSY, "cannot delete container \"" + id + "\" that is not stopped: " + status_name(status) +
+                               " (use --force)");
+    if (status != Status::stopped || !st.own_pid_ns) kill_and_wait(st);
+    auto cg = cgroup::open(st.cgroup_path, st.cgroup_created);
+    with_context("delete container \"" + id + "\"", [&] { cg->destroy(); });
+    dir.remove();
+}
+
+ContainerInfo container_info(const RuntimeContext& ctx, const std::string& id) {
+    auto dir = StateDir::open(ctx.root, id, true);
+    ContainerInfo info;
+    info.state = dir.load();
+    info.status = current_status(info.state, dir);
+    return info;
+}
+
+std::vector<ContainerInfo> list_containers(const RuntimeContext& ctx) {
+    std::vector<ContainerInfo> out;
+    for (const auto& id : list_ids(ctx.root)) {
+        try {
+            out.push_back(container_info(ctx, id));
+        } catch (const Error& e) {
+            // Removed while we listed: not an error.
+            if (e.err() != ENOENT) throw;
+        }
+    }
+    return out;
+}
+
+int parse_signal(const std::string& s) {
+    if (s.empty()) throw Error(EINVAL, "empty signal");
+    if (s.find_first_not_of("0123456789") == std::string::npos) {
+        int n = std::stoi(s);
+        if (n <= 0 || n >= NSIG) throw Error(EINVAL, "invalid signal number " + s);
+        return n;
+    }
+    std::string name = s;
+    for (auto& c : name) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+    if (name.starts_with("SIG")) name = name.substr(3);
+    for (int n = 1; n < NSIG; ++n) {
+        const char* abbrev = sigabbrev_np(n);
+        if (abbrev && name == abbrev) return n;
+    }
+    if (name.starts_with("RTMIN")) {
+        int off = name.size() > 5 ? std::stoi(name.substr(5)) : 0;
+        if (SIGRTMIN + off <= SIGRTMAX) return SIGRTMIN + off;
+    }
+    throw Error(EINVAL, "unknown signal \"" + s + "\"");
+}
+
+} // namespace berth

@@ -1,0 +1,47 @@
+// `berth features`: what this build supports, in the runtime-spec
+// features.md shape that containerd reads into RuntimeInfo.
+#include "berth_config.h"
+#include "container.hpp"
+#include "json.hpp"
+
+#include <seccomp.h>
+
+namespace berth {
+
+std::string features_json() {
+    json::Writer w(true);
+    w.begin_object()
+        .kv("ociVersionMin", "1.0.0")
+        .kv("ociVersionMax", BERTH_OCI_VERSION)
+        .key("hooks").string_array({"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"})
+        .key("mountOptions").string_array({
+            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime",
+            "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime", "nomand",
+            "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev",
+            "rdiratime", "relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec",
+            "rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro",
+            "rrw", "rshared", "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
+            "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"});
+    w.key("linux").begin_object()
+        .key("namespaces").string_array({"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"});
+    w.key("cgroup").begin_object()
+        .kv("v1", true).kv("v2", true).kv("systemd", false).kv("systemdUser", false).kv("rdma", false)
+        .end_object();
+    // seccomp, capabilities, apparmor and selinux are reported as they land.
+    w.key("seccomp").begin_object().kv("enabled", false).end_object();
+    w.key("apparmor").begin_object().kv("enabled", false).end_object();
+    w.key("selinux").begin_object().kv("enabled", false).end_object();
+    w.key("intelRdt").begin_object().kv("enabled", false).end_object();
+    w.key("mountExtensions").begin_object().key("idmap").begin_object().kv("enabled", false).end_object().end_object();
+    w.end_object();
+    const scmp_version* v = seccomp_version();
+    w.key("annotations").begin_object()
+        .kv("io.github.berth.version", BERTH_VERSION)
+        .kv("io.github.seccomp.libseccomp.version",
+            std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro))
+        .end_object();
+    w.end_object();
+    return w.str();
+}
+
+} // namespace berth

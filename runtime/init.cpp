@@ -1,0 +1,130 @@
+#include "init.hpp"
+
+#include "error.hpp"
+#include "log.hpp"
+#include "namespaces.hpp"
+#include "process.hpp"
+#include "rootfs.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace berth {
+
+namespace {
+
+constexpr int KEYCTL_JOIN_SESSION_KEYRING = 1;
+
+void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
+    const auto& cfg = *a.config;
+    const auto& proc = *cfg.process;
+    const auto& lin = *cfg.linux;
+
+    // If berth dies mid-setup, so does the half-made container.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) throw_errno("set parent death signal");
+    // (A parent that died before this point shows up as EOF on the socket.)
+
+    auto go = a.sync.recv();
+    if (go.type != SyncType::go) throw Error(EPROTO, "unexpected message from berth");
+
+    auto joins = open_ns_paths(lin);
+    join_namespaces(joins);
+    if (a.userns) {
+        if (::setresgid(0, 0, 0) < 0) throw_errno("setgid 0 in user namespace (is gid 0 mapped?)");
+        if (::setresuid(0, 0, 0) < 0) throw_errno("setuid 0 in user namespace (is uid 0 mapped?)");
+    }
+    // Now that the init is in its cgroup, a new cgroup namespace is rooted there.
+    if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) throw_errno("create cgroup namespace");
+    if (!a.no_new_keyring) {
+        std::string name = "_ses." + a.id;
+        if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS)
+            throw_errno("create session keyring");
+    }
+    if (!cfg.hostname.empty() && ::sethostname(cfg.hostname.data(), cfg.hostname.size()) < 0)
+        throw_errno("hostname: sethostname");
+    if (!cfg.domainname.empty() && ::setdomainname(cfg.domainname.data(), cfg.domainname.size()) < 0)
+        throw_errno("domainname: setdomainname");
+
+    RootfsContext ctx;
+    ctx.config = &cfg;
+    ctx.rootfs = a.rootfs;
+    ctx.bundle = a.bundle;
+    ctx.userns = a.userns;
+    ctx.no_pivot = a.no_pivot;
+    ctx.cgroup_dirs = std::move(a.cgroup_dirs);
+    prepare_rootfs(ctx);
+    finalize_rootfs(cfg);
+
+    apply_rlimits(proc);
+    apply_personality(lin);
+    env = process_env(proc);
+    if (::chdir(proc.cwd.c_str()) < 0) throw_errno("process.cwd: chdir " + proc.cwd);
+    apply_user(proc);
+    if (proc.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw_errno("set no_new_privs");
+    exe = find_executable(proc);
+
+    // Nothing but stdio and the preserved fds may cross into the container.
+    unsigned first = 3 + a.preserve_fds;
+    if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) throw_errno("mark fds close-on-exec");
+    for (unsigned fd = 3; fd < first; ++fd)
+        if (::fcntl(static_cast<int>(fd), F_SETFD, 0) < 0 && errno != EBADF) throw_errno("preserve fd " + std::to_string(fd));
+
+    // berth create exits once we are ready; that must not kill us.
+    if (::prctl(PR_SET_PDEATHSIG, 0) < 0) throw_errno("clear parent death signal");
+}
+
+void wait_for_start(int fifo) {
+    pollfd p{fifo, POLLIN, 0};
+    for (;;) {
+        if (::poll(&p, 1, -1) < 0) {
+            if (errno == EINTR) continue;
+            _exit(1);
+        }
+        char c;
+        ssize_t n = ::read(fifo, &c, 1);
+        if (n == 1) return;
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        _exit(1);   // a start that opened the fifo and wrote nothing
+    }
+}
+
+} // namespace
+
+void container_init(InitArgs& a) {
+    ::sigprocmask(SIG_SETMASK, &a.sigmask, nullptr);
+    std::string exe;
+    std::vector<std::string> env;
+    try {
+        setup(a, exe, env);
+        a.sync.send(SyncType::ready);
+    } catch (const Error& e) {
+        try { a.sync.send(SyncType::error, e.err(), e.context()); } catch (...) {}
+        _exit(1);
+    } catch (const std::exception& e) {
+        try { a.sync.send(SyncType::error, 0, e.what()); } catch (...) {}
+        _exit(1);
+    }
+    a.sync.close();
+    wait_for_start(a.fifo_fd);
+    ::close(a.fifo_fd);
+
+    const auto& args = a.config->process->args;
+    std::vector<char*> argv, envp;
+    for (auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
+    argv.push_back(nullptr);
+    for (auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
+    envp.push_back(nullptr);
+    ::execve(exe.c_str(), argv.data(), envp.data());
+    std::fprintf(stderr, "berth: exec %s: %s\n", exe.c_str(), std::strerror(errno));
+    _exit(127);
+}
+
+} // namespace berth

@@ -1,0 +1,37 @@
+// The container's init, from the clone until it execs the user's process.
+// It runs in the cloned child of a single-threaded berth, never returns, and
+// reports failure over the sync socket with errno and context.
+#pragma once
+
+#include "cgroup.hpp"
+#include "config.hpp"
+#include "sync.hpp"
+
+#include <signal.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace berth {
+
+struct InitArgs {
+    const spec::Config* config = nullptr;
+    std::string id;
+    std::string rootfs;
+    std::string bundle;
+    SyncSocket sync;               // the init's end
+    int fifo_fd = -1;              // exec.fifo, read end: start writes one byte
+    unsigned preserve_fds = 0;
+    bool no_pivot = false;
+    bool no_new_keyring = false;
+    bool userns = false;           // in a user namespace (new or joined)
+    bool new_cgroupns = false;
+    pid_t parent = 0;
+    std::vector<std::pair<cgroup::Hierarchy, std::string>> cgroup_dirs;
+    sigset_t sigmask;              // the caller's mask, restored in the init
+};
+
+[[noreturn]] void container_init(InitArgs& a);
+
+} // namespace berth

@@ -1,0 +1,166 @@
+#include "error.hpp"
+#include "mount_options.hpp"
+#include "path_resolve.hpp"
+#include "rootfs.hpp"
+
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace berth {
+
+namespace {
+
+constexpr unsigned long kRemountable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS |
+                                       MS_DIRSYNC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME |
+                                       MS_MANDLOCK | MS_NOSYMFOLLOW;
+
+// Flags the kernel locks on a mount made in a less privileged namespace:
+// a bind remount must repeat them or it fails with EPERM.
+unsigned long locked_flags(const std::string& path) {
+    struct statvfs s;
+    if (::statvfs(path.c_str(), &s) < 0) return 0;
+    unsigned long f = 0;
+    if (s.f_flag & ST_NOSUID) f |= MS_NOSUID;
+    if (s.f_flag & ST_NODEV) f |= MS_NODEV;
+    if (s.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+    if (s.f_flag & ST_RDONLY) f |= MS_RDONLY;
+    if (s.f_flag & ST_NOATIME) f |= MS_NOATIME;
+    if (s.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+    if (s.f_flag & ST_RELATIME) f |= MS_RELATIME;
+    return f;
+}
+
+void sys_mount(const std::string& src, const std::string& target, const char* type, unsigned long flags,
+               const std::string& data, const std::string& what) {
+    if (::mount(src.empty() ? nullptr : src.c_str(), target.c_str(), type, flags,
+                data.empty() ? nullptr : data.c_str()) < 0)
+        throw_errno(what);
+}
+
+// Re-apply flags on a bind mount (MS_BIND ignores them at creation).
+void remount_bind(const std::string& target, unsigned long flags, const std::string& what) {
+    unsigned long f = MS_BIND | MS_REMOUNT | (flags & kRemountable);
+    if (::mount(nullptr, target.c_str(), nullptr, f, nullptr) == 0) return;
+    if (errno != EPERM) throw_errno(what);
+    sys_mount("", target, nullptr, f | locked_flags(target), "", what);
+}
+
+void set_attrs(int fd, const MountOptions& o, const std::string& what) {
+    mount_attr attr{};
+    attr.attr_set = o.attr_set;
+    attr.attr_clr = o.attr_clr;
+    if (::syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+        throw_errno(what + ": set recursive attributes");
+}
+
+std::string host_source(const std::string& src, const std::string& bundle) {
+    if (src.empty() || src.front() == '/') return src;
+    return bundle + "/" + src;
+}
+
+void bind_mount(const spec::Mount& m, const MountOptions& o, RootfsContext& ctx) {
+    std::string src = host_source(m.source, ctx.bundle);
+    UniqueFd sfd(::open(src.c_str(), O_PATH | O_CLOEXEC));
+    if (!sfd) throw_errno("open bind source " + src);
+    struct stat st;
+    if (::fstat(sfd.get(), &st) < 0) throw_errno("stat bind source " + src);
+    UniqueFd dst = S_ISDIR(st.st_mode) ? mkdir_in_root(ctx.rootfd, m.destination)
+                                       : mkfile_in_root(ctx.rootfd, m.destination);
+    sys_mount(fd_path(sfd.get()), fd_path(dst.get()), nullptr, MS_BIND | (o.flags & MS_REC), "", "bind " + src);
+}
+
+// The container's own cgroup dirs under a tmpfs (v1, hybrid) or the unified
+// dir itself (v2), bound from the host so the container sees only its cgroup.
+void cgroup_mount(const spec::Mount& m, const MountOptions& o, RootfsContext& ctx) {
+    unsigned long flags = o.flags & kRemountable;
+    UniqueFd dst = mkdir_in_root(ctx.rootfd, m.destination);
+    auto& dirs = ctx.cgroup_dirs;
+    if (dirs.size() == 1 && dirs[0].first.v2) {
+        sys_mount(dirs[0].second, fd_path(dst.get()), nullptr, MS_BIND, "", "bind " + dirs[0].second);
+        auto top = open_in_root(ctx.rootfd, m.destination, O_PATH);
+        remount_bind(fd_path(top.get()), flags, "remount " + m.destination);
+        return;
+    }
+    sys_mount("tmpfs", fd_path(dst.get()), "tmpfs", flags & ~MS_RDONLY, "mode=755", "mount tmpfs");
+    auto top = open_in_root(ctx.rootfd, m.destination, O_PATH | O_DIRECTORY);
+    for (auto& [h, dir] : dirs) {
+        if (::mkdirat(top.get(), h.name.c_str(), 0755) < 0 && errno != EEXIST)
+            throw_errno("create " + m.destination + "/" + h.name);
+        UniqueFd sub(::openat(top.get(), h.name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub) throw_errno("open " + m.destination + "/" + h.name);
+        sys_mount(dir, fd_path(sub.get()), nullptr, MS_BIND, "", "bind " + dir);
+        UniqueFd mounted(::openat(top.get(), h.name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!mounted) throw_errno("open " + m.destination + "/" + h.name);
+        remount_bind(fd_path(mounted.get()), flags, "remount " + m.destination + "/" + h.name);
+        // Co-mounted controllers ("cpu,cpuacct") are also reachable by each name.
+        if (h.controllers.size() > 1)
+            for (auto& c : h.controllers)
+                if (c != h.name && ::symlinkat(h.name.c_str(), top.get(), c.c_str()) < 0 && errno != EEXIST)
+                    throw_errno("symlink " + m.destination + "/" + c);
+    }
+    if (flags & MS_RDONLY) sys_mount("", fd_path(top.get()), nullptr, MS_REMOUNT | flags, "mode=755", "remount tmpfs");
+}
+
+void fs_mount(const spec::Mount& m, const MountOptions& o, RootfsContext& ctx) {
+    UniqueFd dst = mkdir_in_root(ctx.rootfd, m.destination);
+    std::string target = fd_path(dst.get());
+    unsigned long flags = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    std::string data = o.data;
+    std::string what = "mount " + m.type;
+    if (::mount(m.source.c_str(), target.c_str(), m.type.c_str(), flags, data.empty() ? nullptr : data.c_str()) == 0)
+        return;
+    int err = errno;
+    // Inside a user namespace the kernel refuses some filesystems that the
+    // host's instance can stand in for, as runc does.
+    if (err == EPERM && ctx.userns && (m.type == "sysfs" || m.type == "mqueue")) {
+        std::string host = m.type == "sysfs" ? "/sys" : "/dev/mqueue";
+        sys_mount(host, target, nullptr, MS_BIND | MS_REC, "", "bind " + host);
+        auto top = open_in_root(ctx.rootfd, m.destination, O_PATH);
+        remount_bind(fd_path(top.get()), flags, "remount " + m.destination);
+        return;
+    }
+    // devpts' gid= fails when that group is not mapped in the user namespace.
+    if (err == EINVAL && m.type == "devpts" && data.find("gid=") != std::string::npos) {
+        std::string kept;
+        size_t i = 0;
+        while (i <= data.size()) {
+            size_t j = data.find(',', i);
+            if (j == std::string::npos) j = data.size();
+            auto opt = data.substr(i, j - i);
+            if (!opt.starts_with("gid=")) kept += (kept.empty() ? "" : ",") + opt;
+            i = j + 1;
+        }
+        sys_mount(m.source, target, m.type.c_str(), flags, kept, what);
+        return;
+    }
+    throw_errno(err, what);
+}
+
+} // namespace
+
+void mount_entry(const spec::Mount& m, RootfsContext& ctx) {
+    auto o = parse_mount_options(m.options);
+    if (o.idmap) throw Error(ENOTSUP, "idmapped mounts are not supported yet");
+    bool bind = o.bind() || m.type == "bind";
+    if (m.type == "cgroup" || m.type == "cgroup2") cgroup_mount(m, o, ctx);
+    else if (bind) bind_mount(m, o, ctx);
+    else fs_mount(m, o, ctx);
+
+    bool rebind = bind && (o.flags & kRemountable);
+    if (!rebind && !o.propagation && !o.attr_set && !o.attr_clr) return;
+    // The new mount is what the destination resolves to now.
+    auto top = open_in_root(ctx.rootfd, m.destination, O_PATH);
+    std::string target = fd_path(top.get());
+    if (rebind) remount_bind(target, o.flags, "remount " + m.destination);
+    if (o.propagation) sys_mount("", target, nullptr, o.propagation, "", "set propagation");
+    if (o.attr_set || o.attr_clr) set_attrs(top.get(), o, "mount " + m.destination);
+}
+
+} // namespace berth

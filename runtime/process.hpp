@@ -1,0 +1,21 @@
+// The last steps of the init before exec: limits, identity, environment.
+#pragma once
+
+#include "config.hpp"
+
+#include <string>
+#include <vector>
+
+namespace berth {
+
+void apply_rlimits(const spec::Process& p);
+void apply_personality(const spec::Linux& l);
+// setgroups, setresgid, setresuid, umask.
+void apply_user(const spec::Process& p);
+// The executable for args[0]: as given when it holds a '/', else the first
+// match in the process's PATH. Resolved inside the container (after pivot).
+std::string find_executable(const spec::Process& p);
+// process.env, plus HOME from the container's /etc/passwd when unset.
+std::vector<std::string> process_env(const spec::Process& p);
+
+} // namespace berth

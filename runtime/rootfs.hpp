@@ -1,0 +1,36 @@
+// Building the container's filesystem view inside its mount namespace.
+#pragma once
+
+#include "cgroup.hpp"
+#include "config.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace berth {
+
+struct RootfsContext {
+    const spec::Config* config = nullptr;
+    std::string rootfs;           // absolute host path
+    std::string bundle;           // absolute; relative bind sources start here
+    bool userns = false;          // devices are bind-mounted, not created
+    bool no_pivot = false;
+    std::vector<std::pair<cgroup::Hierarchy, std::string>> cgroup_dirs;
+    int rootfd = -1;              // O_PATH fd of the rootfs mount, set by prepare_rootfs
+};
+
+// Before pivot: propagation, rootfs self-bind, every configured mount onto
+// fds resolved inside the rootfs, device nodes; then pivot_root (or
+// MS_MOVE + chroot with no_pivot). Leaves cwd at the new "/".
+void prepare_rootfs(RootfsContext& ctx);
+
+// After pivot: sysctls, masked and read-only paths, read-only root.
+void finalize_rootfs(const spec::Config& cfg);
+
+// mounts.cpp: one entry of config.mounts.
+void mount_entry(const spec::Mount& m, RootfsContext& ctx);
+// devices.cpp: default devices, linux.devices and the /dev symlinks.
+void create_devices(RootfsContext& ctx);
+
+} // namespace berth

@@ -1,0 +1,46 @@
+// The parent <-> container-init channel: one SOCK_SEQPACKET socketpair
+// carrying typed messages, so a failure deep in the init reaches the caller
+// with its errno and context intact.
+#pragma once
+
+#include "fd.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace berth {
+
+enum class SyncType : uint32_t {
+    go = 1,     // parent -> init: namespaces mapped, cgroup joined; carry on
+    ready,      // init -> parent: set up, waiting for start
+    error,      // init -> parent: setup failed (errno + context)
+    log,        // init -> parent: a debug/warning line to forward
+};
+
+struct SyncMsg {
+    SyncType type{};
+    int32_t err = 0;        // errno for error
+    uint32_t level = 0;     // LogLevel for log
+    std::string text;
+};
+
+class SyncSocket {
+public:
+    SyncSocket() = default;
+    explicit SyncSocket(UniqueFd fd) : fd_(std::move(fd)) {}
+
+    // Make a connected pair (CLOEXEC both ends).
+    static void pair(SyncSocket& a, SyncSocket& b);
+
+    void send(SyncType type, int32_t err = 0, std::string_view text = {}, uint32_t level = 0) const;
+    // Blocks. Throws Error(EPIPE) when the peer closed without a message.
+    SyncMsg recv() const;
+    int fd() const { return fd_.get(); }
+    void close() { fd_.reset(); }
+
+private:
+    UniqueFd fd_;
+};
+
+} // namespace berth

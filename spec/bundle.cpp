@@ -1,0 +1,19 @@
+// Loading a bundle's config.json: read, parse, validate, once.
+#include "config.hpp"
+
+#include "error.hpp"
+#include "file_util.hpp"
+
+namespace berth::spec {
+
+Config load_bundle_config(const std::string& bundle) {
+    std::string path = bundle + "/config.json";
+    std::string text = read_file(path);   // its error already names the path
+    return with_context(path, [&] {
+        Config c = parse_config(text, "");
+        validate_config(c, bundle);
+        return c;
+    });
+}
+
+} // namespace berth::spec

@@ -1,0 +1,503 @@
+#!/usr/bin/env bash
+# bench.sh: berth side by side with crun and runc on a busybox bundle.
+#
+#   tests/bench/bench.sh [--runs N] [--berth PATH]
+#
+# N (default 100) sequential `run /bin/true` per runtime, plus N/2 separately
+# timed create/start/delete cycles and a few runs under GNU time for peak RSS,
+# all interleaved round-robin so machine noise hits every runtime alike.
+# berth defaults to $BERTH, else build/runtime/berth under the repo root; when
+# it is not built, crun and runc are measured alone. Needs root.
+#
+# crun 1.8.1 refuses this host's hybrid cgroup layout, so every runtime runs
+# in a private mount namespace that lacks the cgroup2 mount at
+# /sys/fs/cgroup/unified (see shared/reference/this-machine.md). Containers
+# get their own cgroups under /berth-bench/, never the caller's.
+#
+# Everything it makes (containers, state roots, cgroups, the namespace, temp
+# dirs) is removed on exit, Ctrl-C included. A failing runtime is reported
+# with its first error line and dropped; the script still exits 0.
+set -euo pipefail
+# EPOCHREALTIME and `times` print the locale's decimal point; we parse '.'.
+export LC_ALL=C
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+readonly SCRIPT_DIR REPO_ROOT
+readonly ALL_RTS=(berth crun runc)
+readonly CG_PARENT=berth-bench
+# Unique per invocation, so a concurrent bench never shares a leaf cgroup.
+readonly CG_PREFIX="/$CG_PARENT/b$$"
+readonly STOP_TIMEOUT_POLLS=500 # x 10 ms
+readonly CGROUP_MARK=@CGROUP@
+
+RUNS=100
+BERTH_PATH=${BERTH:-$REPO_ROOT/build/runtime/berth}
+
+# Filled in as we go; cleanup() looks at each before undoing it.
+TMP=''
+NSDIR=''
+NS_BOUND=no
+NS_MADE=no
+NS=()
+BUNDLE=''
+CONFIG_TMPL=''
+ERR=''
+declare -A RT_BIN=() RT_FAIL=() RT_ROOT=()
+RTS=()   # runtimes found, in ALL_RTS order
+NOTES=() # why a runtime is missing
+# Results: space-separated samples per runtime, in microseconds (RSS in KiB).
+declare -A S_RUN=() S_CPU=() S_CREATE=() S_START=() S_DELETE=() S_RSS=()
+S_FLOOR=''
+
+die() {
+	printf 'bench: %s\n' "$*" >&2
+	exit 1
+}
+
+usage() {
+	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+	exit "${1:-0}"
+}
+
+parse_args() {
+	while (($# > 0)); do
+		case $1 in
+		--runs) (($# >= 2)) || die "$1 needs a value"; RUNS=$2; shift ;;
+		--runs=*) RUNS=${1#*=} ;;
+		--berth) (($# >= 2)) || die "$1 needs a value"; BERTH_PATH=$2; shift ;;
+		--berth=*) BERTH_PATH=${1#*=} ;;
+		-h | --help) usage 0 ;;
+		*) die "unknown argument $1 (see --help)" ;;
+		esac
+		shift
+	done
+	if [[ ! $RUNS =~ ^[0-9]+$ ]] || ((10#$RUNS < 2)); then
+		die "--runs wants an integer >= 2"
+	fi
+	RUNS=$((10#$RUNS))
+}
+
+# ---------------------------------------------------------------- cleanup
+
+# cleanup: undo everything, in reverse order of setup. Runs on every exit;
+# each step tolerates failure so that one stuck step doesn't leak the rest.
+cleanup() {
+	local status=$? rt id dir
+	trap '' INT TERM
+	if [[ $NS_MADE == yes ]]; then
+		for rt in "${RTS[@]}"; do
+			dir=${RT_ROOT[$rt]:-}
+			[[ -n $dir && -d $dir ]] || continue
+			# State dirs are named by container id in runc, crun and berth.
+			for id in "$dir"/*; do
+				[[ -d $id ]] || continue
+				"${NS[@]}" "${RT_BIN[$rt]}" --root "$dir" delete -f "${id##*/}" \
+					</dev/null >/dev/null 2>&1 || true
+			done
+		done
+		umount "$NSDIR/mnt" 2>/dev/null || umount -l "$NSDIR/mnt" 2>/dev/null || true
+	fi
+	if [[ $NS_BOUND == yes ]]; then
+		umount "$NSDIR" 2>/dev/null || umount -l "$NSDIR" 2>/dev/null || true
+	fi
+	remove_cgroups
+	if [[ -n $TMP && -d $TMP ]]; then
+		rm -rf "$TMP" 2>/dev/null || printf 'bench: could not remove %s\n' "$TMP" >&2
+	fi
+	exit "$status"
+}
+
+# remove_cgroups: rmdir the leaves this run made (and the runtimes' own
+# subdirs, deepest first), then the shared parent if nothing else uses it.
+remove_cgroups() {
+	local base left
+	for base in /sys/fs/cgroup/*/"$CG_PARENT"; do
+		[[ -d $base ]] || continue
+		find "$base" -mindepth 1 -depth -type d -path "$base/b$$-*" \
+			-exec rmdir {} + 2>/dev/null || true
+		rmdir "$base" 2>/dev/null || true
+	done
+	left=$(find /sys/fs/cgroup/*/"$CG_PARENT" -mindepth 1 -maxdepth 1 -type d \
+		-name "b$$-*" 2>/dev/null | head -3) || true
+	if [[ -n $left ]]; then
+		printf 'bench: cgroups left behind (busy?):\n%s\n' "$left" >&2
+	fi
+}
+
+# ---------------------------------------------------------------- setup
+
+find_runtimes() {
+	local rt path
+	for rt in "${ALL_RTS[@]}"; do
+		if [[ $rt == berth ]]; then
+			path=$BERTH_PATH
+			if [[ ! -x $path ]]; then
+				NOTES+=("berth is not built ($path missing): benchmarking crun and runc only")
+				continue
+			fi
+		else
+			path=$(command -v "$rt") || {
+				NOTES+=("$rt not installed: skipped")
+				continue
+			}
+		fi
+		# nsenter chdirs to /, so every path we hand it must be absolute.
+		RT_BIN[$rt]=$(readlink -f "$path")
+		RT_ROOT[$rt]=$TMP/root-$rt
+		RTS+=("$rt")
+	done
+	((${#RTS[@]} > 0)) || die "no runtime to benchmark"
+}
+
+# make_namespace: the private mount namespace without cgroup2 that crun needs
+# here; unshare --mount=FILE wants FILE on a private mount, hence the bind.
+make_namespace() {
+	NSDIR=$TMP/ns
+	mkdir "$NSDIR"
+	mount --bind "$NSDIR" "$NSDIR"
+	NS_BOUND=yes
+	mount --make-private "$NSDIR"
+	touch "$NSDIR/mnt"
+	local drop=(true)
+	if mountpoint -q /sys/fs/cgroup/unified; then
+		drop=(umount /sys/fs/cgroup/unified)
+	fi
+	unshare --mount="$NSDIR/mnt" --propagation private "${drop[@]}"
+	NS_MADE=yes
+	NS=(nsenter "--mount=$NSDIR/mnt")
+}
+
+# make_bundle: one bundle for everything; only cgroupsPath changes per
+# container, substituted into a template in memory (no fork per container).
+make_bundle() {
+	BUNDLE=$TMP/bundle
+	# ociVersion 1.1.0: crun 1.8.1 rejects 1.2.x and the config needs nothing
+	# newer.
+	"$REPO_ROOT/contrib/mkbundle.sh" "$BUNDLE" --args /bin/true \
+		--oci-version 1.1.0 --cgroups-path "$CGROUP_MARK" >/dev/null
+	CONFIG_TMPL=$(<"$BUNDLE/config.json")
+}
+
+# set_cgroup LEAF: point the bundle at a fresh cgroup, so each container pays
+# for creating its cgroups like a real one does.
+set_cgroup() {
+	printf '%s\n' "${CONFIG_TMPL//"$CGROUP_MARK"/"$CG_PREFIX-$1"}" >"$BUNDLE/config.json"
+}
+
+# ---------------------------------------------------------------- measuring
+
+# rt_cmd RT ARGS...: run the runtime in the namespace with its state root.
+# stdout goes away, stderr to $ERR for the failure report.
+rt_cmd() {
+	local rt=$1
+	shift
+	"${NS[@]}" "${RT_BIN[$rt]}" --root "${RT_ROOT[$rt]}" "$@" </dev/null >/dev/null 2>"$ERR"
+}
+
+# fail RT WHAT: drop RT from the rest of the run, keeping its first error line.
+fail() {
+	local rt=$1 what=$2 line='' first=''
+	if [[ -s $ERR ]]; then
+		while IFS= read -r line; do
+			[[ -n ${line//[[:space:]]/} ]] && { first=$line; break; }
+		done <"$ERR"
+	fi
+	RT_FAIL[$rt]="$what: ${first:-(no error output)}"
+	RT_FAIL[$rt]=${RT_FAIL[$rt]:0:300}
+	printf '\nbench: %s failed: %s\n' "$rt" "${RT_FAIL[$rt]}" >&2
+}
+
+# children_cpu_us VAR: user+sys CPU of all waited-for children so far, in
+# microseconds at bash's millisecond resolution. `times` (getrusage) is read
+# into a file, not $(...), because a subshell has its own child times.
+CPU_FILE=''
+children_cpu_us() {
+	local -n out=$1
+	local self children u s
+	times >"$CPU_FILE"
+	{ read -r self; read -r children; } <"$CPU_FILE"
+	: "$self"
+	# No $(...) here: a subshell's CPU would count in the next reading.
+	to_us u "${children% *}"
+	to_us s "${children#* }"
+	out=$((u + s))
+}
+
+# to_us VAR 1m2.345s: VAR=62345000
+# shellcheck disable=SC2034 # res is a nameref to the caller's VAR
+to_us() {
+	local -n res=$1
+	local frac
+	if [[ $2 =~ ^([0-9]+)m([0-9]+)\.([0-9]+)s$ ]]; then
+		frac=${BASH_REMATCH[3]}000000
+		res=$((BASH_REMATCH[1] * 60000000 + 10#${BASH_REMATCH[2]} * 1000000 + 10#${frac:0:6}))
+	else
+		res=0
+	fi
+}
+
+now_us() {
+	local -n out=$1
+	local t=$EPOCHREALTIME
+	out=$((10#${t/./}))
+}
+
+# remove_if_left RT ID: `run` normally deletes its container on exit; make
+# sure, outside the timed section, so the next run starts clean.
+remove_if_left() {
+	if [[ -e ${RT_ROOT[$1]}/$2 ]]; then
+		rt_cmd "$1" delete -f "$2" || true
+	fi
+}
+
+# measure_run RT I: one timed `run` of /bin/true: wall and CPU.
+measure_run() {
+	local rt=$1 i=$2 id="$1-run-$2" c0 c1 t0 t1 rc=0
+	set_cgroup "$id"
+	children_cpu_us c0
+	now_us t0
+	rt_cmd "$rt" run --bundle "$BUNDLE" "$id" || rc=$?
+	now_us t1
+	children_cpu_us c1
+	if ((rc != 0)); then
+		fail "$rt" "run exited $rc"
+		remove_if_left "$rt" "$id"
+		return
+	fi
+	S_RUN[$rt]+=" $((t1 - t0))"
+	S_CPU[$rt]+=" $((c1 - c0))"
+	remove_if_left "$rt" "$id"
+}
+
+# wait_stopped RT ID: poll `state` (untimed) until the container stopped.
+wait_stopped() {
+	local rt=$1 id=$2 k out
+	for ((k = 0; k < STOP_TIMEOUT_POLLS; k++)); do
+		out=$("${NS[@]}" "${RT_BIN[$rt]}" --root "${RT_ROOT[$rt]}" state "$id" 2>"$ERR") || return 1
+		[[ $out =~ \"status\"[[:space:]]*:[[:space:]]*\"stopped\" ]] && return 0
+		sleep 0.01
+	done
+	echo "still not stopped after $((STOP_TIMEOUT_POLLS / 100)) s" >"$ERR"
+	return 1
+}
+
+# measure_phases RT I: create, start and delete timed one by one.
+measure_phases() {
+	local rt=$1 i=$2 id="$1-csd-$2" t0 t1 t2 t3 t4 t5 rc=0
+	set_cgroup "$id"
+	now_us t0
+	rt_cmd "$rt" create --bundle "$BUNDLE" "$id" || rc=$?
+	now_us t1
+	if ((rc != 0)); then fail "$rt" "create exited $rc"; remove_if_left "$rt" "$id"; return; fi
+	now_us t2
+	rt_cmd "$rt" start "$id" || rc=$?
+	now_us t3
+	if ((rc != 0)); then fail "$rt" "start exited $rc"; remove_if_left "$rt" "$id"; return; fi
+	if ! wait_stopped "$rt" "$id"; then fail "$rt" "state"; remove_if_left "$rt" "$id"; return; fi
+	now_us t4
+	rt_cmd "$rt" delete "$id" || rc=$?
+	now_us t5
+	if ((rc != 0)); then fail "$rt" "delete exited $rc"; remove_if_left "$rt" "$id"; return; fi
+	S_CREATE[$rt]+=" $((t1 - t0))"
+	S_START[$rt]+=" $((t3 - t2))"
+	S_DELETE[$rt]+=" $((t5 - t4))"
+}
+
+# measure_floor: fork + nsenter + exec of a trivial binary, the harness's own
+# share of every runtime's wall time.
+measure_floor() {
+	local t0 t1
+	now_us t0
+	"${NS[@]}" /bin/true
+	now_us t1
+	S_FLOOR+=" $((t1 - t0))"
+}
+
+# RSS: GNU time runs inside the namespace (after nsenter's exec), so it
+# reports the runtime and its children only, not nsenter. Kept out of the
+# timed runs because GNU time adds a fork and an exec to each.
+RSS_TOOL=()
+pick_rss_tool() {
+	if [[ -x /usr/bin/time ]] && /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then
+		RSS_TOOL=(/usr/bin/time -f %M -o "$TMP/rss")
+	elif command -v python3 >/dev/null; then
+		local py
+		py=$(command -v python3)
+		# ru_maxrss of RUSAGE_CHILDREN is KiB on Linux, like GNU time's %M.
+		RSS_TOOL=("$py" -c 'import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(rc)' "$TMP/rss")
+	fi
+}
+
+measure_rss() {
+	local rt=$1 i=$2 id="$1-rss-$2" kib rc=0
+	((${#RSS_TOOL[@]} > 0)) || return 0
+	set_cgroup "$id"
+	rm -f "$TMP/rss"
+	"${NS[@]}" "${RSS_TOOL[@]}" "${RT_BIN[$rt]}" --root "${RT_ROOT[$rt]}" \
+		run --bundle "$BUNDLE" "$id" </dev/null >/dev/null 2>"$ERR" || rc=$?
+	if ((rc != 0)); then
+		fail "$rt" "run (for RSS) exited $rc"
+	elif [[ -s $TMP/rss ]]; then
+		read -r kib <"$TMP/rss"
+		S_RSS[$rt]+=" $kib"
+	fi
+	remove_if_left "$rt" "$id"
+}
+
+# active: the runtimes still standing, rotated by $1 so that no runtime
+# always goes first (right after the shell's own work) or last.
+active() {
+	local -n out=$1
+	local r=$2 rt n k
+	local -a live=()
+	for rt in "${RTS[@]}"; do
+		[[ -z ${RT_FAIL[$rt]:-} ]] && live+=("$rt")
+	done
+	out=()
+	n=${#live[@]}
+	for ((k = 0; k < n; k++)); do
+		out+=("${live[(k + r) % n]}")
+	done
+}
+
+progress() {
+	# \e[K clears what a longer previous line left behind.
+	[[ -t 2 ]] && printf '\r%s\e[K' "$*" >&2
+	return 0
+}
+
+run_rounds() {
+	local i rt rss_runs
+	local -a order
+	# Warm the page cache and each runtime's first-exec costs; a runtime
+	# that can't run at all fails here with its own message.
+	active order 0
+	for rt in "${order[@]}"; do
+		measure_run "$rt" 0
+	done
+	S_RUN=() S_CPU=()
+	rss_runs=$((RUNS < 10 ? RUNS : 10))
+	for ((i = 1; i <= RUNS; i++)); do
+		progress "round $i/$RUNS"
+		active order "$i"
+		measure_floor
+		for rt in "${order[@]}"; do measure_run "$rt" "$i"; done
+		if ((i % 2 == 0)); then
+			active order "$((i / 2))"
+			for rt in "${order[@]}"; do measure_phases "$rt" "$i"; done
+		fi
+		if ((i <= rss_runs)); then
+			active order "$((i + 1))"
+			for rt in "${order[@]}"; do measure_rss "$rt" "$i"; done
+		fi
+	done
+	progress ''
+	return 0
+}
+
+# ---------------------------------------------------------------- report
+
+# summarize OP SAMPLES: median or mean (ms), total (s), max (MiB from KiB) or
+# count of the samples; '-' if there are none.
+summarize() {
+	local op=$1
+	shift
+	# shellcheck disable=SC2048,SC2086 # samples are space-separated numbers
+	printf '%s\n' $* | sort -n | awk -v op="$op" '
+		NF { a[++n] = $1; s += $1 }
+		END {
+			if (n == 0) { print "-"; exit }
+			if (op == "median") printf "%.2f\n", (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2) / 1000
+			else if (op == "mean") printf "%.2f\n", s / n / 1000
+			else if (op == "total") printf "%.2f\n", s / 1e6
+			else if (op == "maxmib") printf "%.1f\n", a[n] / 1024
+			else if (op == "n") print n
+		}'
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'
+}
+
+report() {
+	local rt fmt=' %-8s %8s %7s %10s %10s %10s %10s %10s %9s\n'
+	declare -A run cpu rss
+	echo
+	printf 'berth bench: %d runs of /bin/true per runtime, %d create/start/delete cycles, busybox bundle with netns\n' \
+		"$RUNS" "$((RUNS / 2))"
+	((${#NOTES[@]} == 0)) || printf '%s\n' "${NOTES[@]/#/note: }"
+	echo
+	# shellcheck disable=SC2059 # the format is ours
+	printf "$fmt" runtime 'run ms' 'total s' 'create ms' 'start ms' 'delete ms' 'CPU ms' 'RSS MiB' 'samples'
+	for rt in "${RTS[@]}"; do
+		run[$rt]=$(summarize median "${S_RUN[$rt]:-}")
+		# Mean, not median: `times` counts whole milliseconds, and a median of
+		# whole numbers hides differences smaller than 1 ms.
+		cpu[$rt]=$(summarize mean "${S_CPU[$rt]:-}")
+		rss[$rt]=$(summarize maxmib "${S_RSS[$rt]:-}")
+		# shellcheck disable=SC2059
+		printf "$fmt" "$rt" "${run[$rt]}" "$(summarize total "${S_RUN[$rt]:-}")" \
+			"$(summarize median "${S_CREATE[$rt]:-}")" "$(summarize median "${S_START[$rt]:-}")" \
+			"$(summarize median "${S_DELETE[$rt]:-}")" "${cpu[$rt]}" "${rss[$rt]}" \
+			"$(summarize n "${S_RUN[$rt]:-}")"
+	done
+	# shellcheck disable=SC2059
+	printf "$fmt" '(floor)' "$(summarize median "$S_FLOOR")" "$(summarize total "$S_FLOOR")" '' '' '' '' '' \
+		"$(summarize n "$S_FLOOR")"
+	echo
+	echo ' run ms, create/start/delete ms: medians of wall time. total s: sum of the timed runs.'
+	echo ' CPU ms: mean user+sys per run of the runtime and its children (the container included).'
+	echo ' RSS: max over runs under GNU time. (floor): fork + nsenter + exec /bin/true, included in every ms figure.'
+
+	local pairs=() p a b
+	[[ -n ${RT_BIN[berth]:-} ]] && pairs+=(berth/crun berth/runc)
+	pairs+=(runc/crun)
+	echo
+	printf ' %-11s %8s %8s %8s\n' ratio 'run' 'CPU' 'RSS'
+	for p in "${pairs[@]}"; do
+		a=${p%/*} b=${p#*/}
+		[[ -n ${RT_BIN[$a]:-} && -n ${RT_BIN[$b]:-} ]] || continue
+		# Partial samples of a runtime that died would make a misleading ratio.
+		if [[ -n ${RT_FAIL[$a]:-}${RT_FAIL[$b]:-} ]]; then
+			printf ' %-11s %8s\n' "$p" '- (failed)'
+			continue
+		fi
+		printf ' %-11s %8s %8s %8s\n' "$p" "$(ratio "${run[$a]}" "${run[$b]}")" \
+			"$(ratio "${cpu[$a]}" "${cpu[$b]}")" "$(ratio "${rss[$a]}" "${rss[$b]}")"
+	done
+
+	local failed=no
+	for rt in "${RTS[@]}"; do
+		if [[ -n ${RT_FAIL[$rt]:-} ]]; then
+			[[ $failed == yes ]] || echo
+			failed=yes
+			printf ' FAILED %s: %s\n' "$rt" "${RT_FAIL[$rt]}"
+		fi
+	done
+	return 0
+}
+
+main() {
+	parse_args "$@"
+	((EUID == 0)) || die "needs root (namespaces, cgroups)"
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	TMP=$(mktemp -d /tmp/berth-bench.XXXXXX)
+	ERR=$TMP/err
+	CPU_FILE=$TMP/times
+	find_runtimes
+	make_namespace
+	make_bundle
+	pick_rss_tool
+	((${#RSS_TOOL[@]} > 0)) || NOTES+=("neither GNU time nor python3: no RSS")
+	run_rounds
+	report
+}
+
+main "$@"
