@@ -2,6 +2,8 @@
 // message built from a chain of context, outermost first, e.g.
 //   "create container c1: mount proc on /proc: Operation not permitted".
 // Errors are thrown as exceptions and reported at the edge (CLI, shim, CRI).
+// The errno's text is shown only for errors raised by a failed system call
+// (throw_errno); a logical error keeps its errno for callers to test.
 #pragma once
 
 #include <cerrno>
@@ -13,10 +15,12 @@ namespace berth {
 
 class Error : public std::exception {
 public:
-    Error(int err, std::string context) : errno_(err), context_(std::move(context)) { render(); }
+    Error(int err, std::string context, bool from_syscall = false)
+        : errno_(err), context_(std::move(context)), sys_(from_syscall) { render(); }
     explicit Error(std::string context) : Error(0, std::move(context)) {}
 
     int err() const noexcept { return errno_; }
+    bool from_syscall() const noexcept { return sys_; }
     // The message without the errno text.
     const std::string& context() const noexcept { return context_; }
     const char* what() const noexcept override { return what_.c_str(); }
@@ -32,6 +36,7 @@ private:
     void render();
     int errno_;
     std::string context_;
+    bool sys_ = false;
     std::string what_;
 };
 

@@ -3,6 +3,7 @@
 #include "cgroup.hpp"
 
 #include "error.hpp"
+#include "fd.hpp"
 #include "file_util.hpp"
 
 #include <fcntl.h>
@@ -61,9 +62,14 @@ std::string join_path(const std::string& a, const std::string& b) {
 void init_cpuset(const std::string& dir) {
     auto parent = dir.substr(0, dir.rfind('/'));
     for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
-        auto mine = read_file(dir + "/" + f);
-        if (mine.find_first_not_of(" \n") != std::string::npos) continue;
-        write_existing(dir + "/" + f, read_file(parent + "/" + f));
+        std::string path = dir + "/" + f;
+        UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+        if (!fd) throw_errno("open " + path);
+        char c;
+        ssize_t n = ::read(fd.get(), &c, 1);
+        if (n == 1 && c != '\n') continue;   // already set
+        auto value = read_file(parent + "/" + f);
+        if (::pwrite(fd.get(), value.data(), value.size(), 0) < 0) throw_errno("write " + path);
     }
 }
 
@@ -216,10 +222,16 @@ std::string container_path(const std::string& cgroups_path, const std::string& i
     return cgroups_path;
 }
 
+std::unique_ptr<Manager> open_in(std::vector<Hierarchy> hs, const std::string& path,
+                                 std::vector<std::string> created) {
+    if (path.empty()) throw Error(EINVAL, "linux.cgroupsPath: empty path");
+    for (auto& comp : split(path, '/'))
+        if (comp == "..") throw Error(EINVAL, "linux.cgroupsPath: must not contain \"..\": " + path);
+    return std::make_unique<FsManager>(std::move(hs), path, std::move(created));
+}
+
 std::unique_ptr<Manager> open(const std::string& path, std::vector<std::string> created) {
-    if (path.find("..") != std::string::npos)
-        throw Error(EINVAL, "linux.cgroupsPath: must not contain \"..\": " + path);
-    return std::make_unique<FsManager>(host_hierarchies(), path, std::move(created));
+    return open_in(host_hierarchies(), path, std::move(created));
 }
 
 } // namespace berth::cgroup

@@ -163,7 +163,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
             if (ctx.log) ctx.log->log(static_cast<LogLevel>(m.level), m.text);
             continue;
         }
-        if (m.type == SyncType::error) throw Error(m.err, m.text);
+        if (m.type == SyncType::error) throw Error(m.err, m.text, m.level != 0);
         throw Error(EPROTO, "unexpected message from container init");
     }
 

@@ -106,7 +106,7 @@ void container_init(InitArgs& a) {
         setup(a, exe, env);
         a.sync.send(SyncType::ready);
     } catch (const Error& e) {
-        try { a.sync.send(SyncType::error, e.err(), e.context()); } catch (...) {}
+        try { a.sync.send(SyncType::error, e.err(), e.context(), e.from_syscall()); } catch (...) {}
         _exit(1);
     } catch (const std::exception& e) {
         try { a.sync.send(SyncType::error, 0, e.what()); } catch (...) {}

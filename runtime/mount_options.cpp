@@ -101,7 +101,8 @@ MountOptions parse_mount_options(const std::vector<std::string>& opts) {
                     m.attr_clr &= ~a.attr;
                 }
                 // Access-time modes are one field: clearing it selects the new mode.
-                if (a.attr & (MOUNT_ATTR_RELATIME | MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME))
+                // (MOUNT_ATTR_RELATIME is 0, so match the atime options by name.)
+                if (a.name.ends_with("atime") && a.name.find("diratime") == std::string_view::npos)
                     m.attr_clr |= MOUNT_ATTR__ATIME;
                 done = true;
             }

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace berth {
@@ -59,32 +60,90 @@ UniqueFd open_in_root(int rootfd, const std::string& path, int flags) {
     return UniqueFd(fd);
 }
 
+namespace {
+
+enum class Leaf { dir, file };
+
+// Walk `path` from the root one component at a time, each opened
+// O_NOFOLLOW relative to its (already checked) parent. Symlinks are read and
+// their targets spliced into the walk with the rootfs as "/", so a link
+// never leads out; missing components are created. The path of held dirs is
+// kept so ".." never climbs above the root.
+UniqueFd walk_create(int rootfd, const std::string& path, Leaf leaf, mode_t mode) {
+    std::vector<std::string> todo = components(path);
+    std::reverse(todo.begin(), todo.end());   // a stack: next component at the back
+    std::vector<std::string> held;            // components of cur below the root
+    UniqueFd cur(::openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!cur) throw_errno("open rootfs");
+    int links = 0;
+    auto reopen_held = [&] {
+        std::string p;
+        for (auto& h : held) p += "/" + h;
+        open_how how{};
+        how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
+        const char* rel = p.empty() ? "." : p.c_str() + 1;
+        int fd = static_cast<int>(::syscall(SYS_openat2, rootfd, rel, &how, sizeof how));
+        if (fd < 0) throw_errno("open " + (p.empty() ? "/" : p) + " in rootfs");
+        cur.reset(fd);
+    };
+    while (!todo.empty()) {
+        std::string comp = std::move(todo.back());
+        todo.pop_back();
+        if (comp == "..") {
+            if (!held.empty()) held.pop_back();
+            reopen_held();
+            continue;
+        }
+        bool last = todo.empty();
+        int fd = ::openat(cur.get(), comp.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+            int r = (last && leaf == Leaf::file)
+                        ? ::openat(cur.get(), comp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode)
+                        : ::mkdirat(cur.get(), comp.c_str(), mode);
+            if (r < 0 && errno != EEXIST) throw_errno("create " + path + " in rootfs");
+            if (r > 0 && last && leaf == Leaf::file) ::close(r);
+            fd = ::openat(cur.get(), comp.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (fd < 0) throw_errno("open " + path + " in rootfs");
+        UniqueFd next(fd);
+        struct stat st;
+        if (::fstat(next.get(), &st) < 0) throw_errno("stat " + path + " in rootfs");
+        if (S_ISLNK(st.st_mode)) {
+            if (++links > 40) throw Error(ELOOP, "open " + path + " in rootfs: too many levels of symbolic links");
+            char buf[4096];
+            ssize_t n = ::readlinkat(cur.get(), comp.c_str(), buf, sizeof buf - 1);
+            if (n < 0) throw_errno("read link in " + path);
+            std::string target(buf, static_cast<size_t>(n));
+            if (target.front() == '/') {
+                held.clear();
+                reopen_held();
+            }
+            auto tc = components(target);
+            for (auto it = tc.rbegin(); it != tc.rend(); ++it) todo.push_back(*it);
+            continue;
+        }
+        if (!last && !S_ISDIR(st.st_mode)) throw Error(ENOTDIR, "open " + path + " in rootfs: not a directory");
+        if (last) {
+            if (leaf == Leaf::dir && !S_ISDIR(st.st_mode))
+                throw Error(ENOTDIR, "mount target " + path + " in rootfs is not a directory");
+            if (leaf == Leaf::file && S_ISDIR(st.st_mode))
+                throw Error(EISDIR, "mount target " + path + " in rootfs is a directory");
+            return next;
+        }
+        held.push_back(comp);
+        cur = std::move(next);
+    }
+    return cur;   // path was the root itself
+}
+
+} // namespace
+
 UniqueFd mkdir_in_root(int rootfd, const std::string& path, mode_t mode) {
     int fd = openat2_in_root(rootfd, path, O_PATH | O_DIRECTORY);
     if (fd >= 0) return UniqueFd(fd);
     if (errno != ENOENT) throw_errno("open " + path + " in rootfs");
-
-    // Walk from the root: each existing prefix is re-resolved inside the
-    // root; each missing component is created in its (already resolved)
-    // parent and opened without following anything.
-    UniqueFd cur(openat2_in_root(rootfd, "/", O_PATH | O_DIRECTORY));
-    if (!cur) throw_errno("open rootfs");
-    std::string prefix;
-    for (const auto& comp : components(path)) {
-        prefix += "/" + comp;
-        int next = openat2_in_root(rootfd, prefix, O_PATH | O_DIRECTORY);
-        if (next < 0 && errno == ENOENT) {
-            if (::mkdirat(cur.get(), comp.c_str(), mode) < 0 && errno != EEXIST)
-                throw_errno("create " + prefix + " in rootfs");
-            next = ::openat(cur.get(), comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            // EEXIST then ELOOP/ENOTDIR here: a symlink whose target is missing.
-            if (next < 0 && (errno == ELOOP || errno == ENOTDIR))
-                throw Error(ELOOP, "create " + prefix + " in rootfs: dangling symlink");
-        }
-        if (next < 0) throw_errno("open " + prefix + " in rootfs");
-        cur.reset(next);
-    }
-    return cur;
+    return walk_create(rootfd, path, Leaf::dir, mode);
 }
 
 UniqueFd mkfile_in_root(int rootfd, const std::string& path, mode_t mode) {
@@ -97,19 +156,7 @@ UniqueFd mkfile_in_root(int rootfd, const std::string& path, mode_t mode) {
         return f;
     }
     if (errno != ENOENT) throw_errno("open " + path + " in rootfs");
-    std::string parent, name;
-    split_last(path, parent, name);
-    if (name.empty() || name == "..") throw Error(EINVAL, "invalid file path " + path);
-    auto dir = mkdir_in_root(rootfd, parent);
-    int nf = ::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (nf < 0) {
-        if (errno == EEXIST) throw Error(ELOOP, "create " + path + " in rootfs: dangling symlink");
-        throw_errno("create " + path + " in rootfs");
-    }
-    ::close(nf);
-    fd = ::openat(dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) throw_errno("open " + path + " in rootfs");
-    return UniqueFd(fd);
+    return walk_create(rootfd, path, Leaf::file, mode);
 }
 
 } // namespace berth

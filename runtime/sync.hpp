@@ -21,7 +21,7 @@ enum class SyncType : uint32_t {
 struct SyncMsg {
     SyncType type{};
     int32_t err = 0;        // errno for error
-    uint32_t level = 0;     // LogLevel for log
+    uint32_t level = 0;     // LogLevel for log; for error, 1 when it came from a syscall
     std::string text;
 };
 

@@ -345,7 +345,9 @@ Config load_bundle_config(const std::string& bundle);
 Process parse_process(std::string_view text, std::string_view what = "process.json");
 Resources parse_resources(std::string_view text, std::string_view what = "resources.json");
 
-// Serialize (pretty) a config; round-trips with parse_config.
+// Serialize (pretty) a config; round-trips with parse_config. Absent
+// optionals and empty optional strings and arrays are left out. Pretty output
+// ends with a newline (yajl adds it); compact output does not.
 std::string to_json(const Config& c, bool pretty = true);
 
 // A default config.json like `runc spec` (and `runc spec --rootless`).

@@ -116,7 +116,8 @@ public:
     Writer& string_array(const std::vector<std::string>& v);
     Writer& string_map(const std::map<std::string, std::string>& m);
 
-    // The text written so far (complete once the outermost value is closed).
+    // The text written so far (complete once the outermost value is closed;
+    // pretty output then ends with a newline).
     std::string str() const;
 
 private:

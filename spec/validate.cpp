@@ -45,7 +45,7 @@ void check_root(const Root& r, const std::string& bundle) {
     std::string path = is_abs(r.path) || bundle.empty() ? r.path : bundle + "/" + r.path;
     struct stat st;
     if (::stat(path.c_str(), &st) < 0) throw_errno("root.path: " + path);
-    if (!S_ISDIR(st.st_mode)) throw Error(ENOTDIR, "root.path: " + path);
+    if (!S_ISDIR(st.st_mode)) throw_errno(ENOTDIR, "root.path: " + path);
 }
 
 void check_rlimits(const std::vector<Rlimit>& rlimits) {

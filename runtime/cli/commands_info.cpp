@@ -61,7 +61,7 @@ int cmd_spec(const RuntimeContext&, const Parsed& p) {
     std::string bundle = p.get("bundle", ".");
     std::string path = bundle + "/config.json";
     if (::access(path.c_str(), F_OK) == 0) throw Error(EEXIST, "File " + path + " exists. Remove it first");
-    auto text = spec::to_json(spec::default_config(p.flag("rootless"))) + "\n";
+    auto text = spec::to_json(spec::default_config(p.flag("rootless")));   // ends in a newline
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) throw_errno("create " + path);
     UniqueFd f(fd);

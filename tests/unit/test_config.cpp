@@ -399,6 +399,7 @@ Test(config, to_json_omits_absent_fields) {
     c.root.path = "rootfs";
     std::string text = to_json(c, false);
     cr_expect_eq(text, std::string(R"({"ociVersion":"1.2.0","root":{"path":"rootfs"}})"));
+    cr_expect(to_json(c, true).ends_with("}\n"));
     Config back = parse_config(text);
     cr_expect(back == c);
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install berth's build dependencies from Debian and build it into ./build.
+# Idempotent. `contrib/build.sh --tests` also installs what the test suites use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(meson ninja-build g++ pkg-config libyajl-dev libseccomp-dev libcap-dev busybox-static)
+if [[ "${1:-}" == "--tests" ]]; then
+    pkgs+=(libcriterion-dev iproute2 procps util-linux python3)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ -f build/build.ninja ]]; then
+    meson setup --reconfigure build >/dev/null
+else
+    meson setup build >/dev/null
+fi
+ninja -C build
