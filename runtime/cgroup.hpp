@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include "fd.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,8 +32,19 @@ public:
     virtual ~Manager() = default;
     // Create the cgroup in every hierarchy; records the dirs it made.
     virtual void create() = 0;
-    // Move pid into the cgroup.
-    virtual void add(pid_t pid) = 0;
+    // Placing a new init is on the container start hot path, so it happens
+    // in up to two cheap steps rather than by writing its pid (which on a
+    // quiet host waits out an RCU grace period, 7-20 ms, per burst):
+    //  - birth_fd(): a directory fd for clone3(CLONE_INTO_CGROUP), covering
+    //    the cgroup2 hierarchy if the host has one; invalid otherwise;
+    //  - enter_self(): run by the single-threaded init itself to join the
+    //    remaining (v1) hierarchies: a task moving only itself skips the
+    //    kernel's global threadgroup lock.
+    // add() is the general path: move pid into every hierarchy, except the
+    // cgroup2 one when the pid was born into it.
+    virtual UniqueFd birth_fd() const = 0;
+    virtual void enter_self() const = 0;
+    virtual void add(pid_t pid, bool born_into = false) = 0;
     // Every pid in the cgroup.
     virtual std::vector<pid_t> pids() const = 0;
     // True when frozen (paused).

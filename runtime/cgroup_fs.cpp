@@ -5,6 +5,7 @@
 #include "error.hpp"
 #include "fd.hpp"
 #include "file_util.hpp"
+#include "strings.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,20 +13,11 @@
 
 #include <algorithm>
 #include <map>
-#include <sstream>
 #include <thread>
 
 namespace berth::cgroup {
 
 namespace {
-
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::string cur;
-    std::istringstream in(s);
-    while (std::getline(in, cur, sep)) out.push_back(cur);
-    return out;
-}
 
 // Mount options that are not controllers.
 bool is_mount_flag(const std::string& o) {
@@ -40,9 +32,7 @@ bool is_mount_flag(const std::string& o) {
 std::map<std::string, std::string> own_cgroups() {
     // "ID:controllers:path"; cgroup2 has an empty controller list.
     std::map<std::string, std::string> out;
-    std::istringstream in(read_file("/proc/self/cgroup"));
-    std::string line;
-    while (std::getline(in, line)) {
+    for (const auto& line : split(read_file("/proc/self/cgroup"), '\n')) {
         auto a = line.find(':');
         auto b = line.find(':', a + 1);
         if (a == std::string::npos || b == std::string::npos) continue;
@@ -103,9 +93,25 @@ public:
         }
     }
 
-    void add(pid_t pid) override {
+    UniqueFd birth_fd() const override {
+        for (size_t i = 0; i < hs_.size(); ++i) {
+            if (!hs_[i].v2) continue;
+            UniqueFd fd(::open(dirs_[i].c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+            if (!fd) throw_errno("open cgroup " + dirs_[i]);
+            return fd;
+        }
+        return UniqueFd();
+    }
+
+    void enter_self() const override {
+        for (size_t i = 0; i < hs_.size(); ++i)
+            if (!hs_[i].v2) write_existing(dirs_[i] + "/tasks", "0");
+    }
+
+    void add(pid_t pid, bool born_into) override {
         auto s = std::to_string(pid);
-        for (auto& d : dirs_) write_existing(d + "/cgroup.procs", s);
+        for (size_t i = 0; i < hs_.size(); ++i)
+            if (!(born_into && hs_[i].v2)) write_existing(dirs_[i] + "/cgroup.procs", s);
     }
 
     std::vector<pid_t> pids() const override {
@@ -179,9 +185,7 @@ private:
 std::vector<Hierarchy> host_hierarchies() {
     auto own = own_cgroups();
     std::vector<Hierarchy> out;
-    std::istringstream in(read_file("/proc/self/mountinfo"));
-    std::string line;
-    while (std::getline(in, line)) {
+    for (const auto& line : split(read_file("/proc/self/mountinfo"), '\n')) {
         auto dash = line.find(" - ");
         if (dash == std::string::npos) continue;
         auto pre = split(line.substr(0, dash), ' ');

@@ -7,7 +7,6 @@
 #include "proc.hpp"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -27,21 +26,41 @@ std::string real_path(const std::string& p, const std::string& what) {
     return buf;
 }
 
+// The caller's user name from /etc/passwd (read directly: berth is linked
+// statically, where glibc's NSS lookups are unavailable).
 std::string owner_name() {
-    uid_t uid = ::geteuid();
-    if (auto* pw = ::getpwuid(uid)) return pw->pw_name;
-    return std::to_string(uid);
+    std::string uid = std::to_string(::geteuid());
+    try {
+        auto text = read_file("/etc/passwd");
+        size_t pos = 0;
+        while (pos < text.size()) {
+            size_t end = text.find('\n', pos);
+            if (end == std::string::npos) end = text.size();
+            std::string_view line(text.data() + pos, end - pos);
+            auto c1 = line.find(':'), c2 = line.find(':', c1 + 1), c3 = line.find(':', c2 + 1);
+            if (c3 != std::string_view::npos && line.substr(c2 + 1, c3 - c2 - 1) == uid)
+                return std::string(line.substr(0, c1));
+            pos = end + 1;
+        }
+    } catch (const Error&) {
+    }
+    return uid;
 }
 
 // clone3 without a new stack: the child returns here like fork(), on a
 // private copy of memory, with a pidfd for the parent.
-pid_t clone_init(uint64_t flags, int* pidfd) {
+constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;   // linux/sched.h, which clashes with <sched.h>
+
+// cgroup_fd >= 0: the child is born in that cgroup (CLONE_INTO_CGROUP).
+pid_t clone_init(uint64_t flags, int* pidfd, int cgroup_fd) {
     struct {
-        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+            cgroup;
     } args{};
-    args.flags = flags | CLONE_PIDFD;
+    args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? kCloneIntoCgroup : 0);
     args.pidfd = reinterpret_cast<uint64_t>(pidfd);
     args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd >= 0 ? cgroup_fd : 0);
     long r = ::syscall(SYS_clone3, &args, sizeof args);
     if (r < 0) throw_errno("clone container init");
     return static_cast<pid_t>(r);
@@ -131,8 +150,14 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
 
     prepare_parent_namespaces(lin);
     uint64_t flags = clone_flags(lin);
+    // In a new user namespace the init can't write the host's cgroupfs: the
+    // parent places it instead.
+    bool init_joins = !(flags & CLONE_NEWUSER);
+    if (init_joins) a.cgroup = cg.get();
+    UniqueFd birth = cg->birth_fd();
     int pidfd = -1;
-    pid_t pid = clone_init(flags, &pidfd);
+    pid_t pid = clone_init(flags, &pidfd, birth.get());
+    birth.reset();
     if (pid == 0) {
         // The child: drop the parent's copies of what it must not hold.
         parent_end.close();
@@ -143,19 +168,24 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     a.sync.close();
     ::close(fifo.release());
 
+    // A send fails only when the init already died: its error is queued
+    // on the socket and read below.
+    auto tell = [&](SyncType t) {
+        try {
+            parent_end.send(t);
+        } catch (const Error&) {
+        }
+    };
     if (flags & CLONE_NEWUSER) write_id_maps(pid, lin);
-    cg->add(pid);
+    tell(SyncType::go);
+    if (!init_joins) cg->add(pid, true);
     if (cfg.process->oomScoreAdj) {
         with_context("process.oomScoreAdj", [&] {
             write_existing("/proc/" + std::to_string(pid) + "/oom_score_adj",
                            std::to_string(*cfg.process->oomScoreAdj));
         });
     }
-    try {
-        parent_end.send(SyncType::go);
-    } catch (const Error&) {
-        // The init failed first: its error message is queued, read it below.
-    }
+    tell(SyncType::cgroup_joined);
     for (;;) {
         auto m = parent_end.recv();
         if (m.type == SyncType::ready) break;

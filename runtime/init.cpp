@@ -32,8 +32,11 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) throw_errno("set parent death signal");
     // (A parent that died before this point shows up as EOF on the socket.)
 
-    auto go = a.sync.recv();
-    if (go.type != SyncType::go) throw Error(EPROTO, "unexpected message from berth");
+    auto expect = [&](SyncType t) {
+        if (a.sync.recv().type != t) throw Error(EPROTO, "unexpected message from berth");
+    };
+    expect(SyncType::go);
+    if (a.cgroup) with_context("join cgroup", [&] { a.cgroup->enter_self(); });
 
     auto joins = open_ns_paths(lin);
     join_namespaces(joins);
@@ -41,8 +44,6 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
         if (::setresgid(0, 0, 0) < 0) throw_errno("setgid 0 in user namespace (is gid 0 mapped?)");
         if (::setresuid(0, 0, 0) < 0) throw_errno("setuid 0 in user namespace (is uid 0 mapped?)");
     }
-    // Now that the init is in its cgroup, a new cgroup namespace is rooted there.
-    if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) throw_errno("create cgroup namespace");
     if (!a.no_new_keyring) {
         std::string name = "_ses." + a.id;
         if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS)
@@ -62,6 +63,12 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     ctx.cgroup_dirs = std::move(a.cgroup_dirs);
     prepare_rootfs(ctx);
     finalize_rootfs(cfg);
+
+    // The parent joins us to the cgroup while we mount (the first
+    // cgroup.procs write can wait out an RCU grace period); a new cgroup
+    // namespace must be rooted in that cgroup.
+    expect(SyncType::cgroup_joined);
+    if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) throw_errno("create cgroup namespace");
 
     apply_rlimits(proc);
     apply_personality(lin);

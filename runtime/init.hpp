@@ -27,6 +27,7 @@ struct InitArgs {
     bool no_new_keyring = false;
     bool userns = false;           // in a user namespace (new or joined)
     bool new_cgroupns = false;
+    const cgroup::Manager* cgroup = nullptr;   // non-null: the init joins its v1 cgroups itself
     pid_t parent = 0;
     std::vector<std::pair<cgroup::Hierarchy, std::string>> cgroup_dirs;
     sigset_t sigmask;              // the caller's mask, restored in the init

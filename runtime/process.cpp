@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "file_util.hpp"
+#include "strings.hpp"
 
 #include <grp.h>
 #include <sys/personality.h>
@@ -9,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sstream>
 
 namespace berth {
 
@@ -72,9 +72,7 @@ std::string find_executable(const spec::Process& p) {
     }
     std::string path = env_value(p.env, "PATH");
     if (path.empty()) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    std::istringstream dirs(path);
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
+    for (const auto& dir : split(path, ':')) {
         std::string cand = (dir.empty() ? "." : dir) + "/" + name;
         if (is_executable_file(cand)) return cand;
     }
@@ -87,14 +85,9 @@ std::vector<std::string> process_env(const spec::Process& p) {
         if (e.starts_with("HOME=")) return env;
     std::string home = "/";
     try {
-        std::istringstream in(read_file("/etc/passwd"));
-        std::string line;
-        while (std::getline(in, line)) {
+        for (const auto& line : split(read_file("/etc/passwd"), '\n')) {
             // name:pw:uid:gid:gecos:home:shell
-            std::vector<std::string> f;
-            std::istringstream ls(line);
-            std::string field;
-            while (std::getline(ls, field, ':')) f.push_back(field);
+            auto f = split(line, ':');
             if (f.size() >= 6 && f[2] == std::to_string(p.user.uid)) {
                 home = f[5];
                 break;

@@ -4,6 +4,7 @@
 #include "file_util.hpp"
 #include "mount_options.hpp"
 #include "path_resolve.hpp"
+#include "strings.hpp"
 
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -12,7 +13,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <sstream>
 
 namespace berth {
 
@@ -20,12 +20,11 @@ namespace {
 
 // The mount point under which path lives, from mountinfo (longest prefix).
 std::string parent_mount(const std::string& path) {
-    std::istringstream in(read_file("/proc/self/mountinfo"));
-    std::string line, best = "/";
-    while (std::getline(in, line)) {
-        std::istringstream f(line);
-        std::string id, parent, dev, root, mnt;
-        f >> id >> parent >> dev >> root >> mnt;
+    std::string best = "/";
+    for (const auto& line : split(read_file("/proc/self/mountinfo"), '\n')) {
+        auto f = split_ws(line);
+        if (f.size() < 5) continue;
+        const std::string& mnt = f[4];
         bool under = path == mnt || (path.starts_with(mnt) && (mnt == "/" || path[mnt.size()] == '/'));
         if (under && mnt.size() > best.size()) best = mnt;
     }

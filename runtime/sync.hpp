@@ -12,7 +12,8 @@
 namespace berth {
 
 enum class SyncType : uint32_t {
-    go = 1,     // parent -> init: namespaces mapped, cgroup joined; carry on
+    go = 1,     // parent -> init: id maps written; start setting up
+    cgroup_joined, // parent -> init: the init is in its cgroup
     ready,      // init -> parent: set up, waiting for start
     error,      // init -> parent: setup failed (errno + context)
     log,        // init -> parent: a debug/warning line to forward

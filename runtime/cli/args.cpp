@@ -2,6 +2,8 @@
 
 #include "error.hpp"
 
+#include <cstdio>
+
 namespace berth::cli {
 
 bool Parsed::flag(const std::string& f) const {
@@ -60,6 +62,8 @@ Parsed parse(const std::vector<std::string>& argv, size_t& i, const std::vector<
     }
     return p;
 }
+
+void print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 
 std::string usage(const std::string& synopsis, const std::string& what, const std::vector<Flag>& flags) {
     std::string s = "Usage: berth " + synopsis + "\n\n" + what + "\n";

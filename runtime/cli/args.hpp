@@ -33,6 +33,9 @@ struct Parsed {
 Parsed parse(const std::vector<std::string>& argv, size_t& i, const std::vector<Flag>& flags,
              bool stop_at_positional);
 
+// Write to stdout (no iostreams: their static init costs resident memory).
+void print(const std::string& s);
+
 std::string usage(const std::string& synopsis, const std::string& what, const std::vector<Flag>& flags);
 
 } // namespace berth::cli

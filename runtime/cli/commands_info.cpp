@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <iostream>
 
 namespace berth::cli {
 
@@ -17,7 +16,7 @@ namespace {
 
 int cmd_state(const RuntimeContext& ctx, const Parsed& p) {
     auto info = container_info(ctx, p.args[0]);
-    std::cout << oci_state_json(info.state, info.status) << "\n";
+    print(oci_state_json(info.state, info.status) + "\n");
     return 0;
 }
 
@@ -25,7 +24,7 @@ int cmd_list(const RuntimeContext& ctx, const Parsed& p) {
     auto all = list_containers(ctx);
     std::string format = p.get("format", "table");
     if (p.flag("quiet")) {
-        for (auto& c : all) std::cout << c.state.id << "\n";
+        for (auto& c : all) print(c.state.id + "\n");
         return 0;
     }
     if (format == "json") {
@@ -45,7 +44,7 @@ int cmd_list(const RuntimeContext& ctx, const Parsed& p) {
             w.end_object();
         }
         w.end_array();
-        std::cout << w.str() << "\n";
+        print(w.str() + "\n");
         return 0;
     }
     if (format != "table") throw Error(EINVAL, "--format: unknown format \"" + format + "\" (table or json)");
@@ -70,7 +69,7 @@ int cmd_spec(const RuntimeContext&, const Parsed& p) {
 }
 
 int cmd_features(const RuntimeContext&, const Parsed&) {
-    std::cout << features_json() << "\n";
+    print(features_json() + "\n");
     return 0;
 }
 

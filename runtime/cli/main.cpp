@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <iostream>
 
 namespace berth::cli {
 
@@ -65,7 +64,7 @@ int main_impl(int argc, char** argv, Logger& log) {
         return 0;
     }
     if (i >= args.size() || global.flag("help")) {
-        std::cout << main_usage();
+        print(main_usage());
         return global.flag("help") ? 0 : 1;
     }
 
@@ -87,7 +86,7 @@ int main_impl(int argc, char** argv, Logger& log) {
         flags.push_back({"help", 'h', false, "show help"});
         auto p = parse(args, i, flags, false);
         if (p.flag("help")) {
-            std::cout << usage(c.synopsis, c.what, c.flags);
+            print(usage(c.synopsis, c.what, c.flags));
             return 0;
         }
         if (p.args.size() < c.min_args)
