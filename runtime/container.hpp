@@ -21,6 +21,7 @@ struct CreateOptions {
     std::string bundle = ".";
     std::string pid_file;
     std::string console_socket;
+    int console_fd = -1;               // instead of console_socket: an already connected socket
     bool no_pivot = false;
     bool no_new_keyring = false;
     unsigned preserve_fds = 0;

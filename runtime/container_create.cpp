@@ -5,6 +5,7 @@
 #include "init.hpp"
 #include "namespaces.hpp"
 #include "proc.hpp"
+#include "terminal.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -109,10 +110,8 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     const auto& lin = *cfg.linux;
     if (!lin.find_ns(spec::NsType::mount))
         throw Error(EINVAL, bundle + "/config.json: linux.namespaces: a mount namespace is required");
-    if (cfg.process->terminal && opts.console_socket.empty())
+    if (cfg.process->terminal && opts.console_socket.empty() && opts.console_fd < 0)
         throw Error(EINVAL, "process.terminal is true: use --console-socket with create when a terminal is used");
-    if (!opts.console_socket.empty())
-        throw Error(ENOTSUP, "--console-socket: terminals are not supported yet");
     std::string rootfs = real_path(cfg.root.path.front() == '/' ? cfg.root.path : bundle + "/" + cfg.root.path,
                                    "root.path");
 
@@ -129,6 +128,9 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     UniqueFd fifo(::open(dir.fifo_path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     if (!fifo) throw_errno("open " + dir.fifo_path());
 
+    UniqueFd console;
+    if (cfg.process->terminal && opts.console_fd < 0) console = connect_console_socket(opts.console_socket);
+
     SyncSocket parent_end;
     InitArgs a;
     SyncSocket::pair(parent_end, a.sync);
@@ -137,6 +139,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     a.rootfs = rootfs;
     a.bundle = bundle;
     a.fifo_fd = fifo.get();
+    a.console_fd = console ? console.get() : (cfg.process->terminal ? opts.console_fd : -1);
     a.preserve_fds = opts.preserve_fds;
     a.no_pivot = opts.no_pivot;
     a.no_new_keyring = opts.no_new_keyring;
@@ -167,6 +170,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     guard.set_child(pid, pidfd);
     a.sync.close();
     ::close(fifo.release());
+    console.reset();
 
     // A send fails only when the init already died: its error is queued
     // on the socket and read below.

@@ -5,6 +5,7 @@
 #include "namespaces.hpp"
 #include "process.hpp"
 #include "rootfs.hpp"
+#include "terminal.hpp"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -62,6 +63,7 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     ctx.no_pivot = a.no_pivot;
     ctx.cgroup_dirs = std::move(a.cgroup_dirs);
     prepare_rootfs(ctx);
+    if (proc.terminal) setup_terminal(a.console_fd, proc);
     finalize_rootfs(cfg);
 
     // The parent joins us to the cgroup while we mount (the first
@@ -111,6 +113,7 @@ void container_init(InitArgs& a) {
     std::vector<std::string> env;
     try {
         setup(a, exe, env);
+        if (a.console_fd >= 0) ::close(a.console_fd);
         a.sync.send(SyncType::ready);
     } catch (const Error& e) {
         try { a.sync.send(SyncType::error, e.err(), e.context(), e.from_syscall()); } catch (...) {}
