@@ -112,6 +112,12 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
         throw Error(EINVAL, bundle + "/config.json: linux.namespaces: a mount namespace is required");
     if (cfg.process->terminal && opts.console_socket.empty() && opts.console_fd < 0)
         throw Error(EINVAL, "process.terminal is true: use --console-socket with create when a terminal is used");
+    // Refused rather than ignored: a container must not run less confined
+    // than its config asks (as runc built without seccomp refuses too).
+    if (lin.seccomp) throw Error(ENOTSUP, "linux.seccomp: seccomp filters are not supported yet");
+    const auto& h = cfg.hooks;
+    for (auto* list : {&h.prestart, &h.createRuntime, &h.createContainer, &h.startContainer, &h.poststart, &h.poststop})
+        if (!list->empty()) throw Error(ENOTSUP, "hooks: OCI hooks are not supported yet");
     std::string rootfs = real_path(cfg.root.path.front() == '/' ? cfg.root.path : bundle + "/" + cfg.root.path,
                                    "root.path");
 

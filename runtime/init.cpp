@@ -1,5 +1,6 @@
 #include "init.hpp"
 
+#include "capabilities.hpp"
 #include "error.hpp"
 #include "log.hpp"
 #include "namespaces.hpp"
@@ -72,11 +73,16 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     expect(SyncType::cgroup_joined);
     if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) throw_errno("create cgroup namespace");
 
+    auto caps = plan_capabilities(proc, [&](const std::string& w) {
+        a.sync.send(SyncType::log, 0, w, static_cast<uint32_t>(LogLevel::warning));
+    });
     apply_rlimits(proc);
     apply_personality(lin);
     env = process_env(proc);
     if (::chdir(proc.cwd.c_str()) < 0) throw_errno("process.cwd: chdir " + proc.cwd);
+    caps_before_user(caps);
     apply_user(proc);
+    caps_after_user(caps);
     if (proc.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw_errno("set no_new_privs");
     exe = find_executable(proc);
 
