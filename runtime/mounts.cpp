@@ -5,13 +5,16 @@
 
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <dirent.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 
 namespace berth {
 
@@ -108,14 +111,69 @@ void cgroup_mount(const spec::Mount& m, const MountOptions& o, RootfsContext& ct
     if (flags & MS_RDONLY) sys_mount("", fd_path(top.get()), nullptr, MS_REMOUNT | flags, "mode=755", "remount tmpfs");
 }
 
+// Copy a directory tree (files, dirs, symlinks, fifos and device nodes,
+// with modes and owners) from one open dir to another: runc's tmpcopyup.
+void copy_tree(int from, int to, const std::string& where) {
+    UniqueFd iter(::openat(from, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!iter) throw_errno("tmpcopyup: open " + where);
+    DIR* d = ::fdopendir(iter.release());
+    if (!d) throw_errno("tmpcopyup: read " + where);
+    std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+    while (auto* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        std::string path = where + "/" + name;
+        struct stat st;
+        if (::fstatat(from, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("tmpcopyup: stat " + path);
+        if (S_ISDIR(st.st_mode)) {
+            if (::mkdirat(to, name.c_str(), st.st_mode & 07777) < 0) throw_errno("tmpcopyup: mkdir " + path);
+            UniqueFd sf(::openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            UniqueFd df(::openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!sf || !df) throw_errno("tmpcopyup: open " + path);
+            copy_tree(sf.get(), df.get(), path);
+        } else if (S_ISREG(st.st_mode)) {
+            UniqueFd sf(::openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+            UniqueFd df(::openat(to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777));
+            if (!sf || !df) throw_errno("tmpcopyup: copy " + path);
+            for (off_t left = st.st_size; left > 0;) {
+                ssize_t n = ::sendfile(df.get(), sf.get(), nullptr, static_cast<size_t>(left));
+                if (n <= 0) throw_errno("tmpcopyup: copy " + path);
+                left -= n;
+            }
+        } else if (S_ISLNK(st.st_mode)) {
+            std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+            ssize_t n = ::readlinkat(from, name.c_str(), target.data(), target.size());
+            if (n < 0) throw_errno("tmpcopyup: read link " + path);
+            target.resize(static_cast<size_t>(n));
+            if (::symlinkat(target.c_str(), to, name.c_str()) < 0) throw_errno("tmpcopyup: symlink " + path);
+        } else if (::mknodat(to, name.c_str(), st.st_mode, st.st_rdev) < 0) {
+            throw_errno("tmpcopyup: mknod " + path);
+        }
+        if (::fchownat(to, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+            throw_errno("tmpcopyup: chown " + path);
+    }
+}
+
 void fs_mount(const spec::Mount& m, const MountOptions& o, RootfsContext& ctx) {
     UniqueFd dst = mkdir_in_root(ctx.rootfd, m.destination);
     std::string target = fd_path(dst.get());
     unsigned long flags = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
     std::string data = o.data;
     std::string what = "mount " + m.type;
-    if (::mount(m.source.c_str(), target.c_str(), m.type.c_str(), flags, data.empty() ? nullptr : data.c_str()) == 0)
+    // tmpcopyup: hold the directory being covered to copy it afterwards.
+    UniqueFd under;
+    if (o.tmpcopyup) {
+        if (m.type != "tmpfs") throw Error(EINVAL, "tmpcopyup: only valid for tmpfs mounts");
+        under.reset(::openat(dst.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!under) throw_errno("tmpcopyup: open " + m.destination);
+    }
+    if (::mount(m.source.c_str(), target.c_str(), m.type.c_str(), flags, data.empty() ? nullptr : data.c_str()) == 0) {
+        if (under) {
+            auto top = open_in_root(ctx.rootfd, m.destination, O_RDONLY | O_DIRECTORY);
+            copy_tree(under.get(), top.get(), m.destination);
+        }
         return;
+    }
     int err = errno;
     // Inside a user namespace the kernel refuses some filesystems that the
     // host's instance can stand in for, as runc does.
