@@ -143,21 +143,20 @@ public:
     }
 
     void destroy() override {
-        // Deepest first; a cgroup whose last task just died can stay busy for
-        // a moment, so retry EBUSY briefly.
+        // Deepest first. The container's own dir can stay busy for a moment
+        // after its last task died, so that one is retried briefly; a parent
+        // we created is shared once other containers use it, and stays.
         std::vector<std::string> dirs = created_;
         std::sort(dirs.begin(), dirs.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
         for (auto& d : dirs) {
+            bool own = std::find(dirs_.begin(), dirs_.end(), d) != dirs_.end();
             for (int tries = 0;; ++tries) {
                 if (::rmdir(d.c_str()) == 0 || errno == ENOENT) break;
-                if (errno == EBUSY && tries < 100) {
-                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                if (own && errno == EBUSY && tries < 100) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(tries < 10 ? 1 : 10));
                     continue;
                 }
-                // A shared parent still used by another container stays.
-                if (errno == ENOTEMPTY || errno == EBUSY) {
-                    if (d.size() < dirs.front().size()) break;
-                }
+                if (!own && (errno == EBUSY || errno == ENOTEMPTY)) break;
                 throw_errno("remove cgroup " + d);
             }
         }

@@ -67,6 +67,30 @@ pid_t clone_init(uint64_t flags, int* pidfd, int cgroup_fd) {
     return static_cast<pid_t>(r);
 }
 
+bool same_ns(const std::string& a, const std::string& b) {
+    struct stat sa, sb;
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+// Namespaced sysctls joined by path: the namespace must not be the host's
+// own, or the write would change the host (validation checked the rest).
+void check_sysctl_namespaces(const spec::Linux& lin) {
+    for (const auto& [key, value] : lin.sysctl) {
+        spec::NsType t = spec::NsType::network;
+        const char* host = "/proc/self/ns/net";
+        if (key.rfind("net.", 0) != 0) {
+            bool uts = key == "kernel.hostname" || key == "kernel.domainname";
+            t = uts ? spec::NsType::uts : spec::NsType::ipc;
+            host = uts ? "/proc/self/ns/uts" : "/proc/self/ns/ipc";
+        }
+        const auto* ns = lin.find_ns(t);
+        if (ns && !ns->path.empty() && same_ns(ns->path, host))
+            throw Error(EINVAL, "linux.sysctl[\"" + key + "\"]: the " + std::string(spec::ns_type_name(t)) +
+                                    " namespace joined is the host's; setting it would change the host");
+    }
+}
+
 // Undoes a create that did not finish: the init, its cgroup, the state dir.
 class CreateGuard {
 public:
@@ -118,6 +142,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     const auto& h = cfg.hooks;
     for (auto* list : {&h.prestart, &h.createRuntime, &h.createContainer, &h.startContainer, &h.poststart, &h.poststop})
         if (!list->empty()) throw Error(ENOTSUP, "hooks: OCI hooks are not supported yet");
+    check_sysctl_namespaces(lin);
     std::string rootfs = real_path(cfg.root.path.front() == '/' ? cfg.root.path : bundle + "/" + cfg.root.path,
                                    "root.path");
 

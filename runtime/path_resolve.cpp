@@ -100,7 +100,7 @@ UniqueFd walk_create(int rootfd, const std::string& path, Leaf leaf, mode_t mode
         if (fd < 0 && errno == ENOENT) {
             int r = (last && leaf == Leaf::file)
                         ? ::openat(cur.get(), comp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode)
-                        : ::mkdirat(cur.get(), comp.c_str(), mode);
+                        : ::mkdirat(cur.get(), comp.c_str(), leaf == Leaf::dir ? mode : 0755);
             if (r < 0 && errno != EEXIST) throw_errno("create " + path + " in rootfs");
             if (r > 0 && last && leaf == Leaf::file) ::close(r);
             fd = ::openat(cur.get(), comp.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);

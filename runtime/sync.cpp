@@ -41,7 +41,9 @@ SyncMsg SyncSocket::recv() const {
     char buf[sizeof(Header) + max_text];
     ssize_t n;
     while ((n = ::recv(fd_.get(), buf, sizeof buf, 0)) < 0) {
-        if (errno != EINTR) throw_errno("receive on sync socket");
+        // A peer that exits with our messages unread makes the kernel report
+        // ECONNRESET once, ahead of what it sent us: read on for its error.
+        if (errno != EINTR && errno != ECONNRESET) throw_errno("receive on sync socket");
     }
     if (n == 0) throw Error(EPIPE, "container init exited during setup");
     if (static_cast<size_t>(n) < sizeof(Header)) throw Error(EPROTO, "short message on sync socket");

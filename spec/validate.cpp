@@ -164,6 +164,25 @@ void check_net_devices(const Config& c) {
     }
 }
 
+// A sysctl is written from inside the container, so it must belong to a
+// namespace the container has; anything else would change the host (runc's
+// rules). Which namespace is joined by path is checked by the runtime.
+void check_sysctls(const Config& c) {
+    static const std::set<std::string> ipc_keys = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+                                                   "kernel.sem",    "kernel.shmall", "kernel.shmmax",
+                                                   "kernel.shmmni", "kernel.shm_rmid_forced"};
+    for (auto& [key, value] : c.linux->sysctl) {
+        std::string f = "linux.sysctl[" + quoted(key) + "]";
+        if (key.empty()) invalid("linux.sysctl: key must not be empty");
+        if (key.find('/') != std::string::npos || key.find("..") != std::string::npos)
+            invalid(f + ": invalid key");
+        if (ipc_keys.count(key) || key.rfind("fs.mqueue.", 0) == 0) require_ns(c, NsType::ipc, f);
+        else if (key == "kernel.hostname" || key == "kernel.domainname") require_ns(c, NsType::uts, f);
+        else if (key.rfind("net.", 0) == 0) require_ns(c, NsType::network, f);
+        else invalid(f + ": not namespaced; setting it would change the host");
+    }
+}
+
 void check_linux(const Config& c) {
     const Linux& l = *c.linux;
     check_namespaces(l.namespaces);
@@ -173,8 +192,7 @@ void check_linux(const Config& c) {
     check_devices(l.devices);
     check_propagation(l.rootfsPropagation);
     if (l.resources) check_device_cgroup(l.resources->devices);
-    for (auto& [key, value] : l.sysctl)
-        if (key.empty()) invalid("linux.sysctl: key must not be empty");
+    check_sysctls(c);
     check_net_devices(c);
 }
 
