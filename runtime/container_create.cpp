@@ -5,6 +5,7 @@
 #include "init.hpp"
 #include "namespaces.hpp"
 #include "proc.hpp"
+#include "seccomp.hpp"
 #include "terminal.hpp"
 
 #include <fcntl.h>
@@ -136,9 +137,8 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
         throw Error(EINVAL, bundle + "/config.json: linux.namespaces: a mount namespace is required");
     if (cfg.process->terminal && opts.console_socket.empty() && opts.console_fd < 0)
         throw Error(EINVAL, "process.terminal is true: use --console-socket with create when a terminal is used");
-    // Refused rather than ignored: a container must not run less confined
-    // than its config asks (as runc built without seccomp refuses too).
-    if (lin.seccomp) throw Error(ENOTSUP, "linux.seccomp: seccomp filters are not supported yet");
+    // Refused rather than ignored: a container must not run other than its
+    // config asks.
     const auto& h = cfg.hooks;
     for (auto* list : {&h.prestart, &h.createRuntime, &h.createContainer, &h.startContainer, &h.poststart, &h.poststop})
         if (!list->empty()) throw Error(ENOTSUP, "hooks: OCI hooks are not supported yet");
@@ -146,6 +146,12 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     std::string rootfs = real_path(cfg.root.path.front() == '/' ? cfg.root.path : bundle + "/" + cfg.root.path,
                                    "root.path");
 
+    std::unique_ptr<SeccompFilter> seccomp;
+    if (lin.seccomp) {
+        seccomp = SeccompFilter::build(*lin.seccomp, [&](const std::string& m) {
+            if (ctx.log) ctx.log->debug(m);
+        });
+    }
     std::string created = rfc3339_now();
     StateDir dir = StateDir::create(ctx.root, id);
     std::unique_ptr<cgroup::Manager> cg;   // outlives the guard that may destroy it
@@ -178,6 +184,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     auto cgns = lin.find_ns(spec::NsType::cgroup);
     a.new_cgroupns = cgns && cgns->path.empty();
     a.parent = ::getpid();
+    a.seccomp = seccomp.get();
     a.cgroup_dirs = cg->dirs();
     if (sigmask) a.sigmask = *sigmask;
     else ::sigprocmask(SIG_SETMASK, nullptr, &a.sigmask);
@@ -229,6 +236,19 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
             continue;
         }
         if (m.type == SyncType::error) throw Error(m.err, m.text, m.level != 0);
+        if (m.type == SyncType::seccomp_fd) {
+            ContainerState cs;
+            cs.oci_version = cfg.ociVersion;
+            cs.id = id;
+            cs.pid = pid;
+            cs.bundle = bundle;
+            cs.rootfs = rootfs;
+            cs.annotations = cfg.annotations;
+            with_context("seccomp notify", [&] {
+                send_to_seccomp_listener(*lin.seccomp, m.fd.get(), oci_state_json(cs, Status::creating, false), pid);
+            });
+            continue;
+        }
         throw Error(EPROTO, "unexpected message from container init");
     }
 

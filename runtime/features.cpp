@@ -3,6 +3,7 @@
 #include "berth_config.h"
 #include "container.hpp"
 #include "json.hpp"
+#include "seccomp.hpp"
 
 #include <seccomp.h>
 
@@ -28,8 +29,14 @@ std::string features_json() {
     w.key("cgroup").begin_object()
         .kv("v1", true).kv("v2", true).kv("systemd", false).kv("systemdUser", false).kv("rdma", false)
         .end_object();
-    // seccomp, capabilities, apparmor and selinux are reported as they land.
-    w.key("seccomp").begin_object().kv("enabled", false).end_object();
+    w.key("seccomp").begin_object()
+        .kv("enabled", true)
+        .key("actions").string_array(seccomp_action_names())
+        .key("operators").string_array(seccomp_operator_names())
+        .key("archs").string_array(seccomp_arch_names())
+        .key("knownFlags").string_array(seccomp_known_flags())
+        .key("supportedFlags").string_array(seccomp_supported_flags())
+        .end_object();
     w.key("apparmor").begin_object().kv("enabled", false).end_object();
     w.key("selinux").begin_object().kv("enabled", false).end_object();
     w.key("intelRdt").begin_object().kv("enabled", false).end_object();

@@ -80,6 +80,14 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     apply_personality(lin);
     env = process_env(proc);
     if (::chdir(proc.cwd.c_str()) < 0) throw_errno("process.cwd: chdir " + proc.cwd);
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+    // while we still have it. With it, load as late as possible (runc's order).
+    auto load_seccomp = [&] {
+        if (!a.seccomp) return;
+        a.seccomp->load();
+        if (a.seccomp->uses_notify()) a.sync.send_fd(SyncType::seccomp_fd, a.seccomp->notify_fd().get());
+    };
+    if (!proc.noNewPrivileges) load_seccomp();
     caps_before_user(caps);
     apply_user(proc);
     caps_after_user(caps);
@@ -94,6 +102,7 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
 
     // berth create exits once we are ready; that must not kill us.
     if (::prctl(PR_SET_PDEATHSIG, 0) < 0) throw_errno("clear parent death signal");
+    if (proc.noNewPrivileges) load_seccomp();
 }
 
 void wait_for_start(int fifo) {

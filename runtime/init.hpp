@@ -5,6 +5,7 @@
 
 #include "cgroup.hpp"
 #include "config.hpp"
+#include "seccomp.hpp"
 #include "sync.hpp"
 
 #include <signal.h>
@@ -28,7 +29,8 @@ struct InitArgs {
     bool no_new_keyring = false;
     bool userns = false;           // in a user namespace (new or joined)
     bool new_cgroupns = false;
-    const cgroup::Manager* cgroup = nullptr;   // non-null: the init joins its v1 cgroups itself
+    const cgroup::Manager* cgroup = nullptr;
+    const SeccompFilter* seccomp = nullptr;   // built by the parent, loaded here   // non-null: the init joins its v1 cgroups itself
     pid_t parent = 0;
     std::vector<std::pair<cgroup::Hierarchy, std::string>> cgroup_dirs;
     sigset_t sigmask;              // the caller's mask, restored in the init

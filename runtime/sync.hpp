@@ -17,6 +17,7 @@ enum class SyncType : uint32_t {
     ready,      // init -> parent: set up, waiting for start
     error,      // init -> parent: setup failed (errno + context)
     log,        // init -> parent: a debug/warning line to forward
+    seccomp_fd, // init -> parent: the seccomp notify fd (attached)
 };
 
 struct SyncMsg {
@@ -24,6 +25,7 @@ struct SyncMsg {
     int32_t err = 0;        // errno for error
     uint32_t level = 0;     // LogLevel for log; for error, 1 when it came from a syscall
     std::string text;
+    UniqueFd fd;            // an attached fd (seccomp_fd)
 };
 
 class SyncSocket {
@@ -35,6 +37,8 @@ public:
     static void pair(SyncSocket& a, SyncSocket& b);
 
     void send(SyncType type, int32_t err = 0, std::string_view text = {}, uint32_t level = 0) const;
+    // Send a message carrying one fd (SCM_RIGHTS).
+    void send_fd(SyncType type, int fd) const;
     // Blocks. Throws Error(EPIPE) when the peer closed without a message.
     SyncMsg recv() const;
     int fd() const { return fd_.get(); }

@@ -1,0 +1,213 @@
+// linux.seccomp observed from inside: errno actions with errnoRet, killed
+// processes, argument conditions, the notify listener, and bad profiles.
+#include "harness.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+using berth::spec::Seccomp;
+using berth::spec::SeccompArg;
+using berth::spec::SeccompSyscall;
+using itest::contains;
+
+TestSuite(seccomp, .init = itest::setup, .fini = itest::teardown, .timeout = 60);
+
+namespace {
+
+Seccomp allow_all_but(std::vector<SeccompSyscall> rules) {
+    Seccomp s;
+    s.defaultAction = "SCMP_ACT_ALLOW";
+    s.architectures = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+    s.syscalls = std::move(rules);
+    return s;
+}
+
+SeccompSyscall rule(std::vector<std::string> names, std::string action) {
+    SeccompSyscall r;
+    r.names = std::move(names);
+    r.action = std::move(action);
+    return r;
+}
+
+} // namespace
+
+Test(seccomp, errno_action_with_errno_ret) {
+    auto c = itest::container();
+    auto r0 = rule({"mkdir", "mkdirat"}, "SCMP_ACT_ERRNO");
+    r0.errnoRet = 38;   // ENOSYS
+    c.cfg.linux->seccomp = allow_all_but({r0});
+    c.sh("mkdir /tmp/x 2>&1; grep Seccomp: /proc/self/status");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.out, "Function not implemented"), "%s", r.describe().c_str());
+    cr_assert(contains(r.out, "Seccomp:\t2"), "no filter in force: %s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(seccomp, errno_default_is_eperm) {
+    auto c = itest::container();
+    c.cfg.linux->seccomp = allow_all_but({rule({"mkdir", "mkdirat"}, "SCMP_ACT_ERRNO")});
+    c.sh("mkdir /tmp/x 2>&1");
+    auto r = c.run();
+    cr_assert(contains(r.out, "Operation not permitted"), "%s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(seccomp, kill_process_action) {
+    auto c = itest::container();
+    c.cfg.linux->seccomp = allow_all_but({rule({"sethostname"}, "SCMP_ACT_KILL_PROCESS")});
+    c.sh("hostname changed; echo rc=$?");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    // busybox runs the hostname applet in a child, which dies of SIGSYS (31).
+    cr_assert(contains(r.out, "rc=159"), "%s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(seccomp, argument_condition) {
+    auto c = itest::container();
+    // kill(pid, 0) is refused; kill(pid, SIGCONT) is not.
+    auto r0 = rule({"kill"}, "SCMP_ACT_ERRNO");
+    SeccompArg a;
+    a.index = 1;
+    a.value = 0;
+    a.op = "SCMP_CMP_EQ";
+    r0.args = {a};
+    c.cfg.linux->seccomp = allow_all_but({r0});
+    c.sh("kill -0 1 2>/dev/null; echo zero=$?; kill -CONT 1; echo cont=$?");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.out, "zero=1"), "%s", r.describe().c_str());
+    cr_assert(contains(r.out, "cont=0"), "%s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(seccomp, unknown_syscall_names_are_skipped) {
+    auto c = itest::container();
+    c.cfg.linux->seccomp = allow_all_but({rule({"no_such_syscall_berth", "mkdirat"}, "SCMP_ACT_ERRNO")});
+    c.sh("echo ran");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.out, "ran"), "%s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(seccomp, filter_does_not_imply_no_new_privs) {
+    auto c = itest::container();
+    c.cfg.process->noNewPrivileges = false;
+    c.cfg.linux->seccomp = allow_all_but({rule({"mkdirat"}, "SCMP_ACT_ERRNO")});
+    c.sh("grep NoNewPrivs: /proc/self/status");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.out, "NoNewPrivs:\t0"), "%s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(seccomp, deny_by_default_profile) {
+    auto c = itest::container();
+    // Errno by default; allow what sh, echo and the runtime's last steps need.
+    Seccomp s;
+    s.defaultAction = "SCMP_ACT_ERRNO";
+    s.defaultErrnoRet = 1;
+    auto allow = rule({"execve", "brk", "mmap", "munmap", "mprotect", "arch_prctl", "set_tid_address",
+                       "set_robust_list", "rseq", "prlimit64", "getuid", "geteuid", "getgid", "getegid",
+                       "getpid", "getppid", "getpgrp", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
+                       "write", "writev", "read", "close", "exit", "exit_group", "fcntl", "ioctl", "poll",
+                       "close_range", "sendmsg", "sendto", "newfstatat", "fstat", "getcwd", "uname", "wait4",
+                       "stat", "lseek", "dup2", "dup3", "openat", "access", "faccessat", "faccessat2",
+                       "readlink", "readlinkat", "getrandom", "futex", "sysinfo"},
+                      "SCMP_ACT_ALLOW");
+    s.syscalls = {allow};
+    c.cfg.process->noNewPrivileges = true;
+    c.cfg.linux->seccomp = s;
+    c.sh("echo allowed; mkdir /tmp/x 2>&1");
+    auto r = c.run();
+    cr_assert(contains(r.out, "allowed"), "%s", r.describe().c_str());
+    cr_assert(contains(r.out, "Operation not permitted"), "%s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(seccomp, notify_listener_receives_fd_and_state) {
+    auto c = itest::container();
+    std::string sock = itest::work_dir() + "/listener.sock";
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+    cr_assert_eq(bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    cr_assert_eq(listen(l, 1), 0);
+    auto s = allow_all_but({rule({"mkdir", "mkdirat"}, "SCMP_ACT_NOTIFY")});
+    s.listenerPath = sock;
+    s.listenerMetadata = "berth-test-meta";
+    c.cfg.process->noNewPrivileges = true;
+    c.cfg.linux->seccomp = s;
+    c.sh("mkdir /tmp/n 2>&1; echo rc=$?");
+    auto r = c.create();
+    IT_ASSERT_OK(r);
+    int conn = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+    cr_assert_geq(conn, 0);
+    char buf[8192];
+    iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    ssize_t n = recvmsg(conn, &m, MSG_CMSG_CLOEXEC);
+    cr_assert_gt(n, 0);
+    std::string msg(buf, static_cast<size_t>(n));
+    cmsghdr* cm = CMSG_FIRSTHDR(&m);
+    cr_assert(cm && cm->cmsg_type == SCM_RIGHTS, "no fd with the state: %s", msg.c_str());
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    cr_assert(contains(msg, "\"seccompFd\""), "%s", msg.c_str());
+    cr_assert(contains(msg, "berth-test-meta"), "%s", msg.c_str());
+    cr_assert(contains(msg, "\"id\":\"" + c.id + "\""), "%s", msg.c_str());
+    cr_assert(contains(msg, "\"status\":\"creating\""), "%s", msg.c_str());
+    // With the listener gone, a notified syscall fails instead of hanging.
+    close(fd);
+    close(conn);
+    close(l);
+    IT_ASSERT_OK(c.start());
+    cr_assert(c.wait_status("stopped"));
+    cr_assert(contains(c.output(), "rc=1"), "%s", c.output().c_str());
+    IT_ASSERT_OK(c.del());
+    itest::finish();
+}
+
+Test(seccomp, bad_profiles_name_the_field) {
+    struct Case {
+        const char* field;
+        std::function<void(Seccomp&)> spoil;
+    };
+    std::vector<Case> cases = {
+        {"linux.seccomp.syscalls[0].action", [](Seccomp& s) { s.syscalls[0].action = "SCMP_ACT_NOPE"; }},
+        {"linux.seccomp.architectures[0]", [](Seccomp& s) { s.architectures = {"SCMP_ARCH_VAX"}; }},
+        {"linux.seccomp.syscalls[0].args[0].op", [](Seccomp& s) {
+             SeccompArg a;
+             a.op = "SCMP_CMP_ALMOST";
+             s.syscalls[0].args = {a};
+         }},
+        {"linux.seccomp.flags[0]", [](Seccomp& s) { s.flags = {"SECCOMP_FILTER_FLAG_BOGUS"}; }},
+        {"linux.seccomp.defaultAction", [](Seccomp& s) { s.defaultAction = "ALLOW"; }},
+        {"linux.seccomp.listenerPath", [](Seccomp& s) { s.syscalls[0].action = "SCMP_ACT_NOTIFY"; }},
+    };
+    for (auto& k : cases) {
+        auto c = itest::container();
+        auto s = allow_all_but({rule({"mkdirat"}, "SCMP_ACT_ERRNO")});
+        k.spoil(s);
+        c.cfg.linux->seccomp = s;
+        auto r = c.run();
+        cr_assert_neq(r.status, 0, "%s", r.describe().c_str());
+        cr_assert(contains(r.err, k.field), "want %s: %s", k.field, r.describe().c_str());
+        IT_ASSERT_STR_EQ(itest::check_no_trace(c.id, c.bundle), "", r.describe());
+    }
+    itest::finish();
+}
