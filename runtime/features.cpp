@@ -37,8 +37,8 @@ std::string features_json() {
         .key("knownFlags").string_array(seccomp_known_flags())
         .key("supportedFlags").string_array(seccomp_supported_flags())
         .end_object();
-    w.key("apparmor").begin_object().kv("enabled", false).end_object();
-    w.key("selinux").begin_object().kv("enabled", false).end_object();
+    w.key("apparmor").begin_object().kv("enabled", true).end_object();
+    w.key("selinux").begin_object().kv("enabled", true).end_object();
     w.key("intelRdt").begin_object().kv("enabled", false).end_object();
     w.key("mountExtensions").begin_object().key("idmap").begin_object().kv("enabled", false).end_object().end_object();
     w.end_object();

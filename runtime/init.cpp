@@ -3,6 +3,7 @@
 #include "capabilities.hpp"
 #include "error.hpp"
 #include "log.hpp"
+#include "lsm.hpp"
 #include "namespaces.hpp"
 #include "process.hpp"
 #include "rootfs.hpp"
@@ -30,6 +31,10 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     const auto& proc = *cfg.process;
     const auto& lin = *cfg.linux;
 
+    // Until it execs, this process is the berth binary: keep other processes
+    // (in a shared pid namespace, say) from opening /proc/PID/exe or its fds
+    // (the CVE-2019-5736 route). execve restores dumpability.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) throw_errno("set non-dumpable");
     // If berth dies mid-setup, so does the half-made container.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) throw_errno("set parent death signal");
     // (A parent that died before this point shows up as EOF on the socket.)
@@ -80,6 +85,14 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     apply_personality(lin);
     env = process_env(proc);
     if (::chdir(proc.cwd.c_str()) < 0) throw_errno("process.cwd: chdir " + proc.cwd);
+    // A cwd reached through an fd still open to the host (/proc/self/fd/N)
+    // would be outside the root: getcwd then fails or says "(unreachable)"
+    // (the CVE-2024-21626 class).
+    {
+        char buf[4096];
+        if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
+            throw Error(EPERM, "process.cwd: " + proc.cwd + " is outside the container's root");
+    }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
     // while we still have it. With it, load as late as possible (runc's order).
     auto load_seccomp = [&] {
@@ -93,6 +106,7 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     caps_after_user(caps);
     if (proc.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw_errno("set no_new_privs");
     exe = find_executable(proc);
+    apply_exec_labels(proc);
 
     // Nothing but stdio and the preserved fds may cross into the container.
     unsigned first = 3 + a.preserve_fds;
