@@ -211,3 +211,42 @@ Test(seccomp, bad_profiles_name_the_field) {
     }
     itest::finish();
 }
+
+namespace {
+
+// contrib/seccomp/default.json, parsed through the spec parser.
+Seccomp contrib_default_profile() {
+    std::string profile = itest::read_file(std::string(std::getenv("BERTH_SRC")) + "/contrib/seccomp/default.json");
+    auto cfg = berth::spec::parse_config("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},\"linux\":{\"seccomp\":" +
+                                         profile + "}}");
+    return *cfg.linux->seccomp;
+}
+
+const char* kProbe =
+    "ls / >/dev/null && echo ls-ok; echo data | grep -c data; "
+    "unshare -U true 2>/dev/null; echo userns=$?; "
+    "unshare -U -f true 2>/dev/null; echo userns-fork=$?";
+
+} // namespace
+
+Test(seccomp, contrib_default_profile_control) {
+    // Without the profile, creating a user namespace needs no capability.
+    auto c = itest::container();
+    c.sh(kProbe);
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.out, "userns=0"), "%s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(seccomp, contrib_default_profile) {
+    auto c = itest::container();
+    c.cfg.linux->seccomp = contrib_default_profile();
+    c.sh(kProbe);
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.out, "ls-ok\n1\n"), "everyday commands broke: %s", r.describe().c_str());
+    cr_assert(contains(r.out, "userns=1"), "%s", r.describe().c_str());
+    cr_assert(contains(r.out, "userns-fork=1"), "%s", r.describe().c_str());
+    itest::finish();
+}
