@@ -67,6 +67,8 @@ std::string container_path(const std::string& cgroups_path, const std::string& i
 
 // A manager for `path` (absolute: from each hierarchy's root; relative: from
 // this process's own cgroup). `created` restores what an earlier create() made.
+// An empty path means no cgroup (a rootless container without limits): every
+// operation is then a no-op.
 std::unique_ptr<Manager> open(const std::string& path, std::vector<std::string> created = {});
 // The same over given hierarchies (tests use a fake cgroupfs tree).
 std::unique_ptr<Manager> open_in(std::vector<Hierarchy> hs, const std::string& path,

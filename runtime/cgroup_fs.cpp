@@ -68,7 +68,7 @@ public:
     FsManager(std::vector<Hierarchy> hs, std::string path, std::vector<std::string> created)
         : hs_(std::move(hs)), path_(std::move(path)), created_(std::move(created)) {
         for (auto& h : hs_) {
-            std::string base = path_.front() == '/' ? path_ : join_path(h.own_path, path_);
+            std::string base = !path_.empty() && path_.front() == '/' ? path_ : join_path(h.own_path, path_);
             dirs_.push_back(join_path(h.mountpoint, base));
         }
     }
@@ -234,6 +234,7 @@ std::unique_ptr<Manager> open_in(std::vector<Hierarchy> hs, const std::string& p
 }
 
 std::unique_ptr<Manager> open(const std::string& path, std::vector<std::string> created) {
+    if (path.empty()) return std::make_unique<FsManager>(std::vector<Hierarchy>{}, path, std::move(created));
     return open_in(host_hierarchies(), path, std::move(created));
 }
 

@@ -157,9 +157,24 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     std::unique_ptr<cgroup::Manager> cg;   // outlives the guard that may destroy it
     CreateGuard guard(dir);
 
+    // Rootless: without write access to the cgroup tree (no delegation) a
+    // container with no limits simply gets no cgroup of its own, as with runc.
+    bool rootless = ::geteuid() != 0;
     cg = cgroup::open(cgroup::container_path(lin.cgroupsPath, id));
     guard.set_cgroup(cg.get());
-    with_context("linux.cgroupsPath " + cg->path(), [&] { cg->create(); });
+    try {
+        with_context("linux.cgroupsPath " + cg->path(), [&] { cg->create(); });
+    } catch (const Error& e) {
+        bool denied = e.err() == EACCES || e.err() == EPERM || e.err() == EROFS;
+        if (!rootless || !denied) throw;
+        if (lin.resources)
+            throw Error(e.err(), "linux.resources: an unprivileged user cannot set cgroup limits here: " +
+                                     std::string(e.what()));
+        if (ctx.log) ctx.log->debug("rootless: no cgroup for the container: " + std::string(e.what()));
+        cg->destroy();
+        cg = cgroup::open("");
+        guard.set_cgroup(cg.get());
+    }
 
     if (::mkfifo(dir.fifo_path().c_str(), 0622) < 0) throw_errno("create " + dir.fifo_path());
     UniqueFd fifo(::open(dir.fifo_path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
@@ -184,6 +199,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     auto cgns = lin.find_ns(spec::NsType::cgroup);
     a.new_cgroupns = cgns && cgns->path.empty();
     a.parent = ::getpid();
+
     a.seccomp = seccomp.get();
     a.cgroup_dirs = cg->dirs();
     if (sigmask) a.sigmask = *sigmask;
@@ -191,6 +207,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
 
     prepare_parent_namespaces(lin);
     uint64_t flags = clone_flags(lin);
+    a.setgroups_denied = rootless && (flags & CLONE_NEWUSER);
     // In a new user namespace the init can't write the host's cgroupfs: the
     // parent places it instead.
     bool init_joins = !(flags & CLONE_NEWUSER);
@@ -218,7 +235,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
         } catch (const Error&) {
         }
     };
-    if (flags & CLONE_NEWUSER) write_id_maps(pid, lin);
+    if (flags & CLONE_NEWUSER) write_id_maps(pid, lin, rootless);
     tell(SyncType::go);
     if (!init_joins) cg->add(pid, true);
     if (cfg.process->oomScoreAdj) {

@@ -25,7 +25,9 @@ UniqueFd init_pidfd(const ContainerState& s) {
 
 void signal_all(const ContainerState& s, int sig) {
     auto cg = cgroup::open(s.cgroup_path, s.cgroup_created);
-    for (pid_t p : cg->pids()) {
+    auto pids = cg->pids();
+    if (pids.empty()) pids.push_back(s.pid);   // no cgroup of its own (rootless)
+    for (pid_t p : pids) {
         if (::kill(p, sig) < 0 && errno != ESRCH) throw_errno("signal process " + std::to_string(p));
     }
 }

@@ -102,7 +102,7 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     };
     if (!proc.noNewPrivileges) load_seccomp();
     caps_before_user(caps);
-    apply_user(proc);
+    apply_user(proc, a.setgroups_denied);
     caps_after_user(caps);
     if (proc.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw_errno("set no_new_privs");
     exe = find_executable(proc);

@@ -29,6 +29,7 @@ struct InitArgs {
     bool no_new_keyring = false;
     bool userns = false;           // in a user namespace (new or joined)
     bool new_cgroupns = false;
+    bool setgroups_denied = false; // rootless: /proc/PID/setgroups says deny
     const cgroup::Manager* cgroup = nullptr;
     const SeccompFilter* seccomp = nullptr;   // built by the parent, loaded here   // non-null: the init joins its v1 cgroups itself
     pid_t parent = 0;

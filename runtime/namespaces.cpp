@@ -65,12 +65,24 @@ std::string map_text(const std::vector<spec::IdMapping>& m) {
 }
 } // namespace
 
-void write_id_maps(pid_t pid, const spec::Linux& l) {
+void write_id_maps(pid_t pid, const spec::Linux& l, bool unprivileged) {
     std::string base = "/proc/" + std::to_string(pid) + "/";
-    if (!l.uidMappings.empty())
-        with_context("linux.uidMappings", [&] { write_existing(base + "uid_map", map_text(l.uidMappings)); });
-    if (!l.gidMappings.empty())
-        with_context("linux.gidMappings", [&] { write_existing(base + "gid_map", map_text(l.gidMappings)); });
+    const char* hint = unprivileged ? " (an unprivileged user can map only its own uid and gid, with size 1)" : "";
+    if (!l.uidMappings.empty()) {
+        try {
+            write_existing(base + "uid_map", map_text(l.uidMappings));
+        } catch (Error& e) {
+            throw e.prefix(std::string("linux.uidMappings") + hint);
+        }
+    }
+    if (unprivileged) write_existing(base + "setgroups", "deny");
+    if (!l.gidMappings.empty()) {
+        try {
+            write_existing(base + "gid_map", map_text(l.gidMappings));
+        } catch (Error& e) {
+            throw e.prefix(std::string("linux.gidMappings") + hint);
+        }
+    }
 }
 
 void prepare_parent_namespaces(const spec::Linux& l) {

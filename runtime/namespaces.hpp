@@ -31,7 +31,9 @@ std::vector<NsJoin> open_ns_paths(const spec::Linux& l);
 void join_namespaces(std::vector<NsJoin>& joins);
 
 // Parent side: write uid_map and gid_map of the child's new user namespace.
-void write_id_maps(pid_t pid, const spec::Linux& l);
+// An unprivileged parent must deny setgroups first, and may map only its
+// own uid and gid (the kernel's rule).
+void write_id_maps(pid_t pid, const spec::Linux& l, bool unprivileged);
 
 // Parent side, before the clone: join a pid namespace by path and create a
 // time namespace with its offsets, so the child is born in them.

@@ -37,10 +37,16 @@ void apply_personality(const spec::Linux& l) {
     if (::personality(pers) < 0) throw_errno("linux.personality");
 }
 
-void apply_user(const spec::Process& p) {
+void apply_user(const spec::Process& p, bool setgroups_denied) {
     const auto& u = p.user;
     std::vector<gid_t> groups(u.additionalGids.begin(), u.additionalGids.end());
-    if (::setgroups(groups.size(), groups.data()) < 0) throw_errno("process.user.additionalGids: setgroups");
+    if (setgroups_denied) {
+        if (!groups.empty())
+            throw Error(EPERM, "process.user.additionalGids: not available to a rootless container "
+                               "(setgroups is denied in its user namespace)");
+    } else if (::setgroups(groups.size(), groups.data()) < 0) {
+        throw_errno("process.user.additionalGids: setgroups");
+    }
     if (::setresgid(u.gid, u.gid, u.gid) < 0) throw_errno("process.user.gid: setgid " + std::to_string(u.gid));
     if (::setresuid(u.uid, u.uid, u.uid) < 0) throw_errno("process.user.uid: setuid " + std::to_string(u.uid));
     ::umask(u.umask.value_or(022));

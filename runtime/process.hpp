@@ -10,8 +10,8 @@ namespace berth {
 
 void apply_rlimits(const spec::Process& p);
 void apply_personality(const spec::Linux& l);
-// setgroups, setresgid, setresuid, umask.
-void apply_user(const spec::Process& p);
+// setgroups (unless denied, rootless), setresgid, setresuid, umask.
+void apply_user(const spec::Process& p, bool setgroups_denied = false);
 // The executable for args[0]: as given when it holds a '/', else the first
 // match in the process's PATH. Resolved inside the container (after pivot).
 std::string find_executable(const spec::Process& p);

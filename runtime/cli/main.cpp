@@ -7,6 +7,8 @@
 #include <seccomp.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 #include <cstring>
 
 namespace berth::cli {
@@ -26,7 +28,7 @@ const std::vector<Command>& commands() {
 namespace {
 
 const std::vector<Flag> global_flags = {
-    {"root", 0, true, "state directory (default /run/berth)"},
+    {"root", 0, true, "state directory (default /run/berth; $XDG_RUNTIME_DIR/berth for non-root)"},
     {"log", 0, true, "write log lines to this file (default stderr)"},
     {"log-format", 0, true, "text or json"},
     {"debug", 0, false, "log debug lines"},
@@ -36,6 +38,13 @@ const std::vector<Flag> global_flags = {
     {"help", 'h', false, "show help"},
     {"version", 'v', false, "print the version"},
 };
+
+// runc's rule: root's state lives in /run; another user's in its runtime dir.
+std::string default_root() {
+    if (::geteuid() == 0) return "/run/berth";
+    if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x) return std::string(x) + "/berth";
+    return "/tmp/berth-" + std::to_string(::geteuid());
+}
 
 void print_version() {
     const scmp_version* v = seccomp_version();
@@ -69,7 +78,7 @@ int main_impl(int argc, char** argv, Logger& log) {
     }
 
     RuntimeContext ctx;
-    ctx.root = global.get("root", "/run/berth");
+    ctx.root = global.get("root", default_root());
     ctx.log = &log;
     if (global.has("log")) log.open(global.get("log"));
     std::string fmt = global.get("log-format", "text");
