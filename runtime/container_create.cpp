@@ -208,6 +208,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     prepare_parent_namespaces(lin);
     uint64_t flags = clone_flags(lin);
     a.setgroups_denied = rootless && (flags & CLONE_NEWUSER);
+    a.parent_unprivileged = rootless;
     // In a new user namespace the init can't write the host's cgroupfs: the
     // parent places it instead.
     bool init_joins = !(flags & CLONE_NEWUSER);

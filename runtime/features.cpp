@@ -6,6 +6,9 @@
 #include "seccomp.hpp"
 
 #include <seccomp.h>
+#include <sys/capability.h>
+
+#include <cctype>
 
 namespace berth {
 
@@ -26,6 +29,16 @@ std::string features_json() {
             "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"});
     w.key("linux").begin_object()
         .key("namespaces").string_array({"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"});
+    // Every capability this kernel knows, by its spec name.
+    std::vector<std::string> caps;
+    for (int c = 0; c < static_cast<int>(cap_max_bits()); ++c) {
+        char* n = cap_to_name(c);
+        std::string name = n;
+        cap_free(n);
+        for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        caps.push_back(name);
+    }
+    w.key("capabilities").string_array(caps);
     w.key("cgroup").begin_object()
         .kv("v1", true).kv("v2", true).kv("systemd", false).kv("systemdUser", false).kv("rdma", false)
         .end_object();

@@ -33,8 +33,13 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
 
     // Until it execs, this process is the berth binary: keep other processes
     // (in a shared pid namespace, say) from opening /proc/PID/exe or its fds
-    // (the CVE-2019-5736 route). execve restores dumpability.
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) throw_errno("set non-dumpable");
+    // (the CVE-2019-5736 route). execve restores dumpability. It also makes
+    // /proc/PID root's, so an unprivileged (rootless) parent must first
+    // finish writing our uid_map and oom_score_adj.
+    auto non_dumpable = [] {
+        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) throw_errno("set non-dumpable");
+    };
+    if (!a.parent_unprivileged) non_dumpable();
     // If berth dies mid-setup, so does the half-made container.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) throw_errno("set parent death signal");
     // (A parent that died before this point shows up as EOF on the socket.)
@@ -76,6 +81,7 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     // cgroup.procs write can wait out an RCU grace period); a new cgroup
     // namespace must be rooted in that cgroup.
     expect(SyncType::cgroup_joined);
+    if (a.parent_unprivileged) non_dumpable();
     if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) throw_errno("create cgroup namespace");
 
     auto caps = plan_capabilities(proc, [&](const std::string& w) {

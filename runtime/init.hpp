@@ -30,6 +30,7 @@ struct InitArgs {
     bool userns = false;           // in a user namespace (new or joined)
     bool new_cgroupns = false;
     bool setgroups_denied = false; // rootless: /proc/PID/setgroups says deny
+    bool parent_unprivileged = false;
     const cgroup::Manager* cgroup = nullptr;
     const SeccompFilter* seccomp = nullptr;   // built by the parent, loaded here   // non-null: the init joins its v1 cgroups itself
     pid_t parent = 0;

@@ -1,6 +1,7 @@
 // Namespaces, as seen from inside the container.
 #include "harness.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -246,5 +247,32 @@ Test(namespaces, join_pid_and_uts_namespaces_by_path) {
     for (auto& line : l)
         if (squeeze(line) == "1 sleep") saw_a = true;
     cr_assert(saw_a, "A's process not visible from B:\n%s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(namespaces, user_namespace_files_on_bind_mount_show_mapped_ids) {
+    std::string shared = itest::make_dir("userns-bind");
+    cr_assert_eq(chmod(shared.c_str(), 0777), 0);
+    for (uint32_t uid : {0u, 1000u}) {
+        auto c = itest::container();
+        add_ns(c, NsType::user);
+        c.cfg.linux->uidMappings = {IdMapping{0, 100000, 65536}};
+        c.cfg.linux->gidMappings = {IdMapping{0, 100000, 65536}};
+        c.cfg.process->user.uid = uid;
+        c.cfg.process->user.gid = uid;
+        // Onto a dir the image has: the mapped root may not create one in a
+        // rootfs owned by the host's root.
+        c.cfg.mounts.push_back(berth::spec::Mount{"/tmp", "bind", shared, {"rbind", "rw"}});
+        c.sh("touch /tmp/f" + std::to_string(uid) + " && stat -c '%u:%g' /tmp/f" + std::to_string(uid));
+        auto r = c.run();
+        IT_ASSERT_OK(r);
+        std::string inside = std::to_string(uid) + ":" + std::to_string(uid);
+        IT_ASSERT_STR_EQ(trim(r.out), inside, r.describe());
+        struct stat st;
+        std::string f = shared + "/f" + std::to_string(uid);
+        cr_assert_eq(stat(f.c_str(), &st), 0, "%s missing on the host", f.c_str());
+        cr_assert_eq(st.st_uid, 100000 + uid, "host uid %u for container uid %u", st.st_uid, uid);
+        cr_assert_eq(st.st_gid, 100000 + uid, "host gid %u for container gid %u", st.st_gid, uid);
+    }
     itest::finish();
 }
