@@ -15,6 +15,9 @@ namespace berth {
 struct RuntimeContext {
     std::string root = "/run/berth";   // state root (--root)
     const Logger* log = nullptr;
+    // argv to re-execute from a sealed copy of the binary when a container
+    // needs that protection (exe_seal.hpp); null: never re-execute.
+    char** argv = nullptr;
 };
 
 struct CreateOptions {

@@ -1,6 +1,7 @@
 #include "cgroup.hpp"
 #include "container.hpp"
 #include "error.hpp"
+#include "exe_seal.hpp"
 #include "file_util.hpp"
 #include "init.hpp"
 #include "namespaces.hpp"
@@ -145,6 +146,14 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     check_sysctl_namespaces(lin);
     std::string rootfs = real_path(cfg.root.path.front() == '/' ? cfg.root.path : bundle + "/" + cfg.root.path,
                                    "root.path");
+
+    // Before anything is created: this may re-execute berth from a sealed
+    // copy, which then repeats the steps above.
+    // The caller's signal mask goes with it (run blocks the ones it forwards).
+    if (ctx.argv && needs_sealed_exe(cfg) && !exe_is_sealed()) {
+        if (sigmask) ::sigprocmask(SIG_SETMASK, sigmask, nullptr);
+        reexec_sealed(ctx.argv);
+    }
 
     std::unique_ptr<SeccompFilter> seccomp;
     if (lin.seccomp) {

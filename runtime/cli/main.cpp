@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <cstring>
 
@@ -80,6 +82,7 @@ int main_impl(int argc, char** argv, Logger& log) {
     RuntimeContext ctx;
     ctx.root = global.get("root", default_root());
     ctx.log = &log;
+    ctx.argv = argv;
     if (global.has("log")) log.open(global.get("log"));
     std::string fmt = global.get("log-format", "text");
     if (fmt != "text" && fmt != "json") throw Error(EINVAL, "--log-format: unknown format \"" + fmt + "\"");
@@ -111,6 +114,10 @@ int main_impl(int argc, char** argv, Logger& log) {
 } // namespace berth::cli
 
 int main(int argc, char** argv) {
+    // Re-executed from a sealed memfd (exe_seal.hpp), the kernel names us
+    // after the fd ("3"); keep the name tools and people look for.
+    if (const char* fn = reinterpret_cast<const char*>(getauxval(AT_EXECFN)); fn && std::strncmp(fn, "/dev/fd/", 8) == 0)
+        prctl(PR_SET_NAME, "berth");
     berth::Logger log;
     try {
         return berth::cli::main_impl(argc, argv, log);

@@ -3,6 +3,7 @@
 // waiting init's binary from a shared pid namespace (CVE-2019-5736 class).
 #include "harness.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -125,5 +126,52 @@ Test(hardening, masked_and_readonly_paths_cannot_be_undone) {
     auto l = itest::lines(r.out);
     cr_assert(contains(r.out, "rc=1\n"), "%s", r.describe().c_str());
     cr_assert(!contains(r.out, "rc=0"), "a mount was undone: %s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(hardening, ptrace_capable_neighbour_finds_only_a_sealed_copy) {
+    // CAP_SYS_PTRACE overrides the non-dumpable guard: A may open B's init's
+    // exe. It must find an immutable memfd copy, not the berth on the host.
+    std::string shared = itest::make_dir("shared");
+    auto a = itest::container();
+    for (auto* set : {&a.cfg.process->capabilities->bounding, &a.cfg.process->capabilities->effective,
+                      &a.cfg.process->capabilities->permitted})
+        set->push_back("CAP_SYS_PTRACE");
+    a.cfg.mounts.push_back(Mount{"/shared", "bind", shared, {"rbind", "rw"}});
+    a.sh("while [ ! -e /shared/go ]; do sleep 0.05; done; "
+         "for d in /proc/[0-9]*; do [ \"$(cat $d/comm 2>/dev/null)\" = berth ] || continue; "
+         "echo exe=$(readlink $d/exe); cat $d/exe > /dev/null && echo exe-opened; "
+         "if echo pwned >> $d/exe 2>/dev/null; then echo WRITE-WENT-THROUGH; else echo write-refused; fi; done; "
+         "echo scanned");
+    IT_ASSERT_OK(a.run({"-d"}));
+    cr_assert(a.wait_status("running"));
+    struct stat before;
+    cr_assert_eq(stat(std::getenv("BERTH"), &before), 0);
+
+    auto b = itest::container();
+    auto& ns = b.cfg.linux->namespaces;
+    ns.erase(std::remove_if(ns.begin(), ns.end(), [](const berth::spec::Namespace& n) { return n.type == NsType::pid; }),
+             ns.end());
+    ns.push_back({NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid"});
+    b.sh("true");
+    IT_ASSERT_OK(b.create());
+    itest::write_file(shared + "/go", "");
+    bool done = false;
+    for (int i = 0; i < 1000 && !done; ++i) {
+        done = contains(a.output(), "scanned");
+        if (!done) ::usleep(10000);
+    }
+    auto out = a.output();
+    cr_assert(done, "A did not finish: %s", out.c_str());
+    cr_assert(contains(out, "exe=/memfd:berth"), "B's init runs the host binary: %s", out.c_str());
+    cr_assert(contains(out, "exe-opened"), "with CAP_SYS_PTRACE the exe should open: %s", out.c_str());
+    cr_assert(contains(out, "write-refused") && !contains(out, "WRITE-WENT-THROUGH"), "%s", out.c_str());
+    struct stat after;
+    cr_assert_eq(stat(std::getenv("BERTH"), &after), 0);
+    cr_assert_eq(before.st_size, after.st_size, "the berth binary changed size");
+    cr_assert_eq(before.st_mtim.tv_sec, after.st_mtim.tv_sec, "the berth binary was modified");
+    IT_ASSERT_OK(b.del(true));
+    cr_assert(a.wait_status("stopped"));
+    IT_ASSERT_OK(a.del());
     itest::finish();
 }
