@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include "config.hpp"
 #include "fd.hpp"
 
 #include <memory>
@@ -45,6 +46,12 @@ public:
     virtual UniqueFd birth_fd() const = 0;
     virtual void enter_self() const = 0;
     virtual void add(pid_t pid, bool born_into = false) = 0;
+    // Apply linux.resources (at create, and for `update` with only the
+    // fields given). Errors name the field; a resource the host's cgroups
+    // cannot apply is an error, never skipped.
+    virtual void set(const spec::Resources& r) = 0;
+    // Freeze or thaw every process, returning once the kernel says done.
+    virtual void freeze(bool frozen) = 0;
     // Every pid in the cgroup.
     virtual std::vector<pid_t> pids() const = 0;
     // True when frozen (paused).

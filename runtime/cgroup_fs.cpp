@@ -6,6 +6,7 @@
 #include "fd.hpp"
 #include "file_util.hpp"
 #include "strings.hpp"
+#include "cgroup_resources.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -114,6 +115,48 @@ public:
             if (!(born_into && hs_[i].v2)) write_existing(dirs_[i] + "/cgroup.procs", s);
     }
 
+    void set(const spec::Resources& r) override {
+        bool v2 = unified_mode(hs_);
+        auto plan = v2 ? plan_v2(r) : plan_v1(r);
+        for (size_t i = 0; i < plan.size(); ++i) {
+            const auto& w = plan[i];
+            std::string dir = dir_for(w.controller, w.field);
+            try {
+                write_one(dir, w);
+            } catch (const Error& e) {
+                // Lowering memory below memsw order: swap the two and retry.
+                bool shrink = e.err() == EINVAL && w.file == "memory.limit_in_bytes" && i + 1 < plan.size() &&
+                              plan[i + 1].file == "memory.memsw.limit_in_bytes";
+                if (!shrink) throw;
+                write_one(dir, plan[i + 1]);
+                write_one(dir, w);
+                ++i;
+            }
+        }
+        if (v2 && !r.devices.empty()) set_v2_devices(r.devices);
+    }
+
+    void freeze(bool frozen) override {
+        for (size_t i = 0; i < hs_.size(); ++i) {
+            bool v1_freezer = has_controller(hs_[i], "freezer");
+            bool v2 = hs_[i].v2 && unified_mode(hs_);
+            if (!v1_freezer && !v2) continue;
+            const std::string& d = dirs_[i];
+            if (v2) write_existing(d + "/cgroup.freeze", frozen ? "1" : "0");
+            else write_existing(d + "/freezer.state", frozen ? "FROZEN" : "THAWED");
+            // The kernel freezes asynchronously: wait until it reports done.
+            for (int tries = 0; tries < 1000; ++tries) {
+                bool done = v2 ? read_file(d + "/cgroup.events").find(frozen ? "frozen 1" : "frozen 0") != std::string::npos
+                               : read_file(d + "/freezer.state").starts_with(frozen ? "FROZEN" : "THAWED");
+                if (done) return;
+                if (!v2 && frozen) write_existing(d + "/freezer.state", "FROZEN");   // v1 may need a nudge
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            throw Error(ETIMEDOUT, std::string(frozen ? "freeze" : "thaw") + " cgroup " + d + ": timed out");
+        }
+        throw Error(ENOTSUP, "pause/resume: the host has no freezer (cgroup v1 freezer or cgroup v2)");
+    }
+
     std::vector<pid_t> pids() const override {
         std::vector<pid_t> out;
         if (dirs_.empty()) return out;
@@ -173,11 +216,72 @@ public:
     const std::vector<std::string>& created() const override { return created_; }
 
 private:
+    static bool has_controller(const Hierarchy& h, const std::string& c) {
+        return std::find(h.controllers.begin(), h.controllers.end(), c) != h.controllers.end();
+    }
+
+    // The container's dir where `controller`'s files live; for cgroup v2,
+    // with the controller enabled from the root down to it.
+    std::string dir_for(const std::string& controller, const std::string& field) {
+        bool v2 = unified_mode(hs_);
+        for (size_t i = 0; i < hs_.size(); ++i) {
+            if (!v2 && !hs_[i].v2 && has_controller(hs_[i], controller)) return dirs_[i];
+            if (v2) {
+                if (!controller.empty()) enable_v2(hs_[i].mountpoint, dirs_[i], controller, field);
+                return dirs_[i];
+            }
+        }
+        throw Error(ENOTSUP, field + ": this host has no " + controller + " cgroup controller" +
+                                 (v2 ? "" : " in its cgroup v1 hierarchies"));
+    }
+
+    // cgroup v2 controllers must be enabled in every ancestor's subtree_control.
+    void enable_v2(const std::string& mount, const std::string& dir, const std::string& ctl, const std::string& field) {
+        auto listed = [&](const std::string& file) {
+            for (auto& c : split_ws(read_file(file)))
+                if (c == ctl || c == ctl + "\n") return true;
+            return false;
+        };
+        if (!listed(mount + "/cgroup.controllers"))
+            throw Error(ENOTSUP, field + ": the cgroup v2 controller \"" + ctl + "\" is not available on this host");
+        std::string cur = mount;
+        size_t pos = mount.size();
+        while (cur != dir) {
+            if (!listed(cur + "/cgroup.subtree_control"))
+                with_context(field, [&] { write_existing(cur + "/cgroup.subtree_control", "+" + ctl); });
+            pos = dir.find('/', pos + 1);
+            cur = dir.substr(0, pos);
+        }
+    }
+
+    static void write_one(const std::string& dir, const Write& w) {
+        std::string path = dir + "/" + w.file;
+        int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        std::string value = w.value;
+        if (fd < 0 && errno == ENOENT && !w.alt_file.empty()) {
+            path = dir + "/" + w.alt_file;
+            if (!w.alt_value.empty()) value = w.alt_value;
+            fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        }
+        if (fd < 0) {
+            if (errno == ENOENT) throw Error(ENOTSUP, w.field + ": this host's cgroups have no " + w.file);
+            throw_errno(w.field + ": open " + path);
+        }
+        UniqueFd f(fd);
+        if (::write(fd, value.data(), value.size()) < 0) throw_errno(w.field + ": write \"" + value + "\" to " + w.file);
+    }
+
+    void set_v2_devices(const std::vector<spec::DeviceCgroup>& rules);
+
     std::vector<Hierarchy> hs_;
     std::string path_;
     std::vector<std::string> created_;
     std::vector<std::string> dirs_;
 };
+
+void FsManager::set_v2_devices(const std::vector<spec::DeviceCgroup>&) {
+    throw Error(ENOTSUP, "linux.resources.devices: device rules on cgroup v2 are not supported yet");
+}
 
 } // namespace
 

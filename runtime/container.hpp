@@ -3,6 +3,7 @@
 #pragma once
 
 #include "log.hpp"
+#include "config.hpp"
 #include "state.hpp"
 
 #include <signal.h>
@@ -41,6 +42,12 @@ void start_container(const RuntimeContext& ctx, const std::string& id);
 int run_container(const RuntimeContext& ctx, const std::string& id, const CreateOptions& opts, bool detach,
                   bool keep);
 void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, bool all);
+// Apply resources to a running (or created, or paused) container's cgroup.
+void update_container(const RuntimeContext& ctx, const std::string& id, const spec::Resources& r);
+void pause_container(const RuntimeContext& ctx, const std::string& id);
+void resume_container(const RuntimeContext& ctx, const std::string& id);
+// Host pids of every process in the container's cgroup.
+std::vector<pid_t> container_pids(const RuntimeContext& ctx, const std::string& id);
 void delete_container(const RuntimeContext& ctx, const std::string& id, bool force);
 
 struct ContainerInfo {

@@ -185,6 +185,8 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
         guard.set_cgroup(cg.get());
     }
 
+    if (lin.resources) cg->set(*lin.resources);
+
     if (::mkfifo(dir.fifo_path().c_str(), 0622) < 0) throw_errno("create " + dir.fifo_path());
     UniqueFd fifo(::open(dir.fifo_path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     if (!fifo) throw_errno("open " + dir.fifo_path());

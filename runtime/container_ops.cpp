@@ -104,10 +104,65 @@ void delete_container(const RuntimeContext& ctx, const std::string& id, bool for
     if ((status == Status::running || status == Status::paused) && !force)
         throw Error(EBUSY, "cannot delete container \"" + id + "\" that is not stopped: " + status_name(status) +
                                " (use --force)");
-    if (status != Status::stopped || !st.own_pid_ns) kill_and_wait(st);
+    if (status != Status::stopped || !st.own_pid_ns) {
+        if (status == Status::paused) {
+            // Frozen tasks only act on SIGKILL once thawed.
+            signal_all(st, SIGKILL);
+            cgroup::open(st.cgroup_path, st.cgroup_created)->freeze(false);
+        }
+        kill_and_wait(st);
+    }
     auto cg = cgroup::open(st.cgroup_path, st.cgroup_created);
     with_context("delete container \"" + id + "\"", [&] { cg->destroy(); });
     dir.remove();
+}
+
+namespace {
+
+// A container that is alive (created, running or paused), with its cgroup.
+std::pair<ContainerState, Status> live(const StateDir& dir, const std::string& id, const char* what) {
+    auto st = dir.load();
+    auto status = current_status(st, dir);
+    if (status == Status::stopped)
+        throw Error(ESRCH, std::string(what) + ": container \"" + id + "\" is not running");
+    if (st.cgroup_path.empty())
+        throw Error(ENOTSUP, std::string(what) + ": container \"" + id + "\" has no cgroup of its own (rootless)");
+    return {st, status};
+}
+
+} // namespace
+
+void update_container(const RuntimeContext& ctx, const std::string& id, const spec::Resources& r) {
+    auto dir = StateDir::open(ctx.root, id);
+    auto [st, status] = live(dir, id, "update");
+    cgroup::open(st.cgroup_path, st.cgroup_created)->set(r);
+}
+
+void pause_container(const RuntimeContext& ctx, const std::string& id) {
+    auto dir = StateDir::open(ctx.root, id);
+    auto [st, status] = live(dir, id, "pause");
+    if (status != Status::running)
+        throw Error(EINVAL, "cannot pause container \"" + id + "\": it is " + status_name(status) + ", not running");
+    cgroup::open(st.cgroup_path, st.cgroup_created)->freeze(true);
+}
+
+void resume_container(const RuntimeContext& ctx, const std::string& id) {
+    auto dir = StateDir::open(ctx.root, id);
+    auto [st, status] = live(dir, id, "resume");
+    if (status != Status::paused)
+        throw Error(EINVAL, "cannot resume container \"" + id + "\": it is " + status_name(status) + ", not paused");
+    cgroup::open(st.cgroup_path, st.cgroup_created)->freeze(false);
+}
+
+std::vector<pid_t> container_pids(const RuntimeContext& ctx, const std::string& id) {
+    auto dir = StateDir::open(ctx.root, id, true);
+    auto st = dir.load();
+    if (st.cgroup_path.empty()) {
+        // No cgroup of its own (rootless): the init is all we know of.
+        if (current_status(st, dir) == Status::stopped) return {};
+        return {st.pid};
+    }
+    return cgroup::open(st.cgroup_path, st.cgroup_created)->pids();
 }
 
 ContainerInfo container_info(const RuntimeContext& ctx, const std::string& id) {

@@ -77,10 +77,6 @@ int cmd_features(const RuntimeContext&, const Parsed&) {
     throw Error(ENOSYS, std::string(what) + " is not implemented yet");
 }
 int cmd_exec(const RuntimeContext&, const Parsed&) { not_yet("exec"); }
-int cmd_ps(const RuntimeContext&, const Parsed&) { not_yet("ps"); }
-int cmd_pause(const RuntimeContext&, const Parsed&) { not_yet("pause"); }
-int cmd_resume(const RuntimeContext&, const Parsed&) { not_yet("resume"); }
-int cmd_update(const RuntimeContext&, const Parsed&) { not_yet("update"); }
 int cmd_events(const RuntimeContext&, const Parsed&) { not_yet("events"); }
 
 } // namespace
@@ -96,10 +92,6 @@ extern const std::vector<Command> info_commands = {
     {"features", "features", "Print what this runtime supports as JSON.", {}, cmd_features, 0, 0},
     {"exec", "exec [OPTIONS] ID COMMAND [ARGS...]", "Run a process in a container (not implemented yet).",
      {}, cmd_exec, 0, SIZE_MAX},
-    {"ps", "ps ID", "List the container's processes (not implemented yet).", {}, cmd_ps, 0, SIZE_MAX},
-    {"pause", "pause ID", "Freeze the container (not implemented yet).", {}, cmd_pause, 0, SIZE_MAX},
-    {"resume", "resume ID", "Thaw the container (not implemented yet).", {}, cmd_resume, 0, SIZE_MAX},
-    {"update", "update ID", "Change resource limits (not implemented yet).", {}, cmd_update, 0, SIZE_MAX},
     {"events", "events ID", "Stream container events (not implemented yet).", {}, cmd_events, 0, SIZE_MAX},
 };
 

@@ -17,10 +17,12 @@ namespace berth::cli {
 
 extern const std::vector<Command> lifecycle_commands;
 extern const std::vector<Command> info_commands;
+extern const std::vector<Command> cgroup_commands;
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> all = [] {
         std::vector<Command> v = lifecycle_commands;
+        v.insert(v.end(), cgroup_commands.begin(), cgroup_commands.end());
         v.insert(v.end(), info_commands.begin(), info_commands.end());
         return v;
     }();

@@ -1,0 +1,218 @@
+// linux.resources through real cgroups (this host: v1 hybrid), observed
+// from inside and from the host; update, pause/resume, ps.
+#include "harness.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+using berth::spec::DeviceCgroup;
+using berth::spec::Resources;
+using itest::contains;
+using itest::trim;
+
+TestSuite(cgroups, .init = itest::setup, .fini = itest::teardown, .timeout = 90);
+
+namespace {
+
+Resources& res(itest::Container& c) {
+    if (!c.cfg.linux->resources) c.cfg.linux->resources.emplace();
+    return *c.cfg.linux->resources;
+}
+
+// The container's dir in a v1 hierarchy, on the host.
+std::string host_file(const itest::Container& c, const std::string& ctl, const std::string& file) {
+    return "/sys/fs/cgroup/" + ctl + itest::cgroup_parent() + "/" + c.id + "/" + file;
+}
+
+void require_v1(const char* ctl) {
+    if (!itest::exists(std::string("/sys/fs/cgroup/") + ctl + "/cgroup.procs"))
+        itest::skip(std::string("no cgroup v1 ") + ctl + " hierarchy on this host");
+}
+
+} // namespace
+
+Test(cgroups, limits_visible_inside) {
+    require_v1("memory");
+    auto c = itest::container();
+    auto& r = res(c);
+    r.memory = berth::spec::Memory{};
+    r.memory->limit = 64 << 20;
+    r.cpu = berth::spec::Cpu{};
+    r.cpu->shares = 512;
+    r.cpu->quota = 50000;
+    r.cpu->period = 100000;
+    r.cpu->cpus = "0";
+    r.pids = berth::spec::Pids{32};
+    c.sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares "
+         "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpuset/cpuset.cpus "
+         "/sys/fs/cgroup/pids/pids.max");
+    auto out = c.run();
+    IT_ASSERT_OK(out);
+    IT_ASSERT_STR_EQ(out.out, "67108864\n512\n50000\n100000\n0\n32\n", out.describe());
+    itest::finish();
+}
+
+Test(cgroups, memory_hog_is_oom_killed) {
+    require_v1("memory");
+    auto c = itest::container();
+    auto& r = res(c);
+    r.memory = berth::spec::Memory{};
+    r.memory->limit = 32 << 20;
+    if (itest::exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) r.memory->swap = 32 << 20;   // no swap
+    // Command substitution keeps the whole 100 MB in the shell's memory.
+    c.sh("x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived ${#x}");
+    c.cfg.process->args = {"sh", "-c", "sh -c \"$0\"; echo child=$?", c.cfg.process->args[2]};
+    auto out = c.run();
+    IT_ASSERT_OK(out);
+    cr_assert(contains(out.out, "child=137"), "the hog was not OOM-killed: %s", out.describe().c_str());
+    cr_assert(!contains(out.out, "survived"), "%s", out.describe().c_str());
+    itest::finish();
+}
+
+Test(cgroups, fork_bomb_stops_at_pids_limit) {
+    require_v1("pids");
+    auto c = itest::container();
+    res(c).pids = berth::spec::Pids{8};
+    // The bomb runs in a child shell (busybox's shell exits when a fork
+    // fails); afterwards only builtins, since at the limit $(...) can't fork.
+    c.sh("sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 2 & done' 2>&1; echo bomb=$?; "
+         "read n < /sys/fs/cgroup/pids/pids.current; echo current=$n");
+    auto out = c.run();
+    IT_ASSERT_OK(out);
+    cr_assert(contains(out.out, "can't fork") || contains(out.out, "Resource temporarily unavailable"), "%s",
+              out.describe().c_str());
+    cr_assert(contains(out.out, "bomb=2"), "%s", out.describe().c_str());
+    auto pos = out.out.find("current=");
+    cr_assert(pos != std::string::npos, "%s", out.describe().c_str());
+    int current = std::atoi(out.out.c_str() + pos + 8);
+    cr_assert(current >= 2 && current <= 8, "pids.current %d with a limit of 8: %s", current, out.describe().c_str());
+    itest::finish();
+}
+
+Test(cgroups, cpu_quota_throttles) {
+    require_v1("cpu");
+    auto c = itest::container();
+    auto& r = res(c);
+    r.cpu = berth::spec::Cpu{};
+    r.cpu->quota = 10000;    // 10% of one CPU
+    r.cpu->period = 100000;
+    c.sh("timeout 1 sh -c 'while :; do :; done'; grep -E 'nr_throttled' /sys/fs/cgroup/cpu/cpu.stat");
+    auto out = c.run();
+    IT_ASSERT_OK(out);
+    auto l = itest::lines(out.out);
+    cr_assert(!l.empty() && l.back().rfind("nr_throttled ", 0) == 0, "%s", out.describe().c_str());
+    int throttled = std::atoi(l.back().substr(13).c_str());
+    cr_assert_gt(throttled, 0, "a busy loop at 10%% quota was never throttled: %s", out.describe().c_str());
+    itest::finish();
+}
+
+Test(cgroups, devices_deny_all_keeps_defaults) {
+    require_v1("devices");
+    auto c = itest::container();
+    DeviceCgroup deny;
+    deny.allow = false;
+    deny.access = "rwm";
+    res(c).devices = {deny};
+    // A node the config creates but the cgroup does not allow (loop0, c 7:0).
+    berth::spec::Device loop;
+    loop.type = "b";
+    loop.path = "/dev/berthloop";
+    loop.major = 7;
+    loop.minor = 0;
+    c.cfg.linux->devices.push_back(loop);
+    c.sh("head -c1 /dev/zero | wc -c; echo x > /dev/null && echo null-ok; head -c1 /dev/berthloop 2>&1; echo loop=$?");
+    auto out = c.run();
+    IT_ASSERT_OK(out);
+    cr_assert(contains(out.out, "1\nnull-ok\n"), "%s", out.describe().c_str());
+    cr_assert(contains(out.out, "Operation not permitted"), "%s", out.describe().c_str());
+    cr_assert(contains(out.out, "loop=1"), "%s", out.describe().c_str());
+    itest::finish();
+}
+
+Test(cgroups, update_running_container) {
+    require_v1("memory");
+    auto c = itest::container();
+    c.sh("exec sleep 30");
+    IT_ASSERT_OK(c.run({"-d"}));
+    cr_assert(c.wait_status("running"));
+    auto r = itest::berth({"update", "--memory", "96m", "--pids-limit", "40", "--cpu-quota", "30000", "--cpu-period",
+                           "100000", c.id});
+    IT_ASSERT_OK(r);
+    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "memory", "memory.limit_in_bytes"))), "100663296", r.describe());
+    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "pids", "pids.max"))), "40", r.describe());
+    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "cpu", "cpu.cfs_quota_us"))), "30000", r.describe());
+    // -r: a LinuxResources document.
+    std::string file = itest::work_dir() + "/res.json";
+    itest::write_file(file, "{\"pids\":{\"limit\":12}}");
+    IT_ASSERT_OK(itest::berth({"update", "-r", file, c.id}));
+    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "pids", "pids.max"))), "12", "after -r");
+    // A bad value names the flag and changes nothing.
+    auto bad = itest::berth({"update", "--memory", "lots", c.id});
+    cr_assert_neq(bad.status, 0);
+    cr_assert(contains(bad.err, "--memory"), "%s", bad.describe().c_str());
+    IT_ASSERT_OK(c.del(true));
+    itest::finish();
+}
+
+Test(cgroups, pause_and_resume) {
+    require_v1("freezer");
+    auto c = itest::container();
+    c.sh("exec sleep 30");
+    IT_ASSERT_OK(c.run({"-d"}));
+    cr_assert(c.wait_status("running"));
+    IT_ASSERT_OK(itest::berth({"pause", c.id}));
+    IT_ASSERT_STR_EQ(c.status(), "paused", "after pause");
+    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "freezer", "freezer.state"))), "FROZEN", "freezer");
+    auto again = itest::berth({"pause", c.id});
+    cr_assert_neq(again.status, 0, "pausing a paused container: %s", again.describe().c_str());
+    IT_ASSERT_OK(itest::berth({"resume", c.id}));
+    IT_ASSERT_STR_EQ(c.status(), "running", "after resume");
+    auto resume_running = itest::berth({"resume", c.id});
+    cr_assert_neq(resume_running.status, 0);
+    // A paused container can be deleted with --force (SIGKILL reaches frozen tasks once thawed).
+    IT_ASSERT_OK(itest::berth({"pause", c.id}));
+    IT_ASSERT_OK(c.del(true));
+    itest::finish();
+}
+
+Test(cgroups, ps_lists_container_processes) {
+    auto c = itest::container();
+    c.sh("sleep 30 & exec sleep 31");
+    IT_ASSERT_OK(c.run({"-d"}));
+    cr_assert(c.wait_status("running"));
+    itest::Result js;
+    for (int i = 0; i < 200; ++i) {   // until both sleeps are there
+        js = itest::berth({"ps", "--format", "json", c.id});
+        if (std::count(js.out.begin(), js.out.end(), ',') == 1) break;
+        ::usleep(10000);
+    }
+    IT_ASSERT_OK(js);
+    cr_assert(contains(js.out, std::to_string(c.pid())), "%s", js.describe().c_str());
+    auto table = itest::berth({"ps", c.id});
+    IT_ASSERT_OK(table);
+    cr_assert(contains(table.out, "PID"), "%s", table.describe().c_str());
+    cr_assert(contains(table.out, "sleep 31"), "%s", table.describe().c_str());
+    cr_assert(!contains(table.out, "berth ps"), "host processes leaked into ps: %s", table.describe().c_str());
+    IT_ASSERT_OK(c.del(true));
+    itest::finish();
+}
+
+Test(cgroups, unsupported_resources_fail_cleanly) {
+    auto c = itest::container();
+    res(c).unified = {{"memory.max", "1000000"}};
+    auto r = c.run();
+    cr_assert_neq(r.status, 0, "%s", r.describe().c_str());
+    cr_assert(contains(r.err, "linux.resources.unified"), "%s", r.describe().c_str());
+    IT_ASSERT_STR_EQ(itest::check_no_trace(c.id, c.bundle), "", r.describe());
+    auto d = itest::container();
+    res(d).memory = berth::spec::Memory{};
+    res(d).memory->limit = 1 << 20;
+    res(d).memory->kernel = -5;   // the kernel rejects it
+    auto r2 = d.run();
+    cr_assert_neq(r2.status, 0, "%s", r2.describe().c_str());
+    cr_assert(contains(r2.err, "linux.resources.memory.kernel"), "%s", r2.describe().c_str());
+    IT_ASSERT_STR_EQ(itest::check_no_trace(d.id, d.bundle), "", r2.describe());
+    itest::finish();
+}
