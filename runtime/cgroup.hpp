@@ -8,6 +8,7 @@
 #include "config.hpp"
 #include "fd.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,21 @@ struct Hierarchy {
 std::vector<Hierarchy> host_hierarchies();
 // True when the host is pure cgroup v2.
 bool unified_mode(const std::vector<Hierarchy>& hs);
+
+// What `berth events` reports (runc's stats fields).
+struct MemoryUsage {
+    uint64_t usage = 0, max = 0, limit = 0, failcnt = 0;
+};
+
+struct Stats {
+    uint64_t cpu_total_ns = 0, cpu_user_ns = 0, cpu_kernel_ns = 0;
+    std::vector<uint64_t> cpu_percpu_ns;
+    uint64_t cpu_periods = 0, cpu_throttled_periods = 0, cpu_throttled_ns = 0;
+    MemoryUsage memory, swap, kernel, kernel_tcp;
+    std::map<std::string, uint64_t> memory_raw;   // memory.stat
+    uint64_t pids_current = 0, pids_limit = 0;    // 0 limit: none
+    uint64_t oom_kills = 0;                       // processes killed by the OOM killer
+};
 
 class Manager {
 public:
@@ -52,6 +68,8 @@ public:
     virtual void set(const spec::Resources& r) = 0;
     // Freeze or thaw every process, returning once the kernel says done.
     virtual void freeze(bool frozen) = 0;
+    // Usage counters; a controller the host lacks leaves its fields zero.
+    virtual Stats stats() const = 0;
     // Every pid in the cgroup.
     virtual std::vector<pid_t> pids() const = 0;
     // True when frozen (paused).

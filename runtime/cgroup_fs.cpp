@@ -6,6 +6,7 @@
 #include "fd.hpp"
 #include "file_util.hpp"
 #include "strings.hpp"
+#include "cgroup_device_bpf.hpp"
 #include "cgroup_resources.hpp"
 
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <thread>
 
@@ -157,6 +159,8 @@ public:
         throw Error(ENOTSUP, "pause/resume: the host has no freezer (cgroup v1 freezer or cgroup v2)");
     }
 
+    Stats stats() const override;
+
     std::vector<pid_t> pids() const override {
         std::vector<pid_t> out;
         if (dirs_.empty()) return out;
@@ -279,8 +283,113 @@ private:
     std::vector<std::string> dirs_;
 };
 
-void FsManager::set_v2_devices(const std::vector<spec::DeviceCgroup>&) {
-    throw Error(ENOTSUP, "linux.resources.devices: device rules on cgroup v2 are not supported yet");
+namespace {
+
+// "key value" lines (cpu.stat, memory.stat, memory.events) into a map.
+std::map<std::string, uint64_t> key_values(const std::string& path) {
+    std::map<std::string, uint64_t> out;
+    try {
+        for (const auto& line : split(read_file(path), '\n')) {
+            auto f = split_ws(line);
+            if (f.size() == 2) out[f[0]] = std::strtoull(f[1].c_str(), nullptr, 10);
+        }
+    } catch (const Error&) {
+    }
+    return out;
+}
+
+// A single number; "max" and missing files read as 0.
+uint64_t number(const std::string& path) {
+    try {
+        return std::strtoull(read_file(path).c_str(), nullptr, 10);
+    } catch (const Error&) {
+        return 0;
+    }
+}
+
+MemoryUsage v1_memory(const std::string& d, const std::string& prefix) {
+    MemoryUsage m;
+    m.usage = number(d + "/" + prefix + "usage_in_bytes");
+    m.max = number(d + "/" + prefix + "max_usage_in_bytes");
+    m.limit = number(d + "/" + prefix + "limit_in_bytes");
+    m.failcnt = number(d + "/" + prefix + "failcnt");
+    return m;
+}
+
+} // namespace
+
+Stats FsManager::stats() const {
+    Stats s;
+    // USER_HZ ticks (cpuacct.stat) in nanoseconds.
+    const uint64_t tick_ns = 1000000000ull / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+    for (size_t i = 0; i < hs_.size(); ++i) {
+        const auto& h = hs_[i];
+        const auto& d = dirs_[i];
+        if (h.v2 && unified_mode(hs_)) {
+            auto cpu = key_values(d + "/cpu.stat");
+            s.cpu_total_ns = cpu["usage_usec"] * 1000;
+            s.cpu_user_ns = cpu["user_usec"] * 1000;
+            s.cpu_kernel_ns = cpu["system_usec"] * 1000;
+            s.cpu_periods = cpu["nr_periods"];
+            s.cpu_throttled_periods = cpu["nr_throttled"];
+            s.cpu_throttled_ns = cpu["throttled_usec"] * 1000;
+            s.memory.usage = number(d + "/memory.current");
+            s.memory.max = number(d + "/memory.peak");
+            s.memory.limit = number(d + "/memory.max");
+            s.swap.usage = number(d + "/memory.swap.current");
+            s.swap.limit = number(d + "/memory.swap.max");
+            s.memory_raw = key_values(d + "/memory.stat");
+            auto ev = key_values(d + "/memory.events");
+            s.oom_kills = ev["oom_kill"];
+            s.memory.failcnt = ev["max"];
+            s.pids_current = number(d + "/pids.current");
+            s.pids_limit = number(d + "/pids.max");
+            continue;
+        }
+        if (has_controller(h, "cpuacct")) {
+            s.cpu_total_ns = number(d + "/cpuacct.usage");
+            for (const auto& v : split_ws(read_file(d + "/cpuacct.usage_percpu")))
+                if (!v.empty() && v != "\n") s.cpu_percpu_ns.push_back(std::strtoull(v.c_str(), nullptr, 10));
+            auto st = key_values(d + "/cpuacct.stat");
+            s.cpu_user_ns = st["user"] * tick_ns;
+            s.cpu_kernel_ns = st["system"] * tick_ns;
+        }
+        if (has_controller(h, "cpu")) {
+            auto cpu = key_values(d + "/cpu.stat");
+            s.cpu_periods = cpu["nr_periods"];
+            s.cpu_throttled_periods = cpu["nr_throttled"];
+            s.cpu_throttled_ns = cpu["throttled_time"];
+        }
+        if (has_controller(h, "memory")) {
+            s.memory = v1_memory(d, "memory.");
+            s.swap = v1_memory(d, "memory.memsw.");
+            s.kernel = v1_memory(d, "memory.kmem.");
+            s.kernel_tcp = v1_memory(d, "memory.kmem.tcp.");
+            s.memory_raw = key_values(d + "/memory.stat");
+            s.oom_kills = key_values(d + "/memory.oom_control")["oom_kill"];
+        }
+        if (has_controller(h, "pids")) {
+            s.pids_current = number(d + "/pids.current");
+            s.pids_limit = number(d + "/pids.max");
+        }
+    }
+    return s;
+}
+
+// cgroup v2 has no devices files: a BPF program attached to the cgroup
+// decides, built from the config's rules followed by runc's defaults.
+void FsManager::set_v2_devices(const std::vector<spec::DeviceCgroup>& rules) {
+    with_context("linux.resources.devices", [&] {
+        auto all = rules;
+        all.insert(all.end(), default_device_rules().begin(), default_device_rules().end());
+        auto prog = load_device_program(device_program(all));
+        for (size_t i = 0; i < hs_.size(); ++i) {
+            if (!hs_[i].v2) continue;
+            UniqueFd dir(::open(dirs_[i].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            if (!dir) throw_errno("open " + dirs_[i]);
+            attach_device_program(dir.get(), prog.get());
+        }
+    });
 }
 
 } // namespace

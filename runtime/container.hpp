@@ -3,6 +3,7 @@
 #pragma once
 
 #include "log.hpp"
+#include "cgroup.hpp"
 #include "config.hpp"
 #include "state.hpp"
 
@@ -46,6 +47,8 @@ void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, b
 void update_container(const RuntimeContext& ctx, const std::string& id, const spec::Resources& r);
 void pause_container(const RuntimeContext& ctx, const std::string& id);
 void resume_container(const RuntimeContext& ctx, const std::string& id);
+// The container's cgroup stats; throws if it is stopped.
+cgroup::Stats container_stats(const RuntimeContext& ctx, const std::string& id);
 // Host pids of every process in the container's cgroup.
 std::vector<pid_t> container_pids(const RuntimeContext& ctx, const std::string& id);
 void delete_container(const RuntimeContext& ctx, const std::string& id, bool force);

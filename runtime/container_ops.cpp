@@ -154,6 +154,12 @@ void resume_container(const RuntimeContext& ctx, const std::string& id) {
     cgroup::open(st.cgroup_path, st.cgroup_created)->freeze(false);
 }
 
+cgroup::Stats container_stats(const RuntimeContext& ctx, const std::string& id) {
+    auto dir = StateDir::open(ctx.root, id, true);
+    auto [st, status] = live(dir, id, "events");
+    return cgroup::open(st.cgroup_path, st.cgroup_created)->stats();
+}
+
 std::vector<pid_t> container_pids(const RuntimeContext& ctx, const std::string& id) {
     auto dir = StateDir::open(ctx.root, id, true);
     auto st = dir.load();

@@ -171,9 +171,86 @@ int cmd_ps(const RuntimeContext& ctx, const Parsed& p) {
     return 0;
 }
 
+void write_usage(json::Writer& w, const char* key, const cgroup::MemoryUsage& m) {
+    w.key(key).begin_object().kv("limit", m.limit).kv("usage", m.usage).kv("max", m.max).kv("failcnt", m.failcnt).end_object();
+}
+
+// runc's event JSON: {"type":"stats","id":...,"data":{cpu, memory, pids, ...}}.
+std::string stats_event(const std::string& id, const cgroup::Stats& s) {
+    json::Writer w;
+    w.begin_object().kv("type", "stats").kv("id", id).key("data").begin_object();
+    w.key("cpu").begin_object();
+    w.key("usage").begin_object().kv("total", s.cpu_total_ns).key("percpu").begin_array();
+    for (auto v : s.cpu_percpu_ns) w.uint64(v);
+    w.end_array().kv("kernel", s.cpu_kernel_ns).kv("user", s.cpu_user_ns).end_object();
+    w.key("throttling").begin_object()
+        .kv("periods", s.cpu_periods)
+        .kv("throttledPeriods", s.cpu_throttled_periods)
+        .kv("throttledTime", s.cpu_throttled_ns)
+        .end_object();
+    w.end_object();
+    w.key("memory").begin_object();
+    write_usage(w, "usage", s.memory);
+    write_usage(w, "swap", s.swap);
+    write_usage(w, "kernel", s.kernel);
+    write_usage(w, "kernelTCP", s.kernel_tcp);
+    w.key("raw").begin_object();
+    for (const auto& [k, v] : s.memory_raw) w.kv(k, v);
+    w.end_object().end_object();
+    w.key("pids").begin_object().kv("current", s.pids_current).kv("limit", s.pids_limit).end_object();
+    w.end_object().end_object();
+    return w.str();
+}
+
+// "5s", "100ms", "1m", "2" (seconds) -> milliseconds.
+int parse_interval(const std::string& s) {
+    char* end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    std::string unit(end);
+    double ms = unit == "ms" ? v : unit == "s" || unit.empty() ? v * 1000 : unit == "m" ? v * 60000 : -1;
+    if (s.empty() || end == s.c_str() || ms <= 0) throw Error(EINVAL, "--interval: invalid duration \"" + s + "\"");
+    return static_cast<int>(ms);
+}
+
+// One stats snapshot (--stats), or a stream: stats every interval and an
+// "oom" event whenever the OOM killer strikes, until the container stops.
+int cmd_events(const RuntimeContext& ctx, const Parsed& p) {
+    const auto& id = p.args[0];
+    if (p.flag("stats")) {
+        print(stats_event(id, container_stats(ctx, id)) + "\n");
+        return 0;
+    }
+    int interval = parse_interval(p.get("interval", "5s"));
+    constexpr int tick = 100;   // how often the OOM counter is read
+    uint64_t ooms = container_stats(ctx, id).oom_kills;
+    for (int waited = interval;; waited += tick) {
+        cgroup::Stats s;
+        try {
+            s = container_stats(ctx, id);
+        } catch (const Error& e) {
+            if (e.err() == ESRCH || e.err() == ENOENT) return 0;   // stopped or deleted: the stream ends
+            throw;
+        }
+        if (s.oom_kills > ooms) {
+            print("{\"type\":\"oom\",\"id\":\"" + id + "\"}\n");
+            ooms = s.oom_kills;
+        }
+        if (waited >= interval) {
+            print(stats_event(id, s) + "\n");
+            waited = 0;
+        }
+        std::fflush(stdout);
+        ::usleep(tick * 1000);
+    }
+}
+
 } // namespace
 
 extern const std::vector<Command> cgroup_commands = {
+    {"events", "events [OPTIONS] ID", "Print the container's stats, once or as a stream with OOM events.",
+     {{"stats", 0, false, "print one stats snapshot and exit"},
+      {"interval", 0, true, "time between stats in the stream (default 5s)"}},
+     cmd_events, 1, 1},
     {"update", "update [OPTIONS] ID", "Change a container's resource limits.", update_flags, cmd_update, 1, 1},
     {"pause", "pause ID", "Freeze every process of the container.", {}, cmd_pause, 1, 1},
     {"resume", "resume ID", "Thaw a paused container.", {}, cmd_resume, 1, 1},

@@ -77,7 +77,6 @@ int cmd_features(const RuntimeContext&, const Parsed&) {
     throw Error(ENOSYS, std::string(what) + " is not implemented yet");
 }
 int cmd_exec(const RuntimeContext&, const Parsed&) { not_yet("exec"); }
-int cmd_events(const RuntimeContext&, const Parsed&) { not_yet("events"); }
 
 } // namespace
 
@@ -92,7 +91,6 @@ extern const std::vector<Command> info_commands = {
     {"features", "features", "Print what this runtime supports as JSON.", {}, cmd_features, 0, 0},
     {"exec", "exec [OPTIONS] ID COMMAND [ARGS...]", "Run a process in a container (not implemented yet).",
      {}, cmd_exec, 0, SIZE_MAX},
-    {"events", "events ID", "Stream container events (not implemented yet).", {}, cmd_events, 0, SIZE_MAX},
 };
 
 } // namespace berth::cli

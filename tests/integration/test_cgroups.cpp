@@ -216,3 +216,45 @@ Test(cgroups, unsupported_resources_fail_cleanly) {
     IT_ASSERT_STR_EQ(itest::check_no_trace(d.id, d.bundle), "", r2.describe());
     itest::finish();
 }
+
+Test(cgroups, events_stats_snapshot) {
+    auto c = itest::container();
+    res(c).pids = berth::spec::Pids{50};
+    c.sh("exec sleep 30");
+    IT_ASSERT_OK(c.run({"-d"}));
+    cr_assert(c.wait_status("running"));
+    auto r = itest::berth({"events", "--stats", c.id});
+    IT_ASSERT_OK(r);
+    for (const char* key : {"\"type\":\"stats\"", "\"cpu\":", "\"memory\":", "\"usage\":", "\"pids\":"})
+        cr_assert(contains(r.out, key), "missing %s: %s", key, r.describe().c_str());
+    cr_assert(contains(r.out, "\"limit\":50"), "pids limit: %s", r.describe().c_str());
+    IT_ASSERT_OK(c.del(true));
+    auto gone = itest::berth({"events", "--stats", c.id});
+    cr_assert_neq(gone.status, 0, "%s", gone.describe().c_str());
+    itest::finish();
+}
+
+Test(cgroups, events_stream_reports_oom) {
+    require_v1("memory");
+    auto c = itest::container();
+    auto& r = res(c);
+    r.memory = berth::spec::Memory{};
+    r.memory->limit = 32 << 20;
+    if (itest::exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) r.memory->swap = 32 << 20;
+    // The hog starts once the events stream is watching (the go file).
+    std::string shared = itest::make_dir("shared");
+    c.cfg.mounts.push_back(berth::spec::Mount{"/shared", "bind", shared, {"rbind", "rw"}});
+    c.sh("while [ ! -e /shared/go ]; do sleep 0.05; done; sh -c 'x=$(head -c 100000000 /dev/zero | tr \"\\0\" a)'; "
+         "exec sleep 30");
+    IT_ASSERT_OK(c.run({"-d"}));
+    cr_assert(c.wait_status("running"));
+    auto ev = itest::spawn({"/usr/bin/timeout", "4", std::getenv("BERTH"), "--root", itest::state_root(), "events",
+                            "--interval", "1s", c.id});
+    ::usleep(300000);
+    itest::write_file(shared + "/go", "");
+    auto r2 = itest::wait(ev);
+    cr_assert(contains(r2.out, "{\"type\":\"oom\",\"id\":\"" + c.id + "\"}"), "%s", r2.describe().c_str());
+    cr_assert(contains(r2.out, "\"type\":\"stats\""), "%s", r2.describe().c_str());
+    IT_ASSERT_OK(c.del(true));
+    itest::finish();
+}
