@@ -25,6 +25,14 @@ std::string device_rule_text(const spec::DeviceCgroup& d) {
     return type + " " + maj + ":" + min + " " + (d.access.empty() ? "rwm" : d.access);
 }
 
+// rdma.max takes the same line on v1 and v2.
+std::string rdma_value(const std::string& name, const spec::Rdma& lim) {
+    std::string v = name;
+    if (lim.hcaHandles) v += " hca_handle=" + unum(*lim.hcaHandles);
+    if (lim.hcaObjects) v += " hca_object=" + unum(*lim.hcaObjects);
+    return v;
+}
+
 [[noreturn]] void not_on_v2(const std::string& field, const std::string& why) {
     throw Error(ENOTSUP, field + ": not available on cgroup v2 (" + why + ")");
 }
@@ -138,12 +146,7 @@ std::vector<Write> plan_v1(const spec::Resources& r) {
                 p.name + " " + unum(p.priority));
         }
     }
-    for (const auto& [name, lim] : r.rdma) {
-        std::string v = name;
-        if (lim.hcaHandles) v += " hca_handle=" + unum(*lim.hcaHandles);
-        if (lim.hcaObjects) v += " hca_object=" + unum(*lim.hcaObjects);
-        add("rdma." + name, "rdma", "rdma.max", v);
-    }
+    for (const auto& [name, lim] : r.rdma) add("rdma." + name, "rdma", "rdma.max", rdma_value(name, lim));
     if (!r.unified.empty()) throw Error(ENOTSUP, R + "unified: needs cgroup v2, and this host's cgroups are v1");
     if (!r.devices.empty()) {
         add("devices", "devices", "devices.deny", "a");
@@ -227,12 +230,7 @@ std::vector<Write> plan_v2(const spec::Resources& r) {
     }
     if (r.network && (r.network->classID || !r.network->priorities.empty()))
         not_on_v2(R + "network", "net_cls and net_prio are cgroup v1 controllers");
-    for (const auto& [name, lim] : r.rdma) {
-        std::string v = name;
-        if (lim.hcaHandles) v += " hca_handle=" + unum(*lim.hcaHandles);
-        if (lim.hcaObjects) v += " hca_object=" + unum(*lim.hcaObjects);
-        add("rdma." + name, "rdma", "rdma.max", v);
-    }
+    for (const auto& [name, lim] : r.rdma) add("rdma." + name, "rdma", "rdma.max", rdma_value(name, lim));
     for (const auto& [key, value] : r.unified) {
         std::string f = "unified[\"" + key + "\"]";
         auto dot = key.find('.');

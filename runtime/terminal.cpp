@@ -1,6 +1,7 @@
 #include "terminal.hpp"
 
 #include "error.hpp"
+#include "fd_passing.hpp"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -29,42 +30,16 @@ UniqueFd connect_console_socket(const std::string& path) {
 }
 
 void send_fd(int sock, int fd, const std::string& name) {
-    iovec iov{const_cast<char*>(name.data()), name.size()};
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl;
-    m.msg_controllen = sizeof ctl;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    while (::sendmsg(sock, &m, MSG_NOSIGNAL) < 0)
-        if (errno != EINTR) throw_errno("send pty master to console socket");
+    send_with_fd(sock, name.data(), name.size(), fd, "pty master to the console socket");
 }
 
 UniqueFd recv_fd(int sock, std::string* name) {
     char buf[4096];
-    iovec iov{buf, sizeof buf};
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl;
-    m.msg_controllen = sizeof ctl;
-    ssize_t n;
-    while ((n = ::recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0)
-        if (errno != EINTR) throw_errno("receive pty master");
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)) ||
-        (m.msg_flags & MSG_CTRUNC))
-        throw Error(EPROTO, "console socket: expected exactly one fd");
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    if (name) name->assign(buf, static_cast<size_t>(n));
-    return UniqueFd(fd);
+    UniqueFd fd;
+    size_t n = recv_with_fd(sock, buf, sizeof buf, fd, "pty master");
+    if (!fd) throw Error(EPROTO, "console socket: expected exactly one fd");
+    if (name) name->assign(buf, n);
+    return fd;
 }
 
 void setup_terminal(int sock, const spec::Process& p) {
