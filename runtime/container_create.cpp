@@ -1,6 +1,7 @@
 #include "cgroup.hpp"
 #include "container.hpp"
 #include "error.hpp"
+#include "hooks.hpp"
 #include "exe_seal.hpp"
 #include "file_util.hpp"
 #include "init.hpp"
@@ -138,11 +139,6 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
         throw Error(EINVAL, bundle + "/config.json: linux.namespaces: a mount namespace is required");
     if (cfg.process->terminal && opts.console_socket.empty() && opts.console_fd < 0)
         throw Error(EINVAL, "process.terminal is true: use --console-socket with create when a terminal is used");
-    // Refused rather than ignored: a container must not run other than its
-    // config asks.
-    const auto& h = cfg.hooks;
-    for (auto* list : {&h.prestart, &h.createRuntime, &h.createContainer, &h.startContainer, &h.poststart, &h.poststop})
-        if (!list->empty()) throw Error(ENOTSUP, "hooks: OCI hooks are not supported yet");
     check_sysctl_namespaces(lin);
     std::string rootfs = real_path(cfg.root.path.front() == '/' ? cfg.root.path : bundle + "/" + cfg.root.path,
                                    "root.path");
@@ -216,8 +212,11 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     if (sigmask) a.sigmask = *sigmask;
     else ::sigprocmask(SIG_SETMASK, nullptr, &a.sigmask);
 
-    prepare_parent_namespaces(lin);
+    auto parent_ns = prepare_parent_namespaces(lin);
     uint64_t flags = clone_flags(lin);
+    const auto& hk = cfg.hooks;
+    a.hook_handshake = !hk.prestart.empty() || !hk.createRuntime.empty() || !hk.createContainer.empty() ||
+                       !hk.startContainer.empty();
     a.setgroups_denied = rootless && (flags & CLONE_NEWUSER);
     a.parent_unprivileged = rootless;
     // In a new user namespace the init can't write the host's cgroupfs: the
@@ -235,6 +234,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
         container_init(a);
     }
     guard.set_child(pid, pidfd);
+    parent_ns.restore();
     a.sync.close();
     ::close(fifo.release());
     console.reset();
@@ -257,6 +257,17 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
         });
     }
     tell(SyncType::cgroup_joined);
+    // The state as hooks and the seccomp listener see it during create.
+    auto creating_state = [&] {
+        ContainerState cs;
+        cs.oci_version = cfg.ociVersion;
+        cs.id = id;
+        cs.pid = pid;
+        cs.bundle = bundle;
+        cs.rootfs = rootfs;
+        cs.annotations = cfg.annotations;
+        return oci_state_json(cs, Status::creating, false);
+    };
     for (;;) {
         auto m = parent_end.recv();
         if (m.type == SyncType::ready) break;
@@ -266,16 +277,21 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
         }
         if (m.type == SyncType::error) throw Error(m.err, m.text, m.level != 0);
         if (m.type == SyncType::seccomp_fd) {
-            ContainerState cs;
-            cs.oci_version = cfg.ociVersion;
-            cs.id = id;
-            cs.pid = pid;
-            cs.bundle = bundle;
-            cs.rootfs = rootfs;
-            cs.annotations = cfg.annotations;
             with_context("seccomp notify", [&] {
-                send_to_seccomp_listener(*lin.seccomp, m.fd.get(), oci_state_json(cs, Status::creating, false), pid);
+                send_to_seccomp_listener(*lin.seccomp, m.fd.get(), creating_state(), pid);
             });
+            continue;
+        }
+        if (m.type == SyncType::hooks) {
+            // In the runtime's namespaces, with the container's in place.
+            auto state = creating_state();
+            run_hooks(hk.prestart, state, "prestart");
+            run_hooks(hk.createRuntime, state, "createRuntime");
+            try {
+                parent_end.send(SyncType::hooks_done, 0, state);
+            } catch (const Error&) {
+                // The init is gone; its error is next on the socket.
+            }
             continue;
         }
         throw Error(EPROTO, "unexpected message from container init");
@@ -297,6 +313,8 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
     st.cgroup_created = cg->created();
     auto pidns = lin.find_ns(spec::NsType::pid);
     st.own_pid_ns = pidns && pidns->path.empty();
+    st.poststart = hk.poststart;
+    st.poststop = hk.poststop;
     dir.save(st);
     if (!opts.pid_file.empty()) {
         with_context("--pid-file", [&] { write_file_atomic(opts.pid_file, std::to_string(pid)); });

@@ -2,6 +2,7 @@
 #include "cgroup.hpp"
 #include "container.hpp"
 #include "error.hpp"
+#include "hooks.hpp"
 #include "proc.hpp"
 
 #include <fcntl.h>
@@ -67,6 +68,14 @@ void start_container(const RuntimeContext& ctx, const std::string& id) {
     if (::write(fifo.get(), &c, 1) != 1) throw_errno("write " + dir.fifo_path());
     // No fifo means started: the status moves to running.
     if (::unlink(dir.fifo_path().c_str()) < 0) throw_errno("remove " + dir.fifo_path());
+    // poststart failures are logged, not fatal (the runtime spec's rule).
+    if (!st.poststart.empty()) {
+        try {
+            run_hooks(st.poststart, oci_state_json(st, Status::running, false), "poststart");
+        } catch (const Error& e) {
+            if (ctx.log) ctx.log->warn(e.what());
+        }
+    }
 }
 
 void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, bool all) {
@@ -115,6 +124,13 @@ void delete_container(const RuntimeContext& ctx, const std::string& id, bool for
     auto cg = cgroup::open(st.cgroup_path, st.cgroup_created);
     with_context("delete container \"" + id + "\"", [&] { cg->destroy(); });
     dir.remove();
+    if (!st.poststop.empty()) {
+        try {
+            run_hooks(st.poststop, oci_state_json(st, Status::stopped, false), "poststop");
+        } catch (const Error& e) {
+            if (ctx.log) ctx.log->warn(e.what());
+        }
+    }
 }
 
 namespace {

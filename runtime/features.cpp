@@ -17,8 +17,7 @@ std::string features_json() {
     w.begin_object()
         .kv("ociVersionMin", "1.0.0")
         .kv("ociVersionMax", BERTH_OCI_VERSION)
-        // Hooks and seccomp join these lists when they are implemented.
-        .key("hooks").string_array({})
+        .key("hooks").string_array({"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"})
         .key("mountOptions").string_array({
             "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime",
             "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime", "nomand",

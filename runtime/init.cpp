@@ -2,6 +2,7 @@
 
 #include "capabilities.hpp"
 #include "error.hpp"
+#include "hooks.hpp"
 #include "log.hpp"
 #include "lsm.hpp"
 #include "namespaces.hpp"
@@ -26,7 +27,7 @@ namespace {
 
 constexpr int KEYCTL_JOIN_SESSION_KEYRING = 1;
 
-void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
+void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::string& hook_state) {
     const auto& cfg = *a.config;
     const auto& proc = *cfg.process;
     const auto& lin = *cfg.linux;
@@ -44,8 +45,17 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) throw_errno("set parent death signal");
     // (A parent that died before this point shows up as EOF on the socket.)
 
+    // The parent sends cgroup_joined as soon as it has placed us, which may
+    // be while we wait for another message: note it whenever it comes.
+    bool cgroup_joined = false;
     auto expect = [&](SyncType t) {
-        if (a.sync.recv().type != t) throw Error(EPROTO, "unexpected message from berth");
+        if (t == SyncType::cgroup_joined && cgroup_joined) return SyncMsg{};
+        for (;;) {
+            auto m = a.sync.recv();
+            if (m.type == t) return m;
+            if (m.type != SyncType::cgroup_joined) throw Error(EPROTO, "unexpected message from berth");
+            cgroup_joined = true;
+        }
     };
     expect(SyncType::go);
     if (a.cgroup) with_context("join cgroup", [&] { a.cgroup->enter_self(); });
@@ -73,6 +83,16 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env) {
     ctx.userns = a.userns;
     ctx.no_pivot = a.no_pivot;
     ctx.cgroup_dirs = std::move(a.cgroup_dirs);
+    if (a.hook_handshake) {
+        ctx.before_pivot = [&] {
+            // The parent runs prestart and createRuntime in the runtime's
+            // namespaces; createContainer runs here, in the container's,
+            // with host paths still visible (before pivot_root).
+            a.sync.send(SyncType::hooks);
+            hook_state = std::move(expect(SyncType::hooks_done).text);
+            run_hooks(cfg.hooks.createContainer, hook_state, "createContainer");
+        };
+    }
     prepare_rootfs(ctx);
     if (proc.terminal) setup_terminal(a.console_fd, proc);
     finalize_rootfs(cfg);
@@ -146,8 +166,9 @@ void container_init(InitArgs& a) {
     ::sigprocmask(SIG_SETMASK, &a.sigmask, nullptr);
     std::string exe;
     std::vector<std::string> env;
+    std::string hook_state;
     try {
-        setup(a, exe, env);
+        setup(a, exe, env, hook_state);
         if (a.console_fd >= 0) ::close(a.console_fd);
         a.sync.send(SyncType::ready);
     } catch (const Error& e) {
@@ -160,6 +181,15 @@ void container_init(InitArgs& a) {
     a.sync.close();
     wait_for_start(a.fifo_fd);
     ::close(a.fifo_fd);
+    // startContainer: in the container, after start, before the process.
+    if (!a.config->hooks.startContainer.empty()) {
+        try {
+            run_hooks(a.config->hooks.startContainer, hook_state, "startContainer");
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "berth: %s\n", e.what());
+            _exit(1);
+        }
+    }
 
     const auto& args = a.config->process->args;
     std::vector<char*> argv, envp;

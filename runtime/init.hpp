@@ -31,6 +31,7 @@ struct InitArgs {
     bool new_cgroupns = false;
     bool setgroups_denied = false; // rootless: /proc/PID/setgroups says deny
     bool parent_unprivileged = false;
+    bool hook_handshake = false;   // the config has hooks the init or the parent runs before start
     const cgroup::Manager* cgroup = nullptr;
     const SeccompFilter* seccomp = nullptr;   // built by the parent, loaded here   // non-null: the init joins its v1 cgroups itself
     pid_t parent = 0;

@@ -85,13 +85,35 @@ void write_id_maps(pid_t pid, const spec::Linux& l, bool unprivileged) {
     }
 }
 
-void prepare_parent_namespaces(const spec::Linux& l) {
+ParentNamespaces::~ParentNamespaces() {
+    try {
+        restore();
+    } catch (...) {
+    }
+}
+
+void ParentNamespaces::restore() {
+    if (pid_ && ::setns(pid_.get(), CLONE_NEWPID) < 0) throw_errno("restore pid namespace for children");
+    if (time_ && ::setns(time_.get(), CLONE_NEWTIME) < 0) throw_errno("restore time namespace for children");
+    pid_.reset();
+    time_.reset();
+}
+
+ParentNamespaces prepare_parent_namespaces(const spec::Linux& l) {
+    ParentNamespaces saved;
+    auto save = [](UniqueFd& slot, const char* self) {
+        if (slot) return;
+        slot.reset(::open(self, O_RDONLY | O_CLOEXEC));
+        if (!slot) throw_errno(std::string("open ") + self);
+    };
     for (const auto& n : l.namespaces) {
         if (n.type == spec::NsType::pid && !n.path.empty()) {
             UniqueFd fd(::open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
             if (!fd) throw_errno("open pid namespace " + n.path);
+            save(saved.pid_, "/proc/self/ns/pid");
             if (::setns(fd.get(), CLONE_NEWPID) < 0) throw_errno("join pid namespace " + n.path);
         } else if (n.type == spec::NsType::time) {
+            save(saved.time_, "/proc/self/ns/time");
             if (!n.path.empty()) {
                 UniqueFd fd(::open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
                 if (!fd) throw_errno("open time namespace " + n.path);
@@ -106,6 +128,7 @@ void prepare_parent_namespaces(const spec::Linux& l) {
                 with_context("linux.timeOffsets", [&] { write_existing("/proc/self/timens_offsets", offsets); });
         }
     }
+    return saved;
 }
 
 } // namespace berth

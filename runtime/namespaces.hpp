@@ -36,7 +36,21 @@ void join_namespaces(std::vector<NsJoin>& joins);
 void write_id_maps(pid_t pid, const spec::Linux& l, bool unprivileged);
 
 // Parent side, before the clone: join a pid namespace by path and create a
-// time namespace with its offsets, so the child is born in them.
-void prepare_parent_namespaces(const spec::Linux& l);
+// time namespace with its offsets, so the child is born in them. These
+// change only where the caller's *children* are born; the returned guard
+// puts that back when destroyed (right after the clone), so hooks and
+// helpers the parent runs later are born in the runtime's namespaces.
+class ParentNamespaces {
+public:
+    ParentNamespaces() = default;
+    ParentNamespaces(ParentNamespaces&&) = default;
+    ~ParentNamespaces();
+    void restore();
+
+private:
+    friend ParentNamespaces prepare_parent_namespaces(const spec::Linux& l);
+    UniqueFd pid_, time_;   // the caller's own, when changed
+};
+ParentNamespaces prepare_parent_namespaces(const spec::Linux& l);
 
 } // namespace berth

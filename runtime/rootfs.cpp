@@ -117,6 +117,7 @@ void prepare_rootfs(RootfsContext& ctx) {
         with_context("mounts[" + std::to_string(i) + "] (" + m.destination + ")", [&] { mount_entry(m, ctx); });
     }
     create_devices(ctx);
+    if (ctx.before_pivot) ctx.before_pivot();
 
     if (ctx.no_pivot) move_root(ctx.rootfs, rootfd.get());
     else pivot(ctx.rootfs, rootfd.get());

@@ -4,6 +4,7 @@
 #include "cgroup.hpp"
 #include "config.hpp"
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,9 @@ struct RootfsContext {
     bool no_pivot = false;
     std::vector<std::pair<cgroup::Hierarchy, std::string>> cgroup_dirs;
     int rootfd = -1;              // O_PATH fd of the rootfs mount, set by prepare_rootfs
+    // Called with every mount and device in place, before pivot_root: where
+    // the createRuntime and createContainer hooks run.
+    std::function<void()> before_pivot;
 };
 
 // Before pivot: propagation, rootfs self-bind, every configured mount onto

@@ -40,6 +40,31 @@ void validate_id(const std::string& id) {
 
 namespace {
 
+void write_hooks(json::Writer& w, const char* key, const std::vector<spec::Hook>& hooks) {
+    if (hooks.empty()) return;
+    w.key(key).begin_array();
+    for (const auto& h : hooks) {
+        w.begin_object().kv("path", h.path).key("args").string_array(h.args).key("env").string_array(h.env);
+        if (h.timeout) w.kv("timeout", static_cast<int64_t>(*h.timeout));
+        w.end_object();
+    }
+    w.end_array();
+}
+
+std::vector<spec::Hook> read_hooks(const json::Value& v) {
+    std::vector<spec::Hook> out;
+    if (v.is_null()) return out;
+    for (const auto& e : v.as_array()) {
+        spec::Hook h;
+        h.path = e.get("path").as_string();
+        if (e.has("args")) h.args = e.get("args").as_string_array();
+        if (e.has("env")) h.env = e.get("env").as_string_array();
+        if (e.has("timeout")) h.timeout = e.get("timeout").as_int32();
+        out.push_back(std::move(h));
+    }
+    return out;
+}
+
 void mkdir_p(const std::string& path, mode_t mode) {
     if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return;
     if (errno != ENOENT) throw_errno("create " + path);
@@ -102,8 +127,10 @@ void StateDir::save(const ContainerState& s) const {
         .key("annotations").string_map(s.annotations)
         .kv("cgroupPath", s.cgroup_path)
         .key("cgroupCreated").string_array(s.cgroup_created)
-        .kv("ownPidNamespace", s.own_pid_ns)
-        .end_object();
+        .kv("ownPidNamespace", s.own_pid_ns);
+    write_hooks(w, "poststart", s.poststart);
+    write_hooks(w, "poststop", s.poststop);
+    w.end_object();
     write_file_atomic(path_ + "/state.json", w.str(), 0600);
 }
 
@@ -125,6 +152,8 @@ ContainerState StateDir::load() const {
         s.cgroup_path = r.get("cgroupPath").as_string();
         if (r.has("cgroupCreated")) s.cgroup_created = r.get("cgroupCreated").as_string_array();
         s.own_pid_ns = r.get("ownPidNamespace").as_bool();
+        s.poststart = read_hooks(r.get("poststart"));
+        s.poststop = read_hooks(r.get("poststop"));
         return s;
     });
 }

@@ -2,6 +2,7 @@
 // under one flock per container so concurrent commands serialise.
 #pragma once
 
+#include "config.hpp"
 #include "fd.hpp"
 
 #include <sys/types.h>
@@ -29,6 +30,7 @@ struct ContainerState {
     std::string cgroup_path;
     std::vector<std::string> cgroup_created;
     bool own_pid_ns = true;      // false: processes may outlive init, kill the cgroup
+    std::vector<spec::Hook> poststart, poststop;   // run by start and delete
 };
 
 // Throws Error(EINVAL) unless id is a valid container id.

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <vector>
 
 namespace berth {
 
@@ -15,7 +16,8 @@ struct Header {
     int32_t err;
     uint32_t level;
 };
-constexpr size_t max_text = 8192;
+// The state JSON for hooks travels here; annotations can be large.
+constexpr size_t max_text = 256 * 1024;
 } // namespace
 
 void SyncSocket::pair(SyncSocket& a, SyncSocket& b) {
@@ -27,11 +29,11 @@ void SyncSocket::pair(SyncSocket& a, SyncSocket& b) {
 
 void SyncSocket::send(SyncType type, int32_t err, std::string_view text, uint32_t level) const {
     if (text.size() > max_text) text = text.substr(0, max_text);
-    char buf[sizeof(Header) + max_text];
+    std::string buf(sizeof(Header) + text.size(), '\0');
     Header h{static_cast<uint32_t>(type), err, level};
-    std::memcpy(buf, &h, sizeof h);
-    std::memcpy(buf + sizeof h, text.data(), text.size());
-    send_with_fd(fd_.get(), buf, sizeof h + text.size(), -1, "on sync socket");
+    std::memcpy(buf.data(), &h, sizeof h);
+    std::memcpy(buf.data() + sizeof h, text.data(), text.size());
+    send_with_fd(fd_.get(), buf.data(), buf.size(), -1, "on sync socket");
 }
 
 void SyncSocket::send_fd(SyncType type, int fd) const {
@@ -40,17 +42,17 @@ void SyncSocket::send_fd(SyncType type, int fd) const {
 }
 
 SyncMsg SyncSocket::recv() const {
-    char buf[sizeof(Header) + max_text];
+    std::vector<char> buf(sizeof(Header) + max_text);
     SyncMsg m;
-    size_t n = recv_with_fd(fd_.get(), buf, sizeof buf, m.fd, "on sync socket");
+    size_t n = recv_with_fd(fd_.get(), buf.data(), buf.size(), m.fd, "on sync socket");
     if (n == 0) throw Error(EPIPE, "container init exited during setup");
     if (n < sizeof(Header)) throw Error(EPROTO, "short message on sync socket");
     Header h;
-    std::memcpy(&h, buf, sizeof h);
+    std::memcpy(&h, buf.data(), sizeof h);
     m.type = static_cast<SyncType>(h.type);
     m.err = h.err;
     m.level = h.level;
-    m.text.assign(buf + sizeof h, n - sizeof h);
+    m.text.assign(buf.data() + sizeof h, n - sizeof h);
     return m;
 }
 

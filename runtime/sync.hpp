@@ -18,6 +18,8 @@ enum class SyncType : uint32_t {
     error,      // init -> parent: setup failed (errno + context)
     log,        // init -> parent: a debug/warning line to forward
     seccomp_fd, // init -> parent: the seccomp notify fd (attached)
+    hooks,      // init -> parent: mounts done, run prestart/createRuntime hooks
+    hooks_done, // parent -> init: done; text is the state JSON for the init's hooks
 };
 
 struct SyncMsg {
