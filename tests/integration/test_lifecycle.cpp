@@ -242,7 +242,14 @@ Test(lifecycle, run_detached) {
     IT_ASSERT_STR_EQ(c.status(), "running", c.state().describe());
     pid_t pid = c.pid();
     cr_assert(pid > 0 && ::kill(pid, 0) == 0, "init %d not alive", pid);
-    IT_ASSERT_STR_EQ(trim(itest::read_file("/proc/" + std::to_string(pid) + "/comm")), "sleep", "");
+    // run -d returns once start is signalled (as runc's does); the process
+    // may still be on its way through exec (sh, then sleep).
+    std::string comm;
+    for (int i = 0; i < 500 && comm != "sleep"; ++i) {
+        comm = trim(itest::read_file("/proc/" + std::to_string(pid) + "/comm"));
+        if (comm != "sleep") ::usleep(10000);
+    }
+    IT_ASSERT_STR_EQ(comm, "sleep", "");
     itest::finish();
 }
 
