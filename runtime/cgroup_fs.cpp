@@ -77,6 +77,10 @@ public:
     }
 
     void create() override {
+        // cgroup v2: a new cgroup has only the controllers its parent
+        // delegates; enable every available one down the path (as runc's
+        // fs2 driver does) so stats and OOM events work without limits too.
+        if (unified_mode(hs_)) enable_all_v2(hs_[0].mountpoint, dirs_[0]);
         for (size_t i = 0; i < hs_.size(); ++i) {
             const auto& dir = dirs_[i];
             bool cpuset = std::find(hs_[i].controllers.begin(), hs_[i].controllers.end(), "cpuset") !=
@@ -255,6 +259,35 @@ private:
                 with_context(field, [&] { write_existing(cur + "/cgroup.subtree_control", "+" + ctl); });
             pos = dir.find('/', pos + 1);
             cur = dir.substr(0, pos);
+        }
+    }
+
+    // Write every controller of each level's cgroup.controllers into its
+    // subtree_control, from the root to the container's parent (one write
+    // a level; EBUSY where a level holds processes is tolerated). Levels are
+    // created as they go.
+    static void enable_all_v2(const std::string& mount, const std::string& dir) {
+        std::string cur = mount;
+        size_t pos = mount.size();
+        while (cur != dir) {
+            std::string ctl, avail;
+            try {
+                avail = read_file(cur + "/cgroup.controllers");
+            } catch (const Error&) {
+                // Nothing to delegate here (not a cgroup2 dir).
+            }
+            for (auto& c : split_ws(avail))
+                if (!c.empty() && c != "\n") ctl += (ctl.empty() ? "+" : " +") + (c.back() == '\n' ? c.substr(0, c.size() - 1) : c);
+            if (!ctl.empty()) {
+                try {
+                    write_existing(cur + "/cgroup.subtree_control", ctl);
+                } catch (const Error& e) {
+                    if (e.err() != EBUSY) throw;
+                }
+            }
+            pos = dir.find('/', pos + 1);
+            cur = dir.substr(0, pos);
+            if (cur != dir && ::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("create cgroup " + cur);
         }
     }
 

@@ -150,12 +150,15 @@ Test(mounts, mqueue) {
 
 Test(mounts, cgroup_shows_own_cgroup) {
     auto c = itest::container();
-    c.sh("test -d /sys/fs/cgroup/memory && echo memory-dir; echo ---; cat /sys/fs/cgroup/memory/cgroup.procs; "
-         "echo ---; grep ' /sys/fs/cgroup/memory ' /proc/mounts");
+    // v1: the memory hierarchy's dir; v2: the unified mount itself.
+    bool v2 = itest::exists("/sys/fs/cgroup/cgroup.controllers");
+    std::string dir = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
+    c.sh("test -d " + dir + " && echo cgroup-dir; echo ---; cat " + dir + "/cgroup.procs; echo ---; grep ' " + dir +
+         " ' /proc/mounts");
     auto r = c.run();
     IT_ASSERT_OK(r);
     auto parts = r.out;
-    cr_assert(contains(parts, "memory-dir\n---\n"), "%s", r.describe().c_str());
+    cr_assert(contains(parts, "cgroup-dir\n---\n"), "%s", r.describe().c_str());
     auto a = parts.find("---\n") + 4;
     auto b = parts.find("---\n", a);
     cr_assert(b != std::string::npos, "%s", r.describe().c_str());
