@@ -180,12 +180,16 @@ Test(cgroup, fake_tree_create_add_destroy) {
     cg->create();
     cr_assert_eq(cg->created().size(), 4u);
     // cpuset: each new level inherits the parent's cpus and mems.
-    cr_assert_str_eq(read_file(base + "/cpuset/a/cpuset.cpus").c_str(), "0-1\n");
-    cr_assert_str_eq(read_file(base + "/cpuset/a/b/cpuset.mems").c_str(), "0\n");
+    // (Criterion's str asserts keep the char*: no .c_str() of a temporary.)
+    std::string cpus = read_file(base + "/cpuset/a/cpuset.cpus");
+    std::string mems = read_file(base + "/cpuset/a/b/cpuset.mems");
+    cr_assert_str_eq(cpus.c_str(), "0-1\n");
+    cr_assert_str_eq(mems.c_str(), "0\n");
     // add() writes the pid to cgroup.procs in every hierarchy.
     for (auto& d : {"/cpuset/a/b/cgroup.procs", "/unified/a/b/cgroup.procs"}) write_file_atomic(base + d, "");
     cg->add(1234);
-    cr_assert_str_eq(read_file(base + "/unified/a/b/cgroup.procs").c_str(), "1234");
+    std::string procs = read_file(base + "/unified/a/b/cgroup.procs");
+    cr_assert_str_eq(procs.c_str(), "1234");
     cr_assert_eq(cg->pids().size(), 1u);
     cr_assert_eq(cg->pids()[0], 1234);
     // A restored manager destroys what the first one created (files removed
@@ -218,8 +222,9 @@ Test(cgroup, existing_parent_is_kept) {
 }
 
 Test(cgroup, path_rules) {
-    cr_assert_str_eq(cgroup::container_path("", "c1").c_str(), "/berth/c1");
-    cr_assert_str_eq(cgroup::container_path("/x/y", "c1").c_str(), "/x/y");
+    std::string def = cgroup::container_path("", "c1"), given = cgroup::container_path("/x/y", "c1");
+    cr_assert_str_eq(def.c_str(), "/berth/c1");
+    cr_assert_str_eq(given.c_str(), "/x/y");
     auto msg = error_of([] { cgroup::open_in({}, "/a/../../etc"); });
     cr_assert(msg.find("linux.cgroupsPath") != std::string::npos, "%s", msg.c_str());
     cr_assert_eq(error_of([] { cgroup::open_in({}, "/a/b..c"); }).size(), 0u);
