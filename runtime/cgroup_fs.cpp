@@ -77,10 +77,6 @@ public:
     }
 
     void create() override {
-        // cgroup v2: a new cgroup has only the controllers its parent
-        // delegates; enable every available one down the path (as runc's
-        // fs2 driver does) so stats and OOM events work without limits too.
-        if (unified_mode(hs_)) enable_all_v2(hs_[0].mountpoint, dirs_[0]);
         for (size_t i = 0; i < hs_.size(); ++i) {
             const auto& dir = dirs_[i];
             bool cpuset = std::find(hs_[i].controllers.begin(), hs_[i].controllers.end(), "cpuset") !=
@@ -98,6 +94,11 @@ public:
                 }
             }
         }
+        // cgroup v2: a new cgroup has only the controllers its parent
+        // delegates; enable every available one down the (now recorded)
+        // path, as runc's fs2 driver does, so stats and OOM events work for
+        // a container without limits too.
+        if (unified_mode(hs_)) enable_all_v2(hs_[0].mountpoint, dirs_[0]);
     }
 
     UniqueFd birth_fd() const override {
@@ -264,8 +265,7 @@ private:
 
     // Write every controller of each level's cgroup.controllers into its
     // subtree_control, from the root to the container's parent (one write
-    // a level; EBUSY where a level holds processes is tolerated). Levels are
-    // created as they go.
+    // a level; EBUSY where a level holds processes is tolerated).
     static void enable_all_v2(const std::string& mount, const std::string& dir) {
         std::string cur = mount;
         size_t pos = mount.size();
@@ -287,7 +287,6 @@ private:
             }
             pos = dir.find('/', pos + 1);
             cur = dir.substr(0, pos);
-            if (cur != dir && ::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("create cgroup " + cur);
         }
     }
 
