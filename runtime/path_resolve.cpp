@@ -54,22 +54,17 @@ void split_last(const std::string& path, std::string& parent, std::string& name)
     if (parent.empty()) parent = "/";
 }
 
-UniqueFd open_in_root(int rootfd, const std::string& path, int flags) {
-    int fd = openat2_in_root(rootfd, path, flags);
-    if (fd < 0) throw_errno("open " + path + " in rootfs");
-    return UniqueFd(fd);
-}
-
 namespace {
 
-enum class Leaf { dir, file };
+enum class Leaf { none, dir, file };
 
 // Walk `path` from the root one component at a time, each opened
 // O_NOFOLLOW relative to its (already checked) parent. Symlinks are read and
 // their targets spliced into the walk with the rootfs as "/", so a link
-// never leads out; missing components are created. The path of held dirs is
-// kept so ".." never climbs above the root.
-UniqueFd walk_create(int rootfd, const std::string& path, Leaf leaf, mode_t mode) {
+// never leads out; with leaf dir/file, missing components are created. The
+// components held are kept so ".." never climbs above the root. Needs no
+// openat2: it is also the fallback for kernels without it.
+UniqueFd walk(int rootfd, const std::string& path, Leaf leaf, mode_t mode, int final_flags) {
     std::vector<std::string> todo = components(path);
     std::reverse(todo.begin(), todo.end());   // a stack: next component at the back
     std::vector<std::string> held;            // components of cur below the root
@@ -77,15 +72,13 @@ UniqueFd walk_create(int rootfd, const std::string& path, Leaf leaf, mode_t mode
     if (!cur) throw_errno("open rootfs");
     int links = 0;
     auto reopen_held = [&] {
-        std::string p;
-        for (auto& h : held) p += "/" + h;
-        open_how how{};
-        how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
-        const char* rel = p.empty() ? "." : p.c_str() + 1;
-        int fd = static_cast<int>(::syscall(SYS_openat2, rootfd, rel, &how, sizeof how));
-        if (fd < 0) throw_errno("open " + (p.empty() ? "/" : p) + " in rootfs");
-        cur.reset(fd);
+        UniqueFd d(::openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        for (const auto& h : held) {
+            if (!d) break;
+            d.reset(::openat(d.get(), h.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        }
+        if (!d) throw_errno("open " + path + " in rootfs");
+        cur = std::move(d);
     };
     while (!todo.empty()) {
         std::string comp = std::move(todo.back());
@@ -97,7 +90,7 @@ UniqueFd walk_create(int rootfd, const std::string& path, Leaf leaf, mode_t mode
         }
         bool last = todo.empty();
         int fd = ::openat(cur.get(), comp.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT) {
+        if (fd < 0 && errno == ENOENT && leaf != Leaf::none) {
             int r = (last && leaf == Leaf::file)
                         ? ::openat(cur.get(), comp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode)
                         : ::mkdirat(cur.get(), comp.c_str(), leaf == Leaf::dir ? mode : 0755);
@@ -129,21 +122,44 @@ UniqueFd walk_create(int rootfd, const std::string& path, Leaf leaf, mode_t mode
                 throw Error(ENOTDIR, "mount target " + path + " in rootfs is not a directory");
             if (leaf == Leaf::file && S_ISDIR(st.st_mode))
                 throw Error(EISDIR, "mount target " + path + " in rootfs is a directory");
-            return next;
+            if ((final_flags & O_PATH) && !(final_flags & ~(O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW))) {
+                if ((final_flags & O_DIRECTORY) && !S_ISDIR(st.st_mode)) throw_errno(ENOTDIR, "open " + path + " in rootfs");
+                return next;
+            }
+            // Reopen the checked inode (never by name) with the flags asked for.
+            int r = ::openat(next.get(), "", (final_flags | O_CLOEXEC) & ~O_NOFOLLOW);
+            if (r < 0 && errno == ENOENT) r = ::open(fd_path(next.get()).c_str(), (final_flags | O_CLOEXEC) & ~O_NOFOLLOW);
+            if (r < 0) throw_errno("open " + path + " in rootfs");
+            return UniqueFd(r);
         }
         held.push_back(comp);
         cur = std::move(next);
     }
-    return cur;   // path was the root itself
+    if (final_flags & O_PATH) return cur;   // path was the root itself
+    int r = ::openat(cur.get(), ".", (final_flags | O_CLOEXEC) & ~O_NOFOLLOW);
+    if (r < 0) throw_errno("open " + path + " in rootfs");
+    return UniqueFd(r);
 }
 
 } // namespace
 
+UniqueFd open_in_root_walk(int rootfd, const std::string& path, int flags) {
+    return walk(rootfd, path, Leaf::none, 0, flags);
+}
+
+UniqueFd open_in_root(int rootfd, const std::string& path, int flags) {
+    int fd = openat2_in_root(rootfd, path, flags);
+    if (fd < 0 && errno == ENOSYS) return walk(rootfd, path, Leaf::none, 0, flags);   // kernel < 5.6
+    if (fd < 0) throw_errno("open " + path + " in rootfs");
+    return UniqueFd(fd);
+}
+
+
 UniqueFd mkdir_in_root(int rootfd, const std::string& path, mode_t mode) {
     int fd = openat2_in_root(rootfd, path, O_PATH | O_DIRECTORY);
     if (fd >= 0) return UniqueFd(fd);
-    if (errno != ENOENT) throw_errno("open " + path + " in rootfs");
-    return walk_create(rootfd, path, Leaf::dir, mode);
+    if (errno != ENOENT && errno != ENOSYS) throw_errno("open " + path + " in rootfs");
+    return walk(rootfd, path, Leaf::dir, mode, O_PATH | O_DIRECTORY);
 }
 
 UniqueFd mkfile_in_root(int rootfd, const std::string& path, mode_t mode) {
@@ -155,8 +171,8 @@ UniqueFd mkfile_in_root(int rootfd, const std::string& path, mode_t mode) {
         if (S_ISDIR(st.st_mode)) throw Error(EISDIR, "mount target " + path + " in rootfs is a directory");
         return f;
     }
-    if (errno != ENOENT) throw_errno("open " + path + " in rootfs");
-    return walk_create(rootfd, path, Leaf::file, mode);
+    if (errno != ENOENT && errno != ENOSYS) throw_errno("open " + path + " in rootfs");
+    return walk(rootfd, path, Leaf::file, mode, O_PATH);
 }
 
 } // namespace berth

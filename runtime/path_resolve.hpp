@@ -16,6 +16,10 @@ namespace berth {
 // flags are open(2) flags (O_PATH is typical). Throws Error naming the path.
 UniqueFd open_in_root(int rootfd, const std::string& path, int flags);
 
+// The same resolution without openat2, by walking component by component:
+// what open_in_root falls back to on kernels before 5.6 (exposed for tests).
+UniqueFd open_in_root_walk(int rootfd, const std::string& path, int flags);
+
 // Like open_in_root, but creates missing directories (mkdir -p) inside the
 // root first. Returns an O_PATH fd to the directory.
 UniqueFd mkdir_in_root(int rootfd, const std::string& path, mode_t mode = 0755);

@@ -307,3 +307,50 @@ Test(path_resolve, magic_links_refused) {
     cr_assert_neq(msg.size(), 0u);
     rm_rf(root);
 }
+
+// The openat2-free walk (kernels before 5.6) must answer exactly as openat2
+// RESOLVE_IN_ROOT does on the same hostile tree.
+Test(path_resolve, walk_fallback_matches_openat2) {
+    auto host = temp_dir();
+    auto root = temp_dir();
+    cr_assert_eq(mkdir((root + "/etc").c_str(), 0755), 0);
+    cr_assert_eq(mkdir((root + "/data").c_str(), 0755), 0);
+    write_file_atomic(root + "/data/file", "inside");
+    write_file_atomic(host + "/file", "HOST");
+    cr_assert_eq(symlink(host.c_str(), (root + "/abs").c_str()), 0);                      // absolute, to the host
+    cr_assert_eq(symlink(("../../../../.." + host).c_str(), (root + "/etc/rel").c_str()), 0);  // climbs out
+    cr_assert_eq(symlink("/data", (root + "/etc/data").c_str()), 0);                     // absolute, inside
+    cr_assert_eq(symlink("../data/file", (root + "/etc/f").c_str()), 0);
+    UniqueFd rootfd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    for (const char* p : {"/etc/data/file", "/etc/f", "/../../data/file", "/etc/../etc/data/../data/file"}) {
+        auto a = open_in_root(rootfd.get(), p, O_RDONLY);
+        auto b = open_in_root_walk(rootfd.get(), p, O_RDONLY);
+        struct stat sa, sb;
+        cr_assert_eq(fstat(a.get(), &sa), 0);
+        cr_assert_eq(fstat(b.get(), &sb), 0);
+        cr_assert_eq(sa.st_ino, sb.st_ino, "%s resolves differently", p);
+        char buf[16] = {};
+        cr_assert_gt(read(b.get(), buf, sizeof buf - 1), 0);
+        cr_assert_str_eq(buf, "inside", "%s", p);
+    }
+    // Links to the host resolve inside the root, where the target is missing.
+    for (const char* p : {"/abs/file", "/etc/rel/file"}) {
+        auto e1 = error_of([&] { open_in_root(rootfd.get(), p, O_RDONLY); });
+        auto e2 = error_of([&] { open_in_root_walk(rootfd.get(), p, O_RDONLY); });
+        cr_assert_neq(e1.size(), 0u, "%s reached the host via openat2", p);
+        cr_assert_neq(e2.size(), 0u, "%s reached the host via the walk", p);
+    }
+    rm_rf(root);
+    rm_rf(host);
+}
+
+Test(path_resolve, walk_fallback_refuses_loops_and_magic_links) {
+    auto root = temp_dir();
+    cr_assert_eq(symlink("/b", (root + "/a").c_str()), 0);
+    cr_assert_eq(symlink("/a", (root + "/b").c_str()), 0);
+    cr_assert_eq(symlink("/proc/self/root", (root + "/escape").c_str()), 0);
+    UniqueFd rootfd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    cr_assert_neq(error_of([&] { open_in_root_walk(rootfd.get(), "/a/x", O_PATH); }).size(), 0u);
+    cr_assert_neq(error_of([&] { open_in_root_walk(rootfd.get(), "/escape/etc/passwd", O_PATH); }).size(), 0u);
+    rm_rf(root);
+}
