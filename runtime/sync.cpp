@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
-#include <vector>
+#include <memory>
 
 namespace berth {
 
@@ -42,17 +42,20 @@ void SyncSocket::send_fd(SyncType type, int fd) const {
 }
 
 SyncMsg SyncSocket::recv() const {
-    std::vector<char> buf(sizeof(Header) + max_text);
+    // Not zero-filled: only the bytes that arrive are touched (resident
+    // memory on the start path).
+    const size_t cap = sizeof(Header) + max_text;
+    auto buf = std::make_unique_for_overwrite<char[]>(cap);
     SyncMsg m;
-    size_t n = recv_with_fd(fd_.get(), buf.data(), buf.size(), m.fd, "on sync socket");
+    size_t n = recv_with_fd(fd_.get(), buf.get(), cap, m.fd, "on sync socket");
     if (n == 0) throw Error(EPIPE, "container init exited during setup");
     if (n < sizeof(Header)) throw Error(EPROTO, "short message on sync socket");
     Header h;
-    std::memcpy(&h, buf.data(), sizeof h);
+    std::memcpy(&h, buf.get(), sizeof h);
     m.type = static_cast<SyncType>(h.type);
     m.err = h.err;
     m.level = h.level;
-    m.text.assign(buf.data() + sizeof h, n - sizeof h);
+    m.text.assign(buf.get() + sizeof h, n - sizeof h);
     return m;
 }
 
