@@ -21,12 +21,22 @@ Resources& res(itest::Container& c) {
     return *c.cfg.linux->resources;
 }
 
-// The container's dir in a v1 hierarchy, on the host.
+// Pure cgroup v2 (the VM lane), or v1/hybrid (this dev host).
+bool v2() { return itest::exists("/sys/fs/cgroup/cgroup.controllers"); }
+
+// A cgroup file of the container, on the host: v1 under its controller's
+// hierarchy, v2 in the unified one.
 std::string host_file(const itest::Container& c, const std::string& ctl, const std::string& file) {
-    return "/sys/fs/cgroup/" + ctl + itest::cgroup_parent() + "/" + c.id + "/" + file;
+    return "/sys/fs/cgroup/" + (v2() ? std::string() : ctl) + itest::cgroup_parent() + "/" + c.id + "/" + file;
+}
+
+// The same file as the container sees it in its /sys/fs/cgroup.
+std::string inside(const std::string& v1_ctl, const std::string& v1_file, const std::string& v2_file) {
+    return v2() ? "/sys/fs/cgroup/" + v2_file : "/sys/fs/cgroup/" + v1_ctl + "/" + v1_file;
 }
 
 void require_v1(const char* ctl) {
+    if (v2()) return;
     if (!itest::exists(std::string("/sys/fs/cgroup/") + ctl + "/cgroup.procs"))
         itest::skip(std::string("no cgroup v1 ") + ctl + " hierarchy on this host");
 }
@@ -45,6 +55,16 @@ Test(cgroups, limits_visible_inside) {
     r.cpu->period = 100000;
     r.cpu->cpus = "0";
     r.pids = berth::spec::Pids{32};
+    if (v2()) {
+        // shares 512 -> weight 1 + (510 * 9999) / 262142 = 20
+        c.sh("cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.weight /sys/fs/cgroup/cpu.max "
+             "/sys/fs/cgroup/cpuset.cpus /sys/fs/cgroup/pids.max");
+        auto out = c.run();
+        IT_ASSERT_OK(out);
+        IT_ASSERT_STR_EQ(out.out, "67108864\n20\n50000 100000\n0\n32\n", out.describe());
+        itest::finish();
+        return;
+    }
     c.sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares "
          "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpuset/cpuset.cpus "
          "/sys/fs/cgroup/pids/pids.max");
@@ -60,7 +80,7 @@ Test(cgroups, memory_hog_is_oom_killed) {
     auto& r = res(c);
     r.memory = berth::spec::Memory{};
     r.memory->limit = 32 << 20;
-    if (itest::exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) r.memory->swap = 32 << 20;   // no swap
+    if (v2() || itest::exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) r.memory->swap = 32 << 20;   // no swap
     // Command substitution keeps the whole 100 MB in the shell's memory.
     c.sh("x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived ${#x}");
     c.cfg.process->args = {"sh", "-c", "sh -c \"$0\"; echo child=$?", c.cfg.process->args[2]};
@@ -78,7 +98,7 @@ Test(cgroups, fork_bomb_stops_at_pids_limit) {
     // The bomb runs in a child shell (busybox's shell exits when a fork
     // fails); afterwards only builtins, since at the limit $(...) can't fork.
     c.sh("sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 2 & done' 2>&1; echo bomb=$?; "
-         "read n < /sys/fs/cgroup/pids/pids.current; echo current=$n");
+         "read n < " + inside("pids", "pids.current", "pids.current") + "; echo current=$n");
     auto out = c.run();
     IT_ASSERT_OK(out);
     cr_assert(contains(out.out, "can't fork") || contains(out.out, "Resource temporarily unavailable"), "%s",
@@ -98,7 +118,7 @@ Test(cgroups, cpu_quota_throttles) {
     r.cpu = berth::spec::Cpu{};
     r.cpu->quota = 10000;    // 10% of one CPU
     r.cpu->period = 100000;
-    c.sh("timeout 1 sh -c 'while :; do :; done'; grep -E 'nr_throttled' /sys/fs/cgroup/cpu/cpu.stat");
+    c.sh("timeout 1 sh -c 'while :; do :; done'; grep -E 'nr_throttled' " + inside("cpu", "cpu.stat", "cpu.stat"));
     auto out = c.run();
     IT_ASSERT_OK(out);
     auto l = itest::lines(out.out);
@@ -109,7 +129,7 @@ Test(cgroups, cpu_quota_throttles) {
 }
 
 Test(cgroups, devices_deny_all_keeps_defaults) {
-    require_v1("devices");
+    require_v1("devices");   // on v2 the same rules go through the BPF program
     auto c = itest::container();
     DeviceCgroup deny;
     deny.allow = false;
@@ -140,9 +160,11 @@ Test(cgroups, update_running_container) {
     auto r = itest::berth({"update", "--memory", "96m", "--pids-limit", "40", "--cpu-quota", "30000", "--cpu-period",
                            "100000", c.id});
     IT_ASSERT_OK(r);
-    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "memory", "memory.limit_in_bytes"))), "100663296", r.describe());
+    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "memory", v2() ? "memory.max" : "memory.limit_in_bytes"))),
+                     "100663296", r.describe());
     IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "pids", "pids.max"))), "40", r.describe());
-    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "cpu", "cpu.cfs_quota_us"))), "30000", r.describe());
+    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "cpu", v2() ? "cpu.max" : "cpu.cfs_quota_us"))),
+                     v2() ? "30000 100000" : "30000", r.describe());
     // -r: a LinuxResources document.
     std::string file = itest::work_dir() + "/res.json";
     itest::write_file(file, "{\"pids\":{\"limit\":12}}");
@@ -164,7 +186,8 @@ Test(cgroups, pause_and_resume) {
     cr_assert(c.wait_status("running"));
     IT_ASSERT_OK(itest::berth({"pause", c.id}));
     IT_ASSERT_STR_EQ(c.status(), "paused", "after pause");
-    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "freezer", "freezer.state"))), "FROZEN", "freezer");
+    if (v2()) IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "", "cgroup.freeze"))), "1", "cgroup.freeze");
+    else IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "freezer", "freezer.state"))), "FROZEN", "freezer");
     auto again = itest::berth({"pause", c.id});
     cr_assert_neq(again.status, 0, "pausing a paused container: %s", again.describe().c_str());
     IT_ASSERT_OK(itest::berth({"resume", c.id}));
@@ -241,21 +264,27 @@ Test(cgroups, events_stream_reports_oom) {
     auto& r = res(c);
     r.memory = berth::spec::Memory{};
     r.memory->limit = 32 << 20;
-    if (itest::exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) r.memory->swap = 32 << 20;
+    if (v2() || itest::exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) r.memory->swap = 32 << 20;
     // The hog starts once the events stream is watching (the go file).
     std::string shared = itest::make_dir("shared");
     c.cfg.mounts.push_back(berth::spec::Mount{"/shared", "bind", shared, {"rbind", "rw"}});
+    // After the hog dies the container lives 2 s more, then stops, which
+    // ends the event stream (a slow machine, such as the TCG guest, may
+    // take many seconds to reach the limit).
     c.sh("while [ ! -e /shared/go ]; do sleep 0.05; done; sh -c 'x=$(head -c 100000000 /dev/zero | tr \"\\0\" a)'; "
-         "exec sleep 30");
+         "sleep 2");
     IT_ASSERT_OK(c.run({"-d"}));
     cr_assert(c.wait_status("running"));
-    auto ev = itest::spawn({"/usr/bin/timeout", "4", std::getenv("BERTH"), "--root", itest::state_root(), "events",
-                            "--interval", "1s", c.id});
+    itest::SpawnOpts eo;
+    eo.timeout_ms = 70000;
+    auto ev = itest::spawn({"/usr/bin/timeout", "60", std::getenv("BERTH"), "--root", itest::state_root(), "events",
+                            "--interval", "1s", c.id}, eo);
     ::usleep(300000);
     itest::write_file(shared + "/go", "");
     auto r2 = itest::wait(ev);
     cr_assert(contains(r2.out, "{\"type\":\"oom\",\"id\":\"" + c.id + "\"}"), "%s", r2.describe().c_str());
     cr_assert(contains(r2.out, "\"type\":\"stats\""), "%s", r2.describe().c_str());
+    IT_ASSERT_OK(r2);   // the stream ended by itself when the container stopped
     IT_ASSERT_OK(c.del(true));
     itest::finish();
 }

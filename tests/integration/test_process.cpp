@@ -221,3 +221,62 @@ Test(process, capabilities_from_config) {
     cr_assert(contains(r.out, "rc=1"), "%s", r.describe().c_str());
     itest::finish();
 }
+
+Test(process, ambient_capabilities_for_a_non_root_user) {
+    // uid 1000 keeps exactly CAP_NET_BIND_SERVICE (10), through exec, only
+    // because it is ambient (and permitted and inheritable).
+    auto c = itest::container();
+    c.cfg.process->user.uid = 1000;
+    c.cfg.process->user.gid = 1000;
+    auto& caps = *c.cfg.process->capabilities;
+    caps.bounding = caps.effective = caps.permitted = caps.inheritable = caps.ambient = {"CAP_NET_BIND_SERVICE"};
+    c.sh("grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status; id -u");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+        IT_ASSERT_STR_EQ(status_line(r.out, set), std::string(set) + ": 0000000000000400", r.describe());
+    cr_assert(contains(r.out, "1000\n"), "%s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(process, non_root_without_ambient_has_no_capabilities) {
+    auto c = itest::container();
+    c.cfg.process->user.uid = 1000;
+    c.cfg.process->user.gid = 1000;
+    auto& caps = *c.cfg.process->capabilities;
+    caps.bounding = caps.effective = caps.permitted = {"CAP_NET_BIND_SERVICE"};
+    caps.inheritable.clear();
+    caps.ambient.clear();
+    c.sh("grep -E '^Cap(Eff|Prm)' /proc/self/status");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    IT_ASSERT_STR_EQ(status_line(r.out, "CapEff"), "CapEff: 0000000000000000", r.describe());
+    itest::finish();
+}
+
+Test(process, unknown_capability_fails_cleanly) {
+    auto c = itest::container();
+    c.cfg.process->capabilities->effective.push_back("CAP_MAKE_COFFEE");
+    auto r = c.run();
+    IT_ASSERT_FAIL(r, "process.capabilities.effective", "CAP_MAKE_COFFEE");
+    IT_ASSERT_NO_TRACE(c.id, c.bundle);
+    itest::finish();
+}
+
+Test(process, capability_the_runtime_lacks_is_left_out_with_a_warning) {
+    // Root here lacks CAP_SYS_RESOURCE (bit 24); elsewhere it has it.
+    std::string status = itest::read_file("/proc/self/status");
+    auto pos = status.find("CapBnd:\t");
+    cr_assert(pos != std::string::npos);
+    uint64_t bnd = std::strtoull(status.c_str() + pos + 8, nullptr, 16);
+    if (bnd & (1ull << 24)) itest::skip("this host's root has CAP_SYS_RESOURCE");
+    auto c = itest::container();
+    c.cfg.process->capabilities->bounding.push_back("CAP_SYS_RESOURCE");
+    c.cfg.process->capabilities->effective.push_back("CAP_SYS_RESOURCE");
+    c.sh("grep CapEff /proc/self/status");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.err, "CAP_SYS_RESOURCE"), "no warning: %s", r.describe().c_str());
+    IT_ASSERT_STR_EQ(status_line(r.out, "CapEff"), "CapEff: 0000000020000420", r.describe());
+    itest::finish();
+}
