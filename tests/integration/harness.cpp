@@ -661,6 +661,27 @@ std::string json_field(const std::string& json, const std::string& key) {
 
 } // namespace itest
 
+namespace itest {
+
+void join_ns(Container& c, berth::spec::NsType type, const std::string& path) {
+    auto& ns = c.cfg.linux->namespaces;
+    ns.erase(std::remove_if(ns.begin(), ns.end(), [&](const berth::spec::Namespace& n) { return n.type == type; }),
+             ns.end());
+    ns.push_back({type, path});
+}
+
+std::string wait_output(const Container& c, const std::string& marker, int timeout_ms) {
+    std::string out;
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        out = c.output();
+        if (out.find(marker) != std::string::npos) break;
+        ::usleep(10000);
+    }
+    return out;
+}
+
+} // namespace itest
+
 // ---- main: build the rootfs once, then run the tests ---------------------------
 
 // Outside any anonymous namespace: there the hook would not be registered.

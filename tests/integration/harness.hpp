@@ -110,6 +110,11 @@ struct Container {
     std::string output() const;
 };
 
+// Make c join the namespace of `type` at `path` (replacing a new one).
+void join_ns(Container& c, berth::spec::NsType type, const std::string& path);
+// Poll what c wrote (out_path) until it contains `marker`, bounded; returns it.
+std::string wait_output(const Container& c, const std::string& marker, int timeout_ms = 10000);
+
 // ---- fixture -----------------------------------------------------------
 
 void setup();      // .init: skip (with the reason) unless root and a rootfs was built

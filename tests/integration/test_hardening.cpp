@@ -88,21 +88,12 @@ Test(hardening, waiting_init_binary_unreachable_from_shared_pid_namespace) {
     cr_assert(a.wait_status("running"));
 
     auto b = itest::container();
-    b.cfg.linux->namespaces.erase(
-        std::remove_if(b.cfg.linux->namespaces.begin(), b.cfg.linux->namespaces.end(),
-                       [](const berth::spec::Namespace& n) { return n.type == NsType::pid; }),
-        b.cfg.linux->namespaces.end());
-    b.cfg.linux->namespaces.push_back({NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid"});
+    itest::join_ns(b, NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid");
     b.sh("true");
     IT_ASSERT_OK(b.create());
     itest::write_file(shared + "/go", "");
-    bool done = false;
-    for (int i = 0; i < 1000 && !done; ++i) {
-        done = contains(a.output(), "scanned");
-        if (!done) ::usleep(10000);
-    }
-    auto out = a.output();
-    cr_assert(done, "A did not finish: %s", out.c_str());
+    auto out = itest::wait_output(a, "scanned");
+    cr_assert(contains(out, "scanned"), "A did not finish: %s", out.c_str());
     cr_assert(contains(out, "found"), "A did not see B's waiting init: %s", out.c_str());
     cr_assert(contains(out, "exe-denied") && !contains(out, "exe-readable"), "%s", out.c_str());
     // Its fds, root and cwd links lead nowhere either (listing fd numbers is
@@ -149,20 +140,12 @@ Test(hardening, ptrace_capable_neighbour_finds_only_a_sealed_copy) {
     cr_assert_eq(stat(std::getenv("BERTH"), &before), 0);
 
     auto b = itest::container();
-    auto& ns = b.cfg.linux->namespaces;
-    ns.erase(std::remove_if(ns.begin(), ns.end(), [](const berth::spec::Namespace& n) { return n.type == NsType::pid; }),
-             ns.end());
-    ns.push_back({NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid"});
+    itest::join_ns(b, NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid");
     b.sh("true");
     IT_ASSERT_OK(b.create());
     itest::write_file(shared + "/go", "");
-    bool done = false;
-    for (int i = 0; i < 1000 && !done; ++i) {
-        done = contains(a.output(), "scanned");
-        if (!done) ::usleep(10000);
-    }
-    auto out = a.output();
-    cr_assert(done, "A did not finish: %s", out.c_str());
+    auto out = itest::wait_output(a, "scanned");
+    cr_assert(contains(out, "scanned"), "A did not finish: %s", out.c_str());
     cr_assert(contains(out, "exe=/memfd:berth"), "B's init runs the host binary: %s", out.c_str());
     cr_assert(contains(out, "exe-opened"), "with CAP_SYS_PTRACE the exe should open: %s", out.c_str());
     cr_assert(contains(out, "write-refused") && !contains(out, "WRITE-WENT-THROUGH"), "%s", out.c_str());

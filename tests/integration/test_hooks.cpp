@@ -148,10 +148,7 @@ Test(hooks, hooks_stay_in_the_runtime_pid_namespace_when_joining_one) {
     IT_ASSERT_OK(a.run({"-d"}));
     cr_assert(a.wait_status("running"));
     auto b = itest::container();
-    auto& ns = b.cfg.linux->namespaces;
-    ns.erase(std::remove_if(ns.begin(), ns.end(), [](const berth::spec::Namespace& n) { return n.type == NsType::pid; }),
-             ns.end());
-    ns.push_back({NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid"});
+    itest::join_ns(b, NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid");
     std::string log = itest::work_dir() + "/pidns.log";
     auto rec = recorder(log);
     b.cfg.hooks.createRuntime = {hook(rec, {"record", "createRuntime"})};
