@@ -17,12 +17,22 @@ std::string max_or(int64_t v) { return v < 0 ? "max" : num(v); }
 
 std::string dev(int64_t major, int64_t minor) { return num(major) + ":" + num(minor); }
 
-std::string device_rule_text(const spec::DeviceCgroup& d) {
+// The lines for devices.allow/deny. v1 reads a leading "a" as every device
+// with every access, so an "a" rule narrower than that (some major/minor,
+// or fewer than rwm) becomes one char and one block rule, as exact as the
+// v2 BPF program is.
+std::vector<std::string> device_rule_lines(const spec::DeviceCgroup& d) {
     std::string type = d.type.empty() ? "a" : d.type;
-    if (type == "a") return "a";   // all devices, all access (v1 accepts only the bare "a")
-    std::string maj = d.major ? num(*d.major) : "*";
-    std::string min = d.minor ? num(*d.minor) : "*";
-    return type + " " + maj + ":" + min + " " + (d.access.empty() ? "rwm" : d.access);
+    std::string access = d.access.empty() ? "rwm" : d.access;
+    bool any_dev = (!d.major || *d.major < 0) && (!d.minor || *d.minor < 0);
+    if (type == "a" && any_dev && access.find('r') != std::string::npos && access.find('w') != std::string::npos &&
+        access.find('m') != std::string::npos)
+        return {"a"};
+    std::string maj = d.major && *d.major >= 0 ? num(*d.major) : "*";
+    std::string min = d.minor && *d.minor >= 0 ? num(*d.minor) : "*";
+    std::string rest = " " + maj + ":" + min + " " + access;
+    if (type == "a") return {"c" + rest, "b" + rest};
+    return {type + rest};
 }
 
 // rdma.max takes the same line on v1 and v2.
@@ -155,7 +165,7 @@ std::vector<Write> plan_v1(const spec::Resources& r) {
         for (size_t i = 0; i < rules.size(); ++i) {
             const auto& d = rules[i];
             std::string f = i < r.devices.size() ? "devices[" + std::to_string(i) + "]" : "devices (defaults)";
-            add(f, "devices", d.allow ? "devices.allow" : "devices.deny", device_rule_text(d));
+            for (const auto& line : device_rule_lines(d)) add(f, "devices", d.allow ? "devices.allow" : "devices.deny", line);
         }
     }
     return w;

@@ -182,3 +182,22 @@ Test(cgroup_plan, unified_keys_map_to_controllers) {
         if (w.file == "cgroup.max.depth") cr_assert_str_eq(w.controller.c_str(), "");
     }
 }
+
+Test(cgroup_plan, v1_narrow_all_type_rules_become_char_and_block) {
+    spec::Resources r;
+    spec::DeviceCgroup d;
+    d.allow = true;
+    d.type = "a";
+    d.major = 1;
+    d.minor = 3;
+    d.access = "r";
+    spec::DeviceCgroup all;
+    all.allow = false;
+    all.access = "rwm";
+    r.devices = {all, d};
+    auto p = cgroup::plan_v1(r);
+    // deny "a" (fresh start), the config's deny-all as "a", then the narrow rule as c and b.
+    cr_assert_str_eq(p[1].value.c_str(), "a");
+    cr_assert_str_eq(p[2].value.c_str(), "c 1:3 r");
+    cr_assert_str_eq(p[3].value.c_str(), "b 1:3 r");
+}
