@@ -90,7 +90,7 @@ extern const std::vector<Command> info_commands = {
      cmd_spec, 0, 0},
     {"features", "features", "Print what this runtime supports as JSON.", {}, cmd_features, 0, 0},
     {"exec", "exec [OPTIONS] ID COMMAND [ARGS...]", "Run a process in a container (not implemented yet).",
-     {}, cmd_exec, 0, SIZE_MAX},
+     {}, cmd_exec, 0, SIZE_MAX, true},
 };
 
 } // namespace berth::cli

@@ -96,6 +96,7 @@ int main_impl(int argc, char** argv, Logger& log) {
     const std::string& name = args[i++];
     for (const auto& c : commands()) {
         if (name != c.name) continue;
+        if (c.stub) return c.run(ctx, Parsed{});
         std::vector<Flag> flags = c.flags;
         flags.push_back({"help", 'h', false, "show help"});
         auto p = parse(args, i, flags, false);
