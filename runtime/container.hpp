@@ -35,7 +35,8 @@ struct CreateOptions {
 // Create a container whose init waits on exec.fifo. On failure nothing is
 // left behind: no state dir, cgroup, mount or process.
 // `sigmask` is the mask the init restores (the caller may have blocked signals).
-void create_container(const RuntimeContext& ctx, const std::string& id, const CreateOptions& opts,
+// Returns the init's host pid.
+pid_t create_container(const RuntimeContext& ctx, const std::string& id, const CreateOptions& opts,
                       const sigset_t* sigmask = nullptr);
 void start_container(const RuntimeContext& ctx, const std::string& id);
 // create + start; in the foreground, wait, forward signals, delete (unless

@@ -127,7 +127,7 @@ private:
 
 } // namespace
 
-void create_container(const RuntimeContext& ctx, const std::string& id, const CreateOptions& opts,
+pid_t create_container(const RuntimeContext& ctx, const std::string& id, const CreateOptions& opts,
                       const sigset_t* sigmask) {
     validate_id(id);
     std::string bundle = real_path(opts.bundle, "bundle");
@@ -320,6 +320,7 @@ void create_container(const RuntimeContext& ctx, const std::string& id, const Cr
         with_context("--pid-file", [&] { write_file_atomic(opts.pid_file, std::to_string(pid)); });
     }
     guard.commit();
+    return pid;
 }
 
 } // namespace berth

@@ -24,9 +24,8 @@ UniqueFd init_pidfd(const ContainerState& s) {
     return fd;
 }
 
-void signal_all(const ContainerState& s, int sig) {
-    auto cg = cgroup::open(s.cgroup_path, s.cgroup_created);
-    auto pids = cg->pids();
+void signal_all(const ContainerState& s, const cgroup::Manager& cg, int sig) {
+    auto pids = cg.pids();
     if (pids.empty()) pids.push_back(s.pid);   // no cgroup of its own (rootless)
     for (pid_t p : pids) {
         if (::kill(p, sig) < 0 && errno != ESRCH) throw_errno("signal process " + std::to_string(p));
@@ -34,16 +33,15 @@ void signal_all(const ContainerState& s, int sig) {
 }
 
 // SIGKILL everything in the container and wait until the init is gone.
-void kill_and_wait(const ContainerState& s) {
+void kill_and_wait(const ContainerState& s, const cgroup::Manager& cg) {
     if (auto fd = init_pidfd(s)) {
         pidfd_signal(fd.get(), SIGKILL);
         if (!pidfd_wait_exit(fd.get(), 10000)) throw Error(ETIMEDOUT, "container init did not exit after SIGKILL");
     }
     if (!s.own_pid_ns) {
         // Without a pid namespace, processes outlive the init: kill until empty.
-        auto cg = cgroup::open(s.cgroup_path, s.cgroup_created);
         for (int i = 0; i < 100; ++i) {
-            auto pids = cg->pids();
+            auto pids = cg.pids();
             if (pids.empty()) break;
             for (pid_t p : pids) ::kill(p, SIGKILL);
             ::usleep(10000);
@@ -87,7 +85,7 @@ void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, b
         throw Error(ESRCH, "container \"" + id + "\" is not running");
     }
     if (all || !st.own_pid_ns) {
-        signal_all(st, sig);
+        signal_all(st, *cgroup::open(st.cgroup_path, st.cgroup_created), sig);
         return;
     }
     auto fd = init_pidfd(st);
@@ -109,19 +107,20 @@ void delete_container(const RuntimeContext& ctx, const std::string& id, bool for
     }
     StateDir& dir = *opened;
     auto st = dir.load();
-    auto status = current_status(st, dir);
+    // One view of the host's cgroups for the whole delete.
+    auto cg = cgroup::open(st.cgroup_path, st.cgroup_created);
+    auto status = current_status(st, dir, cg.get());
     if ((status == Status::running || status == Status::paused) && !force)
         throw Error(EBUSY, "cannot delete container \"" + id + "\" that is not stopped: " + status_name(status) +
                                " (use --force)");
     if (status != Status::stopped || !st.own_pid_ns) {
         if (status == Status::paused) {
             // Frozen tasks only act on SIGKILL once thawed.
-            signal_all(st, SIGKILL);
-            cgroup::open(st.cgroup_path, st.cgroup_created)->freeze(false);
+            signal_all(st, *cg, SIGKILL);
+            cg->freeze(false);
         }
-        kill_and_wait(st);
+        kill_and_wait(st, *cg);
     }
-    auto cg = cgroup::open(st.cgroup_path, st.cgroup_created);
     with_context("delete container \"" + id + "\"", [&] { cg->destroy(); });
     dir.remove();
     if (!st.poststop.empty()) {

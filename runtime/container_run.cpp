@@ -127,7 +127,7 @@ int run_container(const RuntimeContext& ctx, const std::string& id, const Create
         console_theirs.reset(sv[1]);
         o.console_fd = sv[1];
     }
-    create_container(ctx, id, o, &old);
+    pid_t pid = create_container(ctx, id, o, &old);
     console_theirs.reset();
     UniqueFd master;
     if (console_ours) {
@@ -143,15 +143,15 @@ int run_container(const RuntimeContext& ctx, const std::string& id, const Create
     }
     if (detach) return 0;
 
-    auto info = container_info(ctx, id);
-    UniqueFd pidfd = pidfd_open(info.state.pid);
+    // The init is our child: its pid can't be reused before we reap it.
+    UniqueFd pidfd = pidfd_open(pid);
     int status;
     if (!pidfd) {
         siginfo_t si{};
-        ::waitid(P_PID, static_cast<id_t>(info.state.pid), &si, WEXITED);
+        ::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED);
         status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
     } else {
-        status = wait_forwarding(info.state.pid, pidfd.get(), set, master.get());
+        status = wait_forwarding(pid, pidfd.get(), set, master.get());
     }
     if (!keep) delete_container(ctx, id, true);
     ::sigprocmask(SIG_SETMASK, &old, nullptr);

@@ -182,11 +182,11 @@ std::vector<std::string> list_ids(const std::string& root) {
     return ids;
 }
 
-Status current_status(const ContainerState& s, const StateDir& dir) {
+Status current_status(const ContainerState& s, const StateDir& dir, const cgroup::Manager* cg) {
     if (!process_alive(s.pid, s.pid_start)) return Status::stopped;
     if (dir.fifo_exists()) return Status::created;
-    auto cg = cgroup::open(s.cgroup_path, s.cgroup_created);
-    return cg->frozen() ? Status::paused : Status::running;
+    if (cg) return cg->frozen() ? Status::paused : Status::running;
+    return cgroup::open(s.cgroup_path, s.cgroup_created)->frozen() ? Status::paused : Status::running;
 }
 
 std::string oci_state_json(const ContainerState& s, Status st, bool pretty) {

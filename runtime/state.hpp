@@ -62,8 +62,12 @@ private:
 // Ids of all containers under root (those with a state.json).
 std::vector<std::string> list_ids(const std::string& root);
 
-// The status implied by the saved state and what the kernel says now.
-Status current_status(const ContainerState& s, const StateDir& dir);
+namespace cgroup { class Manager; }
+
+// The status implied by the saved state and what the kernel says now. `cg`
+// (the container's cgroup, when the caller has it open) saves re-reading the
+// host's cgroup mounts for the paused check.
+Status current_status(const ContainerState& s, const StateDir& dir, const cgroup::Manager* cg = nullptr);
 
 // The OCI state JSON (`berth state`), runc's field set.
 std::string oci_state_json(const ContainerState& s, Status st, bool pretty = true);
