@@ -670,6 +670,17 @@ void join_ns(Container& c, berth::spec::NsType type, const std::string& path) {
     ns.push_back({type, path});
 }
 
+int count_successes(std::vector<Child>& kids, const std::string& id, std::string& all) {
+    int ok = 0;
+    for (auto& k : kids) {
+        auto r = wait(k);
+        all += r.describe() + "\n";
+        if (r.status == 0) ++ok;
+        else IT_ASSERT_FAIL(r, id);
+    }
+    return ok;
+}
+
 std::string wait_output(const Container& c, const std::string& marker, int timeout_ms) {
     std::string out;
     for (int waited = 0; waited <= timeout_ms; waited += 10) {

@@ -115,6 +115,10 @@ void join_ns(Container& c, berth::spec::NsType type, const std::string& path);
 // Poll what c wrote (out_path) until it contains `marker`, bounded; returns it.
 std::string wait_output(const Container& c, const std::string& marker, int timeout_ms = 10000);
 
+// Wait for every child; each failure must name `id` in its error. Returns
+// how many succeeded; `all` gets every result, for assertion messages.
+int count_successes(std::vector<Child>& kids, const std::string& id, std::string& all);
+
 // ---- fixture -----------------------------------------------------------
 
 void setup();      // .init: skip (with the reason) unless root and a rootfs was built

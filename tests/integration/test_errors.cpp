@@ -294,14 +294,8 @@ Test(errors, concurrent_creates_same_id) {
         o.stdout_path = a.out_path;
         kids.push_back(itest::berth_spawn({"create", "--bundle", a.bundle, a.id}, o));
     }
-    int ok = 0;
     std::string all;
-    for (auto& k : kids) {
-        auto r = itest::wait(k);
-        all += r.describe() + "\n";
-        if (r.status == 0) ++ok;
-        else IT_ASSERT_FAIL(r, a.id);
-    }
+    int ok = itest::count_successes(kids, a.id, all);
     cr_assert_eq(ok, 1, "%d creates succeeded:\n%s", ok, all.c_str());
     IT_ASSERT_STR_EQ(a.status(), "created", all);
     IT_ASSERT_OK(a.del());

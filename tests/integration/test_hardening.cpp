@@ -36,6 +36,23 @@ std::string fd_list(const std::string& out) {
     return fds;
 }
 
+// Start A (whose script waits for shared/go, probes every process named
+// berth, and prints "scanned"), then create B in A's pid namespace, so B's
+// init waits for start as the berth binary in A's sight; release A and
+// return its report.
+std::string probe_waiting_neighbour(itest::Container& a, itest::Container& b, const std::string& shared) {
+    IT_ASSERT_OK(a.run({"-d"}));
+    cr_assert(a.wait_status("running"));
+    b = itest::container();
+    itest::join_ns(b, NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid");
+    b.sh("true");
+    IT_ASSERT_OK(b.create());
+    itest::write_file(shared + "/go", "");
+    auto out = itest::wait_output(a, "scanned");
+    cr_assert(contains(out, "scanned"), "A did not finish: %s", out.c_str());
+    return out;
+}
+
 } // namespace
 
 Test(hardening, leaked_fds_do_not_reach_the_container) {
@@ -84,16 +101,8 @@ Test(hardening, waiting_init_binary_unreachable_from_shared_pid_namespace) {
          "if cat $d/exe >/dev/null 2>&1; then echo exe-readable; else echo exe-denied; fi; "
          "for f in $d/fd/* $d/root $d/cwd; do readlink $f >/dev/null 2>&1 && echo link-readable:$f; done; "
          "ls $d/root/ >/dev/null 2>&1 && echo root-readable; echo probed; done; echo scanned");
-    IT_ASSERT_OK(a.run({"-d"}));
-    cr_assert(a.wait_status("running"));
-
-    auto b = itest::container();
-    itest::join_ns(b, NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid");
-    b.sh("true");
-    IT_ASSERT_OK(b.create());
-    itest::write_file(shared + "/go", "");
-    auto out = itest::wait_output(a, "scanned");
-    cr_assert(contains(out, "scanned"), "A did not finish: %s", out.c_str());
+    itest::Container b;
+    auto out = probe_waiting_neighbour(a, b, shared);
     cr_assert(contains(out, "found"), "A did not see B's waiting init: %s", out.c_str());
     cr_assert(contains(out, "exe-denied") && !contains(out, "exe-readable"), "%s", out.c_str());
     // Its fds, root and cwd links lead nowhere either (listing fd numbers is
@@ -134,18 +143,10 @@ Test(hardening, ptrace_capable_neighbour_finds_only_a_sealed_copy) {
          "echo exe=$(readlink $d/exe); cat $d/exe > /dev/null && echo exe-opened; "
          "if echo pwned >> $d/exe 2>/dev/null; then echo WRITE-WENT-THROUGH; else echo write-refused; fi; done; "
          "echo scanned");
-    IT_ASSERT_OK(a.run({"-d"}));
-    cr_assert(a.wait_status("running"));
     struct stat before;
     cr_assert_eq(stat(std::getenv("BERTH"), &before), 0);
-
-    auto b = itest::container();
-    itest::join_ns(b, NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid");
-    b.sh("true");
-    IT_ASSERT_OK(b.create());
-    itest::write_file(shared + "/go", "");
-    auto out = itest::wait_output(a, "scanned");
-    cr_assert(contains(out, "scanned"), "A did not finish: %s", out.c_str());
+    itest::Container b;
+    auto out = probe_waiting_neighbour(a, b, shared);
     cr_assert(contains(out, "exe=/memfd:berth"), "B's init runs the host binary: %s", out.c_str());
     cr_assert(contains(out, "exe-opened"), "with CAP_SYS_PTRACE the exe should open: %s", out.c_str());
     cr_assert(contains(out, "write-refused") && !contains(out, "WRITE-WENT-THROUGH"), "%s", out.c_str());

@@ -342,14 +342,8 @@ Test(lifecycle, concurrent_starts_run_the_process_once) {
     IT_ASSERT_OK(c.create());
     std::vector<itest::Child> kids;
     for (int i = 0; i < 4; ++i) kids.push_back(itest::berth_spawn({"start", c.id}));
-    int ok = 0;
     std::string all;
-    for (auto& k : kids) {
-        auto r = itest::wait(k);
-        all += r.describe() + "\n";
-        if (r.status == 0) ++ok;
-        else IT_ASSERT_FAIL(r, c.id);
-    }
+    int ok = itest::count_successes(kids, c.id, all);
     cr_assert_eq(ok, 1, "%d starts succeeded:\n%s", ok, all.c_str());
     cr_assert(c.wait_status("running"), "%s", c.state().describe().c_str());
     cr_assert(wait_for_text(c.out_path, "ran\n"));
