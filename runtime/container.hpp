@@ -48,8 +48,10 @@ void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, b
 void update_container(const RuntimeContext& ctx, const std::string& id, const spec::Resources& r);
 void pause_container(const RuntimeContext& ctx, const std::string& id);
 void resume_container(const RuntimeContext& ctx, const std::string& id);
-// The container's cgroup stats; throws if it is stopped.
-cgroup::Stats container_stats(const RuntimeContext& ctx, const std::string& id);
+// The container's cgroup stats. Throws if it is stopped, unless `stopped`
+// is given: then a stopped container's cgroup (kept until delete) is still
+// read, and *stopped says so.
+cgroup::Stats container_stats(const RuntimeContext& ctx, const std::string& id, bool* stopped = nullptr);
 // Host pids of every process in the container's cgroup.
 std::vector<pid_t> container_pids(const RuntimeContext& ctx, const std::string& id);
 void delete_container(const RuntimeContext& ctx, const std::string& id, bool force);

@@ -169,10 +169,16 @@ void resume_container(const RuntimeContext& ctx, const std::string& id) {
     cgroup::open(st.cgroup_path, st.cgroup_created)->freeze(false);
 }
 
-cgroup::Stats container_stats(const RuntimeContext& ctx, const std::string& id) {
+cgroup::Stats container_stats(const RuntimeContext& ctx, const std::string& id, bool* stopped) {
     auto dir = StateDir::open(ctx.root, id, true);
-    auto [st, status] = live(dir, id, "events");
-    return cgroup::open(st.cgroup_path, st.cgroup_created)->stats();
+    auto st = dir.load();
+    auto cg = cgroup::open(st.cgroup_path, st.cgroup_created);
+    bool is_stopped = current_status(st, dir, cg.get()) == Status::stopped;
+    if (is_stopped && !stopped) throw Error(ESRCH, "events: container \"" + id + "\" is not running");
+    if (st.cgroup_path.empty())
+        throw Error(ENOTSUP, "events: container \"" + id + "\" has no cgroup of its own (rootless)");
+    if (stopped) *stopped = is_stopped;
+    return cg->stats();
 }
 
 std::vector<pid_t> container_pids(const RuntimeContext& ctx, const std::string& id) {

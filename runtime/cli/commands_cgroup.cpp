@@ -225,16 +225,20 @@ int cmd_events(const RuntimeContext& ctx, const Parsed& p) {
     uint64_t ooms = container_stats(ctx, id).oom_kills;
     for (int waited = interval;; waited += tick) {
         cgroup::Stats s;
+        bool stopped = false;
         try {
-            s = container_stats(ctx, id);
+            s = container_stats(ctx, id, &stopped);
         } catch (const Error& e) {
-            if (e.err() == ESRCH || e.err() == ENOENT) return 0;   // stopped or deleted: the stream ends
+            if (e.err() == ENOENT) return 0;   // deleted: the stream ends
             throw;
         }
+        // Checked once more after the container stops: when the OOM killer
+        // picks the init, the kill and the stop come together.
         if (s.oom_kills > ooms) {
             print("{\"type\":\"oom\",\"id\":\"" + id + "\"}\n");
             ooms = s.oom_kills;
         }
+        if (stopped) return 0;
         if (waited >= interval) {
             print(stats_event(id, s) + "\n");
             waited = 0;
