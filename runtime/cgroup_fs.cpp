@@ -86,12 +86,11 @@ public:
             while (pos != std::string::npos) {
                 pos = dir.find('/', pos + 1);
                 std::string level = dir.substr(0, pos);
-                if (::mkdir(level.c_str(), 0755) == 0) {
-                    created_.push_back(level);
-                    if (cpuset) init_cpuset(level);
-                } else if (errno != EEXIST) {
-                    throw_errno("create cgroup " + level);
-                }
+                if (::mkdir(level.c_str(), 0755) == 0) created_.push_back(level);
+                else if (errno != EEXIST) throw_errno("create cgroup " + level);
+                // Every level, not just ours: a parent that a concurrent
+                // create has just made may not have its cpus and mems yet.
+                if (cpuset) init_cpuset(level);
             }
         }
         // cgroup v2: a new cgroup has only the controllers its parent
