@@ -81,8 +81,9 @@ Test(cgroups, memory_hog_is_oom_killed) {
     r.memory = berth::spec::Memory{};
     r.memory->limit = 32 << 20;
     if (v2() || itest::exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) r.memory->swap = 32 << 20;   // no swap
-    // Command substitution keeps the whole 100 MB in the shell's memory.
-    c.sh("x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived ${#x}");
+    // Command substitution keeps the whole 100 MB in the shell's memory; an
+    // oom_score_adj of 1000 makes the hog, not the init, the OOM killer's pick.
+    c.sh("echo 1000 > /proc/self/oom_score_adj; x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived ${#x}");
     c.cfg.process->args = {"sh", "-c", "sh -c \"$0\"; echo child=$?", c.cfg.process->args[2]};
     auto out = c.run();
     IT_ASSERT_OK(out);
@@ -271,7 +272,7 @@ Test(cgroups, events_stream_reports_oom) {
     // After the hog dies the container lives 2 s more, then stops, which
     // ends the event stream (a slow machine, such as the TCG guest, may
     // take many seconds to reach the limit).
-    c.sh("while [ ! -e /shared/go ]; do sleep 0.05; done; sh -c 'x=$(head -c 100000000 /dev/zero | tr \"\\0\" a)'; "
+    c.sh("while [ ! -e /shared/go ]; do sleep 0.05; done; sh -c 'echo 1000 > /proc/self/oom_score_adj; x=$(head -c 100000000 /dev/zero | tr \"\\0\" a)'; "
          "sleep 2");
     IT_ASSERT_OK(c.run({"-d"}));
     cr_assert(c.wait_status("running"));
