@@ -205,7 +205,6 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     a.userns = lin.find_ns(spec::NsType::user) != nullptr;
     auto cgns = lin.find_ns(spec::NsType::cgroup);
     a.new_cgroupns = cgns && cgns->path.empty();
-    a.parent = ::getpid();
 
     a.seccomp = seccomp.get();
     a.cgroup_dirs = cg->dirs();

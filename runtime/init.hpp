@@ -34,7 +34,6 @@ struct InitArgs {
     bool hook_handshake = false;   // the config has hooks the init or the parent runs before start
     const cgroup::Manager* cgroup = nullptr;
     const SeccompFilter* seccomp = nullptr;   // built by the parent, loaded here   // non-null: the init joins its v1 cgroups itself
-    pid_t parent = 0;
     std::vector<std::pair<cgroup::Hierarchy, std::string>> cgroup_dirs;
     sigset_t sigmask;              // the caller's mask, restored in the init
 };

@@ -21,7 +21,6 @@ public:
     void open(const std::string& path);
     void set_json(bool json) { json_ = json; }
     void set_debug(bool debug) { debug_ = debug; }
-    bool debug_enabled() const { return debug_; }
     // True when log lines go to a file (not stderr).
     bool to_file() const { return fd_ != 2; }
 
