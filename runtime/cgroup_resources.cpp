@@ -92,6 +92,14 @@ const std::vector<spec::DeviceCgroup>& default_device_rules() {
     return rules;
 }
 
+// Set and non-zero. runc reads zero as "not set" for these fields, and
+// clients rely on it: Docker sends cpu.shares 0 and blockIO.weight 0 for
+// every container without those options.
+template <class T>
+bool nz(const std::optional<T>& v) {
+    return v && *v != 0;
+}
+
 std::vector<Write> plan_v1(const spec::Resources& r) {
     std::vector<Write> w;
     auto add = [&](std::string field, std::string ctl, std::string file, std::string value, std::string alt = {}) {
@@ -102,37 +110,37 @@ std::vector<Write> plan_v1(const spec::Resources& r) {
         if (m.useHierarchy) add("memory.useHierarchy", "memory", "memory.use_hierarchy", *m.useHierarchy ? "1" : "0");
         // The limit before memsw: memsw may not be set below it (the applier
         // swaps the two when shrinking fails, see Manager::set).
-        if (m.limit) add("memory.limit", "memory", "memory.limit_in_bytes", num(*m.limit));
-        if (m.swap) add("memory.swap", "memory", "memory.memsw.limit_in_bytes", num(*m.swap));
-        if (m.reservation) add("memory.reservation", "memory", "memory.soft_limit_in_bytes", num(*m.reservation));
-        if (m.kernel) add("memory.kernel", "memory", "memory.kmem.limit_in_bytes", num(*m.kernel));
-        if (m.kernelTCP) add("memory.kernelTCP", "memory", "memory.kmem.tcp.limit_in_bytes", num(*m.kernelTCP));
+        if (nz(m.limit)) add("memory.limit", "memory", "memory.limit_in_bytes", num(*m.limit));
+        if (nz(m.swap)) add("memory.swap", "memory", "memory.memsw.limit_in_bytes", num(*m.swap));
+        if (nz(m.reservation)) add("memory.reservation", "memory", "memory.soft_limit_in_bytes", num(*m.reservation));
+        if (nz(m.kernel)) add("memory.kernel", "memory", "memory.kmem.limit_in_bytes", num(*m.kernel));
+        if (nz(m.kernelTCP)) add("memory.kernelTCP", "memory", "memory.kmem.tcp.limit_in_bytes", num(*m.kernelTCP));
         if (m.swappiness) add("memory.swappiness", "memory", "memory.swappiness", unum(*m.swappiness));
         if (m.disableOOMKiller) add("memory.disableOOMKiller", "memory", "memory.oom_control", *m.disableOOMKiller ? "1" : "0");
     }
     if (r.cpu) {
         const auto& c = *r.cpu;
-        if (c.shares) add("cpu.shares", "cpu", "cpu.shares", unum(*c.shares));
+        if (nz(c.shares)) add("cpu.shares", "cpu", "cpu.shares", unum(*c.shares));
         // The period first: a quota is checked against the period in force.
-        if (c.period) add("cpu.period", "cpu", "cpu.cfs_period_us", unum(*c.period));
-        if (c.quota) add("cpu.quota", "cpu", "cpu.cfs_quota_us", num(*c.quota));
+        if (nz(c.period)) add("cpu.period", "cpu", "cpu.cfs_period_us", unum(*c.period));
+        if (nz(c.quota)) add("cpu.quota", "cpu", "cpu.cfs_quota_us", num(*c.quota));
         if (c.burst) add("cpu.burst", "cpu", "cpu.cfs_burst_us", unum(*c.burst));
-        if (c.realtimePeriod) add("cpu.realtimePeriod", "cpu", "cpu.rt_period_us", unum(*c.realtimePeriod));
-        if (c.realtimeRuntime) add("cpu.realtimeRuntime", "cpu", "cpu.rt_runtime_us", num(*c.realtimeRuntime));
+        if (nz(c.realtimePeriod)) add("cpu.realtimePeriod", "cpu", "cpu.rt_period_us", unum(*c.realtimePeriod));
+        if (nz(c.realtimeRuntime)) add("cpu.realtimeRuntime", "cpu", "cpu.rt_runtime_us", num(*c.realtimeRuntime));
         if (c.idle) add("cpu.idle", "cpu", "cpu.idle", num(*c.idle));
         if (!c.cpus.empty()) add("cpu.cpus", "cpuset", "cpuset.cpus", c.cpus);
         if (!c.mems.empty()) add("cpu.mems", "cpuset", "cpuset.mems", c.mems);
     }
-    if (r.pids && r.pids->limit) add("pids.limit", "pids", "pids.max", *r.pids->limit > 0 ? num(*r.pids->limit) : "max");
+    if (r.pids && nz(r.pids->limit)) add("pids.limit", "pids", "pids.max", *r.pids->limit > 0 ? num(*r.pids->limit) : "max");
     if (r.blockIO) {
         const auto& b = *r.blockIO;
-        if (b.weight) add("blockIO.weight", "blkio", "blkio.weight", unum(*b.weight), "blkio.bfq.weight");
-        if (b.leafWeight) add("blockIO.leafWeight", "blkio", "blkio.leaf_weight", unum(*b.leafWeight));
+        if (nz(b.weight)) add("blockIO.weight", "blkio", "blkio.weight", unum(*b.weight), "blkio.bfq.weight");
+        if (nz(b.leafWeight)) add("blockIO.leafWeight", "blkio", "blkio.leaf_weight", unum(*b.leafWeight));
         for (size_t i = 0; i < b.weightDevice.size(); ++i) {
             const auto& d = b.weightDevice[i];
             std::string f = "blockIO.weightDevice[" + std::to_string(i) + "]";
-            if (d.weight) add(f, "blkio", "blkio.weight_device", dev(d.major, d.minor) + " " + unum(*d.weight), "blkio.bfq.weight_device");
-            if (d.leafWeight) add(f, "blkio", "blkio.leaf_weight_device", dev(d.major, d.minor) + " " + unum(*d.leafWeight));
+            if (nz(d.weight)) add(f, "blkio", "blkio.weight_device", dev(d.major, d.minor) + " " + unum(*d.weight), "blkio.bfq.weight_device");
+            if (nz(d.leafWeight)) add(f, "blkio", "blkio.leaf_weight_device", dev(d.major, d.minor) + " " + unum(*d.leafWeight));
         }
         auto throttle = [&](const std::vector<spec::ThrottleDevice>& v, const char* field, const char* file) {
             for (size_t i = 0; i < v.size(); ++i)
@@ -178,20 +186,20 @@ std::vector<Write> plan_v2(const spec::Resources& r) {
     };
     if (r.memory) {
         const auto& m = *r.memory;
-        if (m.kernel) not_on_v2(R + "memory.kernel", "kernel memory is accounted with the rest");
-        if (m.kernelTCP) not_on_v2(R + "memory.kernelTCP", "kernel memory is accounted with the rest");
+        if (nz(m.kernel)) not_on_v2(R + "memory.kernel", "kernel memory is accounted with the rest");
+        if (nz(m.kernelTCP)) not_on_v2(R + "memory.kernelTCP", "kernel memory is accounted with the rest");
         if (m.swappiness) not_on_v2(R + "memory.swappiness", "no per-cgroup swappiness");
         if (m.disableOOMKiller && *m.disableOOMKiller) not_on_v2(R + "memory.disableOOMKiller", "no OOM-killer switch");
         if (m.useHierarchy && !*m.useHierarchy) not_on_v2(R + "memory.useHierarchy", "always hierarchical");
-        if (m.limit) add("memory.limit", "memory", "memory.max", max_or(*m.limit));
-        if (m.swap) add("memory.swap", "memory", "memory.swap.max", max_or(swap_to_v2(*m.swap, m.limit)));
-        if (m.reservation) add("memory.reservation", "memory", "memory.low", max_or(*m.reservation));
+        if (nz(m.limit)) add("memory.limit", "memory", "memory.max", max_or(*m.limit));
+        if (nz(m.swap)) add("memory.swap", "memory", "memory.swap.max", max_or(swap_to_v2(*m.swap, m.limit)));
+        if (nz(m.reservation)) add("memory.reservation", "memory", "memory.low", max_or(*m.reservation));
     }
     if (r.cpu) {
         const auto& c = *r.cpu;
-        if (c.realtimePeriod || c.realtimeRuntime) not_on_v2(R + "cpu.realtimeRuntime", "no realtime bandwidth control");
-        if (c.shares) add("cpu.shares", "cpu", "cpu.weight", unum(shares_to_weight(*c.shares)));
-        if (c.quota || c.period) {
+        if (nz(c.realtimePeriod) || nz(c.realtimeRuntime)) not_on_v2(R + "cpu.realtimeRuntime", "no realtime bandwidth control");
+        if (nz(c.shares)) add("cpu.shares", "cpu", "cpu.weight", unum(shares_to_weight(*c.shares)));
+        if (nz(c.quota) || nz(c.period)) {
             std::string quota = c.quota && *c.quota > 0 ? num(*c.quota) : "max";
             add(c.quota ? "cpu.quota" : "cpu.period", "cpu", "cpu.max", quota + " " + unum(c.period.value_or(100000)));
         }
@@ -200,19 +208,19 @@ std::vector<Write> plan_v2(const spec::Resources& r) {
         if (!c.cpus.empty()) add("cpu.cpus", "cpuset", "cpuset.cpus", c.cpus);
         if (!c.mems.empty()) add("cpu.mems", "cpuset", "cpuset.mems", c.mems);
     }
-    if (r.pids && r.pids->limit) add("pids.limit", "pids", "pids.max", *r.pids->limit > 0 ? num(*r.pids->limit) : "max");
+    if (r.pids && nz(r.pids->limit)) add("pids.limit", "pids", "pids.max", *r.pids->limit > 0 ? num(*r.pids->limit) : "max");
     if (r.blockIO) {
         const auto& b = *r.blockIO;
-        if (b.leafWeight) not_on_v2(R + "blockIO.leafWeight", "no leaf weights");
+        if (nz(b.leafWeight)) not_on_v2(R + "blockIO.leafWeight", "no leaf weights");
         // io.bfq.weight takes the v1 range as is; io.weight its own.
-        if (b.weight) {
+        if (nz(b.weight)) {
             add("blockIO.weight", "io", "io.bfq.weight", unum(*b.weight), "io.weight");
             w.back().alt_value = "default " + unum(blkio_to_io_weight(*b.weight));
         }
         for (size_t i = 0; i < b.weightDevice.size(); ++i) {
             const auto& d = b.weightDevice[i];
-            if (d.leafWeight) not_on_v2(R + "blockIO.weightDevice[" + std::to_string(i) + "].leafWeight", "no leaf weights");
-            if (d.weight) {
+            if (nz(d.leafWeight)) not_on_v2(R + "blockIO.weightDevice[" + std::to_string(i) + "].leafWeight", "no leaf weights");
+            if (nz(d.weight)) {
                 add("blockIO.weightDevice[" + std::to_string(i) + "]", "io", "io.bfq.weight",
                     dev(d.major, d.minor) + " " + unum(*d.weight), "io.weight");
                 w.back().alt_value = dev(d.major, d.minor) + " " + unum(blkio_to_io_weight(*d.weight));

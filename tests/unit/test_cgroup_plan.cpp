@@ -201,3 +201,33 @@ Test(cgroup_plan, v1_narrow_all_type_rules_become_char_and_block) {
     cr_assert_str_eq(p[2].value.c_str(), "c 1:3 r");
     cr_assert_str_eq(p[3].value.c_str(), "b 1:3 r");
 }
+
+// Docker sends these zeros for every container meaning "not set"; runc
+// leaves the files alone, and so must berth (blkio.weight 0 is out of range,
+// cpu.shares 0 would become the kernel's minimum).
+Test(cgroup_plan, zero_means_not_set) {
+    spec::Resources r;
+    r.memory = spec::Memory{};
+    r.memory->limit = 0;
+    r.memory->reservation = 0;
+    r.memory->swap = 0;
+    r.memory->kernel = 0;
+    r.cpu = spec::Cpu{};
+    r.cpu->shares = 0;
+    r.cpu->quota = 0;
+    r.cpu->period = 0;
+    r.cpu->realtimeRuntime = 0;
+    r.pids = spec::Pids{0};
+    r.blockIO = spec::BlockIO{};
+    r.blockIO->weight = 0;
+    r.blockIO->leafWeight = 0;
+    auto v1 = cgroup::plan_v1(r);
+    cr_expect(v1.empty(), "v1 plan has %zu writes, first %s", v1.size(), v1.empty() ? "" : v1[0].file.c_str());
+    auto v2 = cgroup::plan_v2(r);
+    cr_expect(v2.empty(), "v2 plan has %zu writes, first %s", v2.size(), v2.empty() ? "" : v2[0].file.c_str());
+    // A real value next to the zeros still counts.
+    r.cpu->shares = 512;
+    auto again = cgroup::plan_v1(r);
+    cr_expect_str_eq(find(again, "cpu.shares").c_str(), "512");
+    cr_expect_str_eq(find(again, "blkio.weight").c_str(), "<absent>");
+}
