@@ -1,6 +1,7 @@
 // The container's cgroup behind one interface. The host may be cgroup v1,
-// v1 hybrid (v1 controllers plus a cgroup2 mount) or pure v2; callers do not
-// know which. Resource limits arrive with the cgroups work (issue 4).
+// v1 hybrid (v1 controllers plus a cgroup2 mount) or pure v2, and the driver
+// cgroupfs (berth makes the dirs) or systemd (a transient unit, with
+// --systemd-cgroup); callers do not know which.
 #pragma once
 
 #include <sys/types.h>
@@ -44,6 +45,10 @@ struct Stats {
     uint64_t oom_kills = 0;                       // processes killed by the OOM killer
 };
 
+// Who owns the container's cgroup.
+enum class Driver { cgroupfs, systemd };
+const char* driver_name(Driver d);   // "cgroupfs", "systemd"
+
 class Manager {
 public:
     virtual ~Manager() = default;
@@ -62,6 +67,10 @@ public:
     virtual UniqueFd birth_fd() const = 0;
     virtual void enter_self() const = 0;
     virtual void add(pid_t pid, bool born_into = false) = 0;
+    // True when a new init can only be placed by add() from the parent, and
+    // must be before it starts its setup: its cgroup exists only from then
+    // (systemd starts a scope unit for a live pid).
+    virtual bool parent_places_init() const { return false; }
     // Apply linux.resources (at create, and for `update` with only the
     // fields given). Errors name the field; a resource the host's cgroups
     // cannot apply is an error, never skipped.
@@ -84,6 +93,9 @@ public:
     // state.json so `delete` removes exactly what `create` made.
     virtual const std::string& path() const = 0;
     virtual const std::vector<std::string>& created() const = 0;
+    // For state.json too: the driver, and the systemd unit ("" for cgroupfs).
+    virtual Driver driver() const { return Driver::cgroupfs; }
+    virtual std::string unit() const { return {}; }
 };
 
 // The cgroups path used for a container: cgroupsPath from the config, or
@@ -93,8 +105,15 @@ std::string container_path(const std::string& cgroups_path, const std::string& i
 // A manager for `path` (absolute: from each hierarchy's root; relative: from
 // this process's own cgroup). `created` restores what an earlier create() made.
 // An empty path means no cgroup (a rootless container without limits): every
-// operation is then a no-op.
-std::unique_ptr<Manager> open(const std::string& path, std::vector<std::string> created = {});
+// operation is then a no-op. With Driver::systemd, path is the "slice:prefix:
+// name" that path() gave when the container was created, its unit exists,
+// and systemd is reached only when an operation needs it.
+std::unique_ptr<Manager> open(const std::string& path, std::vector<std::string> created = {},
+                              Driver driver = Driver::cgroupfs);
+// The manager for a new container `id`, from its config's cgroupsPath (""
+// for the driver's default). The systemd driver connects to systemd here,
+// so a host without it fails before anything is made.
+std::unique_ptr<Manager> open_new(const std::string& cgroups_path, const std::string& id, Driver driver);
 // The same over given hierarchies (tests use a fake cgroupfs tree).
 std::unique_ptr<Manager> open_in(std::vector<Hierarchy> hs, const std::string& path,
                                  std::vector<std::string> created = {});

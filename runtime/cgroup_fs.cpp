@@ -8,6 +8,7 @@
 #include "strings.hpp"
 #include "cgroup_device_bpf.hpp"
 #include "cgroup_resources.hpp"
+#include "cgroup_systemd.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -477,9 +478,21 @@ std::unique_ptr<Manager> open_in(std::vector<Hierarchy> hs, const std::string& p
     return std::make_unique<FsManager>(std::move(hs), path, std::move(created));
 }
 
-std::unique_ptr<Manager> open(const std::string& path, std::vector<std::string> created) {
+const char* driver_name(Driver d) { return d == Driver::systemd ? "systemd" : "cgroupfs"; }
+
+std::unique_ptr<Manager> open(const std::string& path, std::vector<std::string> created, Driver driver) {
     if (path.empty()) return std::make_unique<FsManager>(std::vector<Hierarchy>{}, path, std::move(created));
+    if (driver == Driver::systemd)
+        return systemd::open_manager(host_hierarchies(), systemd::parse_path(path, "", ::geteuid() != 0),
+                                     std::move(created), false);
     return open_in(host_hierarchies(), path, std::move(created));
+}
+
+std::unique_ptr<Manager> open_new(const std::string& cgroups_path, const std::string& id, Driver driver) {
+    if (driver == Driver::systemd)
+        return systemd::open_manager(host_hierarchies(), systemd::parse_path(cgroups_path, id, ::geteuid() != 0), {},
+                                     true);
+    return open(container_path(cgroups_path, id));
 }
 
 } // namespace berth::cgroup

@@ -20,6 +20,9 @@ struct RuntimeContext {
     // argv to re-execute from a sealed copy of the binary when a container
     // needs that protection (exe_seal.hpp); null: never re-execute.
     char** argv = nullptr;
+    // Who owns a new container's cgroup (--systemd-cgroup); an existing
+    // container keeps the driver its state.json names.
+    cgroup::Driver cgroup_driver = cgroup::Driver::cgroupfs;
 };
 
 struct CreateOptions {
@@ -43,6 +46,24 @@ void start_container(const RuntimeContext& ctx, const std::string& id);
 // keep) and return the container's exit status (128+N for signal N).
 int run_container(const RuntimeContext& ctx, const std::string& id, const CreateOptions& opts, bool detach,
                   bool keep);
+struct ExecOptions {
+    spec::Process process;             // complete: see exec_base_process
+    std::string console_socket;
+    int console_fd = -1;               // instead of console_socket: an already connected socket
+    std::string pid_file;
+    bool detach = false;
+    bool ignore_paused = false;
+    unsigned preserve_fds = 0;
+};
+// The process `exec` starts from when given no process.json: the
+// container's own config.json process (runc's rule), for flags to amend.
+spec::Process exec_base_process(const RuntimeContext& ctx, const std::string& id);
+// Run a process in a created, running (or, with ignore_paused, paused)
+// container: in its namespaces and cgroup, with its seccomp filter and the
+// process's capabilities, user and rlimits. In the foreground, wait
+// (forwarding signals, relaying a terminal with no console socket) and
+// return its exit status; detached, return 0 once it has exec'd.
+int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecOptions& opts);
 void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, bool all);
 // Apply resources to a running (or created, or paused) container's cgroup.
 void update_container(const RuntimeContext& ctx, const std::string& id, const spec::Resources& r);

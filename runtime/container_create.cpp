@@ -51,25 +51,6 @@ std::string owner_name() {
     return uid;
 }
 
-// clone3 without a new stack: the child returns here like fork(), on a
-// private copy of memory, with a pidfd for the parent.
-constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;   // linux/sched.h, which clashes with <sched.h>
-
-// cgroup_fd >= 0: the child is born in that cgroup (CLONE_INTO_CGROUP).
-pid_t clone_init(uint64_t flags, int* pidfd, int cgroup_fd) {
-    struct {
-        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
-            cgroup;
-    } args{};
-    args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? kCloneIntoCgroup : 0);
-    args.pidfd = reinterpret_cast<uint64_t>(pidfd);
-    args.exit_signal = SIGCHLD;
-    args.cgroup = static_cast<uint64_t>(cgroup_fd >= 0 ? cgroup_fd : 0);
-    long r = ::syscall(SYS_clone3, &args, sizeof args);
-    if (r < 0) throw_errno("clone container init");
-    return static_cast<pid_t>(r);
-}
-
 bool same_ns(const std::string& a, const std::string& b) {
     struct stat sa, sb;
     return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
@@ -131,7 +112,8 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
                       const sigset_t* sigmask) {
     validate_id(id);
     std::string bundle = real_path(opts.bundle, "bundle");
-    spec::Config cfg = spec::load_bundle_config(bundle);
+    std::string config_text;
+    spec::Config cfg = spec::load_bundle_config(bundle, &config_text);
     if (!cfg.process) throw Error(EINVAL, bundle + "/config.json: process: required to create a container");
     if (!cfg.linux) cfg.linux.emplace();
     const auto& lin = *cfg.linux;
@@ -165,7 +147,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     // Rootless: without write access to the cgroup tree (no delegation) a
     // container with no limits simply gets no cgroup of its own, as with runc.
     bool rootless = ::geteuid() != 0;
-    cg = cgroup::open(cgroup::container_path(lin.cgroupsPath, id));
+    cg = cgroup::open_new(lin.cgroupsPath, id, ctx.cgroup_driver);
     guard.set_cgroup(cg.get());
     try {
         with_context("linux.cgroupsPath " + cg->path(), [&] { cg->create(); });
@@ -218,13 +200,14 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
                        !hk.startContainer.empty();
     a.setgroups_denied = rootless && (flags & CLONE_NEWUSER);
     a.parent_unprivileged = rootless;
-    // In a new user namespace the init can't write the host's cgroupfs: the
-    // parent places it instead.
-    bool init_joins = !(flags & CLONE_NEWUSER);
+    // In a new user namespace the init can't write the host's cgroupfs, and
+    // some drivers place only from outside (systemd): the parent places it.
+    bool early = cg->parent_places_init();
+    bool init_joins = !(flags & CLONE_NEWUSER) && !early;
     if (init_joins) a.cgroup = cg.get();
     UniqueFd birth = cg->birth_fd();
     int pidfd = -1;
-    pid_t pid = clone_init(flags, &pidfd, birth.get());
+    pid_t pid = with_context("clone container init", [&] { return clone_pidfd(flags, &pidfd, birth.get()); });
     birth.reset();
     if (pid == 0) {
         // The child: drop the parent's copies of what it must not hold.
@@ -247,8 +230,10 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
         }
     };
     if (flags & CLONE_NEWUSER) write_id_maps(pid, lin, rootless);
+    // Before go when the cgroup exists only once placed: the init mounts it.
+    if (early) cg->add(pid, true);
     tell(SyncType::go);
-    if (!init_joins) cg->add(pid, true);
+    if (!init_joins && !early) cg->add(pid, true);
     if (cfg.process->oomScoreAdj) {
         with_context("process.oomScoreAdj", [&] {
             write_existing("/proc/" + std::to_string(pid) + "/oom_score_adj",
@@ -310,10 +295,13 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     st.annotations = cfg.annotations;
     st.cgroup_path = cg->path();
     st.cgroup_created = cg->created();
+    st.cgroup_driver = cg->driver();
+    st.cgroup_unit = cg->unit();
     auto pidns = lin.find_ns(spec::NsType::pid);
     st.own_pid_ns = pidns && pidns->path.empty();
     st.poststart = hk.poststart;
     st.poststop = hk.poststop;
+    dir.save_config(config_text);
     dir.save(st);
     if (!opts.pid_file.empty()) {
         with_context("--pid-file", [&] { write_file_atomic(opts.pid_file, std::to_string(pid)); });

@@ -85,7 +85,7 @@ void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, b
         throw Error(ESRCH, "container \"" + id + "\" is not running");
     }
     if (all || !st.own_pid_ns) {
-        signal_all(st, *cgroup::open(st.cgroup_path, st.cgroup_created), sig);
+        signal_all(st, *open_cgroup(st), sig);
         return;
     }
     auto fd = init_pidfd(st);
@@ -108,7 +108,7 @@ void delete_container(const RuntimeContext& ctx, const std::string& id, bool for
     StateDir& dir = *opened;
     auto st = dir.load();
     // One view of the host's cgroups for the whole delete.
-    auto cg = cgroup::open(st.cgroup_path, st.cgroup_created);
+    auto cg = open_cgroup(st);
     auto status = current_status(st, dir, cg.get());
     if ((status == Status::running || status == Status::paused) && !force)
         throw Error(EBUSY, "cannot delete container \"" + id + "\" that is not stopped: " + status_name(status) +
@@ -150,7 +150,7 @@ std::pair<ContainerState, Status> live(const StateDir& dir, const std::string& i
 void update_container(const RuntimeContext& ctx, const std::string& id, const spec::Resources& r) {
     auto dir = StateDir::open(ctx.root, id);
     auto [st, status] = live(dir, id, "update");
-    cgroup::open(st.cgroup_path, st.cgroup_created)->set(r);
+    open_cgroup(st)->set(r);
 }
 
 void pause_container(const RuntimeContext& ctx, const std::string& id) {
@@ -158,7 +158,7 @@ void pause_container(const RuntimeContext& ctx, const std::string& id) {
     auto [st, status] = live(dir, id, "pause");
     if (status != Status::running)
         throw Error(EINVAL, "cannot pause container \"" + id + "\": it is " + status_name(status) + ", not running");
-    cgroup::open(st.cgroup_path, st.cgroup_created)->freeze(true);
+    open_cgroup(st)->freeze(true);
 }
 
 void resume_container(const RuntimeContext& ctx, const std::string& id) {
@@ -166,13 +166,13 @@ void resume_container(const RuntimeContext& ctx, const std::string& id) {
     auto [st, status] = live(dir, id, "resume");
     if (status != Status::paused)
         throw Error(EINVAL, "cannot resume container \"" + id + "\": it is " + status_name(status) + ", not paused");
-    cgroup::open(st.cgroup_path, st.cgroup_created)->freeze(false);
+    open_cgroup(st)->freeze(false);
 }
 
 cgroup::Stats container_stats(const RuntimeContext& ctx, const std::string& id, bool* stopped) {
     auto dir = StateDir::open(ctx.root, id, true);
     auto st = dir.load();
-    auto cg = cgroup::open(st.cgroup_path, st.cgroup_created);
+    auto cg = open_cgroup(st);
     bool is_stopped = current_status(st, dir, cg.get()) == Status::stopped;
     if (is_stopped && !stopped) throw Error(ESRCH, "events: container \"" + id + "\" is not running");
     if (st.cgroup_path.empty())
@@ -189,7 +189,7 @@ std::vector<pid_t> container_pids(const RuntimeContext& ctx, const std::string& 
         if (current_status(st, dir) == Status::stopped) return {};
         return {st.pid};
     }
-    return cgroup::open(st.cgroup_path, st.cgroup_created)->pids();
+    return open_cgroup(st)->pids();
 }
 
 ContainerInfo container_info(const RuntimeContext& ctx, const std::string& id) {

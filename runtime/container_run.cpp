@@ -1,6 +1,7 @@
 // `run`: create + start, then (in the foreground) wait for the init,
 // forwarding signals, and report its exit status.
 #include "container.hpp"
+#include "foreground.hpp"
 #include "error.hpp"
 #include "proc.hpp"
 #include "terminal.hpp"
@@ -64,9 +65,29 @@ private:
     bool active_ = false;
 };
 
-// Wait for the init, forwarding signals; with a pty master, also relay it
-// to our stdio until the container side closes.
-int wait_forwarding(pid_t pid, int pidfd, const sigset_t& set, int master) {
+} // namespace
+
+sigset_t forwarded_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : forwarded) sigaddset(&set, s);
+    return set;
+}
+
+OwnConsole OwnConsole::make() {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) throw_errno("socketpair");
+    return OwnConsole{UniqueFd(sv[0]), UniqueFd(sv[1])};
+}
+
+UniqueFd OwnConsole::master() const {
+    // Nothing arrives (EOF) when the process has no terminal.
+    pollfd p{ours.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) return recv_fd(ours.get());
+    return UniqueFd();
+}
+
+int wait_foreground(pid_t pid, int pidfd, const sigset_t& set, int master) {
     UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
     if (!sfd) throw_errno("signalfd");
     std::optional<RawMode> raw;
@@ -107,34 +128,23 @@ int wait_forwarding(pid_t pid, int pidfd, const sigset_t& set, int master) {
     return 128 + info.si_status;
 }
 
-} // namespace
-
 int run_container(const RuntimeContext& ctx, const std::string& id, const CreateOptions& opts, bool detach,
                   bool keep) {
-    sigset_t set, old;
-    sigemptyset(&set);
-    for (int s : forwarded) sigaddset(&set, s);
+    sigset_t set = forwarded_signals(), old;
     // Blocked before the clone so no signal is lost; the init restores `old`.
     ::sigprocmask(SIG_BLOCK, &set, &old);
     // A terminal with no console socket: receive the pty master ourselves
     // and relay it, as `runc run` does.
     CreateOptions o = opts;
-    UniqueFd console_ours, console_theirs;
+    OwnConsole own;
     if (o.console_socket.empty() && o.console_fd < 0) {
-        int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) throw_errno("socketpair");
-        console_ours.reset(sv[0]);
-        console_theirs.reset(sv[1]);
-        o.console_fd = sv[1];
+        own = OwnConsole::make();
+        o.console_fd = own.theirs.get();
     }
     pid_t pid = create_container(ctx, id, o, &old);
-    console_theirs.reset();
+    own.theirs.reset();
     UniqueFd master;
-    if (console_ours) {
-        // Nothing arrives (EOF) when the config has no terminal.
-        pollfd p{console_ours.get(), POLLIN, 0};
-        if (::poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) master = recv_fd(console_ours.get());
-    }
+    if (own.ours) master = own.master();
     try {
         start_container(ctx, id);
     } catch (...) {
@@ -151,7 +161,7 @@ int run_container(const RuntimeContext& ctx, const std::string& id, const Create
         ::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED);
         status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
     } else {
-        status = wait_forwarding(pid, pidfd.get(), set, master.get());
+        status = wait_foreground(pid, pidfd.get(), set, master.get());
     }
     if (!keep) delete_container(ctx, id, true);
     ::sigprocmask(SIG_SETMASK, &old, nullptr);

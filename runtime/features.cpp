@@ -39,7 +39,7 @@ std::string features_json() {
     }
     w.key("capabilities").string_array(caps);
     w.key("cgroup").begin_object()
-        .kv("v1", true).kv("v2", true).kv("systemd", false).kv("systemdUser", false).kv("rdma", false)
+        .kv("v1", true).kv("v2", true).kv("systemd", true).kv("systemdUser", false).kv("rdma", false)
         .end_object();
     w.key("seccomp").begin_object()
         .kv("enabled", true)

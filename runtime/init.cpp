@@ -1,17 +1,14 @@
 #include "init.hpp"
 
-#include "capabilities.hpp"
 #include "error.hpp"
 #include "hooks.hpp"
 #include "log.hpp"
-#include "lsm.hpp"
 #include "namespaces.hpp"
-#include "process.hpp"
+#include "process_finish.hpp"
 #include "rootfs.hpp"
 #include "terminal.hpp"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -104,45 +101,14 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::st
     if (a.parent_unprivileged) non_dumpable();
     if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) throw_errno("create cgroup namespace");
 
-    auto caps = plan_capabilities(proc, [&](const std::string& w) {
-        a.sync.send(SyncType::log, 0, w, static_cast<uint32_t>(LogLevel::warning));
-    });
-    apply_rlimits(proc);
-    apply_personality(lin);
-    env = process_env(proc);
-    if (::chdir(proc.cwd.c_str()) < 0) throw_errno("process.cwd: chdir " + proc.cwd);
-    // A cwd reached through an fd still open to the host (/proc/self/fd/N)
-    // would be outside the root: getcwd then fails or says "(unreachable)"
-    // (the CVE-2024-21626 class).
-    {
-        char buf[4096];
-        if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
-            throw Error(EPERM, "process.cwd: " + proc.cwd + " is outside the container's root");
-    }
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-    // while we still have it. With it, load as late as possible (runc's order).
-    auto load_seccomp = [&] {
-        if (!a.seccomp) return;
-        a.seccomp->load();
-        if (a.seccomp->uses_notify()) a.sync.send_fd(SyncType::seccomp_fd, a.seccomp->notify_fd().get());
-    };
-    if (!proc.noNewPrivileges) load_seccomp();
-    caps_before_user(caps);
-    apply_user(proc, a.setgroups_denied);
-    caps_after_user(caps);
-    if (proc.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw_errno("set no_new_privs");
-    exe = find_executable(proc);
-    apply_exec_labels(proc);
-
-    // Nothing but stdio and the preserved fds may cross into the container.
-    unsigned first = 3 + a.preserve_fds;
-    if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) throw_errno("mark fds close-on-exec");
-    for (unsigned fd = 3; fd < first; ++fd)
-        if (::fcntl(static_cast<int>(fd), F_SETFD, 0) < 0 && errno != EBADF) throw_errno("preserve fd " + std::to_string(fd));
-
-    // berth create exits once we are ready; that must not kill us.
-    if (::prctl(PR_SET_PDEATHSIG, 0) < 0) throw_errno("clear parent death signal");
-    if (proc.noNewPrivileges) load_seccomp();
+    ProcessFinish f;
+    f.process = &proc;
+    f.linux = &lin;
+    f.seccomp = a.seccomp;
+    f.sync = &a.sync;
+    f.preserve_fds = a.preserve_fds;
+    f.setgroups_denied = a.setgroups_denied;
+    exe = finish_process(f, env);
 }
 
 void wait_for_start(int fifo) {

@@ -4,6 +4,7 @@
 #include "file_util.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -41,6 +42,31 @@ bool process_alive(pid_t pid, uint64_t start_time) {
     if (pid <= 0) return false;
     auto st = read_proc_stat(pid);
     return st && st->state != 'Z' && st->state != 'X' && st->start_time == start_time;
+}
+
+namespace {
+constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;   // linux/sched.h, which clashes with <sched.h>
+}
+
+pid_t clone_pidfd(uint64_t flags, int* pidfd, int cgroup_fd) {
+    struct {
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+            cgroup;
+    } args{};
+    args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? kCloneIntoCgroup : 0);
+    args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd >= 0 ? cgroup_fd : 0);
+    long r = ::syscall(SYS_clone3, &args, sizeof args);
+    if (r < 0) throw_errno("clone3");
+    return static_cast<pid_t>(r);
+}
+
+pid_t pidfd_pid(int pidfd) {
+    std::string info = read_file("/proc/self/fdinfo/" + std::to_string(pidfd));
+    auto pos = info.find("\nPid:");
+    if (pos == std::string::npos) throw Error(EINVAL, "fd " + std::to_string(pidfd) + " is not a pidfd");
+    return static_cast<pid_t>(std::strtol(info.c_str() + pos + 5, nullptr, 10));
 }
 
 UniqueFd pidfd_open(pid_t pid) {

@@ -31,4 +31,11 @@ bool pidfd_signal(int pidfd, int sig);
 // Returns false on timeout.
 bool pidfd_wait_exit(int pidfd, int timeout_ms);
 
+// clone3 without a new stack: the child returns here like fork(), on a
+// private copy of memory, with a pidfd for the parent. cgroup_fd >= 0: the
+// child is born in that cgroup (CLONE_INTO_CGROUP).
+pid_t clone_pidfd(uint64_t flags, int* pidfd, int cgroup_fd = -1);
+// The pid (in our pid namespace) of the process behind a pidfd.
+pid_t pidfd_pid(int pidfd);
+
 } // namespace berth

@@ -128,6 +128,8 @@ void StateDir::save(const ContainerState& s) const {
         .kv("cgroupPath", s.cgroup_path)
         .key("cgroupCreated").string_array(s.cgroup_created)
         .kv("ownPidNamespace", s.own_pid_ns);
+    if (s.cgroup_driver == cgroup::Driver::systemd)
+        w.kv("cgroupDriver", cgroup::driver_name(s.cgroup_driver)).kv("systemdUnit", s.cgroup_unit);
     write_hooks(w, "poststart", s.poststart);
     write_hooks(w, "poststop", s.poststop);
     w.end_object();
@@ -152,14 +154,30 @@ ContainerState StateDir::load() const {
         s.cgroup_path = r.get("cgroupPath").as_string();
         if (r.has("cgroupCreated")) s.cgroup_created = r.get("cgroupCreated").as_string_array();
         s.own_pid_ns = r.get("ownPidNamespace").as_bool();
+        if (r.has("cgroupDriver")) {
+            auto d = r.get("cgroupDriver").as_string();
+            if (d == "systemd") s.cgroup_driver = cgroup::Driver::systemd;
+            else if (d != "cgroupfs") throw Error(EINVAL, "cgroupDriver: unknown driver \"" + d + "\"");
+            if (r.has("systemdUnit")) s.cgroup_unit = r.get("systemdUnit").as_string();
+        }
         s.poststart = read_hooks(r.get("poststart"));
         s.poststop = read_hooks(r.get("poststop"));
         return s;
     });
 }
 
+void StateDir::save_config(const std::string& text) const {
+    write_file_atomic(path_ + "/config.json", text, 0600);   // env may hold secrets
+}
+
+std::string StateDir::load_config() const {
+    std::string file = path_ + "/config.json";
+    if (::faccessat(dirfd_.get(), "config.json", F_OK, 0) < 0) return {};
+    return read_file(file);
+}
+
 void StateDir::remove() {
-    for (const char* f : {"state.json", "state.json.tmp", "exec.fifo"})
+    for (const char* f : {"state.json", "state.json.tmp", "config.json", "config.json.tmp", "exec.fifo"})
         if (::unlinkat(dirfd_.get(), f, 0) < 0 && errno != ENOENT) throw_errno("remove " + path_ + "/" + f);
     if (::rmdir(path_.c_str()) < 0 && errno != ENOENT) throw_errno("remove " + path_);
     dirfd_.reset();
@@ -186,7 +204,11 @@ Status current_status(const ContainerState& s, const StateDir& dir, const cgroup
     if (!process_alive(s.pid, s.pid_start)) return Status::stopped;
     if (dir.fifo_exists()) return Status::created;
     if (cg) return cg->frozen() ? Status::paused : Status::running;
-    return cgroup::open(s.cgroup_path, s.cgroup_created)->frozen() ? Status::paused : Status::running;
+    return open_cgroup(s)->frozen() ? Status::paused : Status::running;
+}
+
+std::unique_ptr<cgroup::Manager> open_cgroup(const ContainerState& s) {
+    return cgroup::open(s.cgroup_path, s.cgroup_created, s.cgroup_driver);
 }
 
 std::string oci_state_json(const ContainerState& s, Status st, bool pretty) {

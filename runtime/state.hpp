@@ -2,6 +2,7 @@
 // under one flock per container so concurrent commands serialise.
 #pragma once
 
+#include "cgroup.hpp"
 #include "config.hpp"
 #include "fd.hpp"
 
@@ -9,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,8 @@ struct ContainerState {
     std::map<std::string, std::string> annotations;
     std::string cgroup_path;
     std::vector<std::string> cgroup_created;
+    cgroup::Driver cgroup_driver = cgroup::Driver::cgroupfs;
+    std::string cgroup_unit;     // the systemd unit, with the systemd driver
     bool own_pid_ns = true;      // false: processes may outlive init, kill the cgroup
     std::vector<spec::Hook> poststart, poststop;   // run by start and delete
 };
@@ -50,6 +54,10 @@ public:
 
     void save(const ContainerState& s) const;
     ContainerState load() const;
+    // The config.json the container was created from, kept for exec (the
+    // bundle may change or go away while the container runs). "" if absent.
+    void save_config(const std::string& text) const;
+    std::string load_config() const;
     // Remove the dir and all in it; the lock goes with the fd.
     void remove();
 
@@ -62,7 +70,8 @@ private:
 // Ids of all containers under root (those with a state.json).
 std::vector<std::string> list_ids(const std::string& root);
 
-namespace cgroup { class Manager; }
+// The container's cgroup, through the driver it was created with.
+std::unique_ptr<cgroup::Manager> open_cgroup(const ContainerState& s);
 
 // The status implied by the saved state and what the kernel says now. `cg`
 // (the container's cgroup, when the caller has it open) saves re-reading the

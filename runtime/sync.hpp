@@ -20,6 +20,7 @@ enum class SyncType : uint32_t {
     seccomp_fd, // init -> parent: the seccomp notify fd (attached)
     hooks,      // init -> parent: mounts done, run prestart/createRuntime hooks
     hooks_done, // parent -> init: done; text is the state JSON for the init's hooks
+    exec_child, // exec, first stage -> parent: pidfd of the process born in the pid namespace
 };
 
 struct SyncMsg {

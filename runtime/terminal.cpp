@@ -42,7 +42,7 @@ UniqueFd recv_fd(int sock, std::string* name) {
     return fd;
 }
 
-void setup_terminal(int sock, const spec::Process& p) {
+void setup_terminal(int sock, const spec::Process& p, bool bind_console) {
     UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!master) throw_errno("process.terminal: open /dev/ptmx");
     int unlock = 0;
@@ -62,10 +62,13 @@ void setup_terminal(int sock, const spec::Process& p) {
     std::string pts = "/dev/pts/" + std::to_string(n);
 
     // /dev/console is the pty: a bind over an empty file.
-    int cf = ::open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (cf < 0 && errno != EEXIST) throw_errno("create /dev/console");
-    if (cf >= 0) ::close(cf);
-    if (::mount(pts.c_str(), "/dev/console", nullptr, MS_BIND, nullptr) < 0) throw_errno("bind " + pts + " on /dev/console");
+    if (bind_console) {
+        int cf = ::open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (cf < 0 && errno != EEXIST) throw_errno("create /dev/console");
+        if (cf >= 0) ::close(cf);
+        if (::mount(pts.c_str(), "/dev/console", nullptr, MS_BIND, nullptr) < 0)
+            throw_errno("bind " + pts + " on /dev/console");
+    }
 
     send_fd(sock, master.get(), "/dev/ptmx");
     master.reset();

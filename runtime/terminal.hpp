@@ -15,8 +15,9 @@ namespace berth {
 UniqueFd connect_console_socket(const std::string& path);
 
 // Init side, after pivot_root: create the pty, send the master over sock,
-// make the slave the controlling terminal and fds 0-2, bind it on /dev/console.
-void setup_terminal(int sock, const spec::Process& p);
+// make the slave the controlling terminal and fds 0-2, and (for the init,
+// not an exec'd process) bind it on /dev/console.
+void setup_terminal(int sock, const spec::Process& p, bool bind_console = true);
 
 // Send or receive one fd with a name string (the console-socket message).
 void send_fd(int sock, int fd, const std::string& name);

@@ -6,12 +6,13 @@
 
 namespace berth::spec {
 
-Config load_bundle_config(const std::string& bundle) {
+Config load_bundle_config(const std::string& bundle, std::string* text_out) {
     std::string path = bundle + "/config.json";
     std::string text = read_file(path);   // its error already names the path
     return with_context(path, [&] {
         Config c = parse_config(text, "");
         validate_config(c, bundle);
+        if (text_out) *text_out = std::move(text);
         return c;
     });
 }

@@ -338,7 +338,8 @@ Config parse_config(std::string_view text, std::string_view what = "config.json"
 void validate_config(const Config& c, const std::string& bundle);
 
 // Read BUNDLE/config.json, parse and validate it. Errors name the file.
-Config load_bundle_config(const std::string& bundle);
+// `text`, when given, receives the file's contents.
+Config load_bundle_config(const std::string& bundle, std::string* text = nullptr);
 
 // Parse a process.json (for exec --process) and a LinuxResources document
 // (for update -r).

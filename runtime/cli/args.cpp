@@ -2,7 +2,9 @@
 
 #include "error.hpp"
 
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 
 namespace berth::cli {
 
@@ -59,8 +61,18 @@ Parsed parse(const std::vector<std::string>& argv, size_t& i, const std::vector<
             value = "true";
         }
         p.values[f->name] = value;
+        p.lists[f->name].push_back(value);
     }
     return p;
+}
+
+unsigned parse_uint(const std::string& s, const std::string& what) {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long v = std::strtoul(s.c_str(), &end, 10);
+    if (s.empty() || s[0] == '-' || *end || errno || v > INT_MAX)
+        throw Error(EINVAL, what + ": invalid number \"" + s + "\"");
+    return static_cast<unsigned>(v);
 }
 
 void print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }

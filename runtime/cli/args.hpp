@@ -17,7 +17,8 @@ struct Flag {
 };
 
 struct Parsed {
-    std::map<std::string, std::string> values;   // flag name -> value ("true" for booleans)
+    std::map<std::string, std::string> values;   // flag name -> value ("true" for booleans); the last one given
+    std::map<std::string, std::vector<std::string>> lists;   // flag name -> every value, in order (exec -e)
     std::vector<std::string> args;               // positionals
     bool has(const std::string& f) const { return values.count(f) > 0; }
     std::string get(const std::string& f, const std::string& def = "") const {
@@ -25,6 +26,10 @@ struct Parsed {
         return it == values.end() ? def : it->second;
     }
     bool flag(const std::string& f) const;   // boolean flag set (and not "false")
+    std::vector<std::string> all(const std::string& f) const {
+        auto it = lists.find(f);
+        return it == lists.end() ? std::vector<std::string>{} : it->second;
+    }
 };
 
 // Parse argv[i..] until the first positional when stop_at_positional (the
@@ -32,6 +37,9 @@ struct Parsed {
 // naming an unknown flag or a missing value. Advances i.
 Parsed parse(const std::vector<std::string>& argv, size_t& i, const std::vector<Flag>& flags,
              bool stop_at_positional);
+
+// A non-negative int-sized number; errors name `what` ("--preserve-fds").
+unsigned parse_uint(const std::string& s, const std::string& what);
 
 // Write to stdout (no iostreams: their static init costs resident memory).
 void print(const std::string& s);

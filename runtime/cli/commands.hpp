@@ -17,7 +17,6 @@ struct Command {
     int (*run)(const RuntimeContext& ctx, const Parsed& p);
     size_t min_args;
     size_t max_args;   // SIZE_MAX: any
-    bool stub = false; // not built yet: says so whatever flags a caller passes
 };
 
 const std::vector<Command>& commands();

@@ -73,11 +73,6 @@ int cmd_features(const RuntimeContext&, const Parsed&) {
     return 0;
 }
 
-[[noreturn]] int not_yet(const char* what) {
-    throw Error(ENOSYS, std::string(what) + " is not implemented yet");
-}
-int cmd_exec(const RuntimeContext&, const Parsed&) { not_yet("exec"); }
-
 } // namespace
 
 extern const std::vector<Command> info_commands = {
@@ -89,8 +84,6 @@ extern const std::vector<Command> info_commands = {
       {"rootless", 0, false, "a config for running without root"}},
      cmd_spec, 0, 0},
     {"features", "features", "Print what this runtime supports as JSON.", {}, cmd_features, 0, 0},
-    {"exec", "exec [OPTIONS] ID COMMAND [ARGS...]", "Run a process in a container (not implemented yet).",
-     {}, cmd_exec, 0, SIZE_MAX, true},
 };
 
 } // namespace berth::cli

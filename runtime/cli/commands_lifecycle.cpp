@@ -28,14 +28,6 @@ std::vector<Flag> run_flags() {
     return f;
 }
 
-unsigned parse_uint(const std::string& s, const std::string& what) {
-    char* end = nullptr;
-    errno = 0;
-    unsigned long v = std::strtoul(s.c_str(), &end, 10);
-    if (s.empty() || *end || errno || v > INT_MAX) throw Error(EINVAL, what + ": invalid number \"" + s + "\"");
-    return static_cast<unsigned>(v);
-}
-
 CreateOptions create_options(const Parsed& p) {
     CreateOptions o;
     o.bundle = p.get("bundle", ".");

@@ -18,10 +18,12 @@ namespace berth::cli {
 extern const std::vector<Command> lifecycle_commands;
 extern const std::vector<Command> info_commands;
 extern const std::vector<Command> cgroup_commands;
+extern const std::vector<Command> exec_commands;
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> all = [] {
         std::vector<Command> v = lifecycle_commands;
+        v.insert(v.end(), exec_commands.begin(), exec_commands.end());
         v.insert(v.end(), cgroup_commands.begin(), cgroup_commands.end());
         v.insert(v.end(), info_commands.begin(), info_commands.end());
         return v;
@@ -90,13 +92,11 @@ int main_impl(int argc, char** argv, Logger& log) {
     if (fmt != "text" && fmt != "json") throw Error(EINVAL, "--log-format: unknown format \"" + fmt + "\"");
     log.set_json(fmt == "json");
     log.set_debug(global.flag("debug"));
-    if (global.flag("systemd-cgroup"))
-        throw Error(ENOTSUP, "--systemd-cgroup: the systemd cgroup driver is not supported yet");
+    if (global.flag("systemd-cgroup")) ctx.cgroup_driver = cgroup::Driver::systemd;
 
     const std::string& name = args[i++];
     for (const auto& c : commands()) {
         if (name != c.name) continue;
-        if (c.stub) return c.run(ctx, Parsed{});
         std::vector<Flag> flags = c.flags;
         flags.push_back({"help", 'h', false, "show help"});
         auto p = parse(args, i, flags, false);

@@ -100,3 +100,35 @@ Test(rootless, cgroup_limits_need_cgroup_access) {
     cr_assert(empty_dir(root), "state left behind in %s", root.c_str());
     itest::finish();
 }
+
+// exec by the unprivileged owner: berth can't join the container's pid
+// namespace for its child, so the child joins it and forks once more.
+Test(rootless, exec_as_unprivileged_user) {
+    require_setpriv();
+    auto c = itest::container();
+    c.cfg = rootless_config("exec sleep 600");
+    c.write_config();
+    std::string root = nobody_root();
+    auto as_nobody = [&](std::vector<std::string> args, const itest::SpawnOpts& o = {}) {
+        std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                                         std::getenv("BERTH"), "--root", root};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return itest::run_cmd(argv, o);
+    };
+    itest::SpawnOpts detached;
+    detached.stdout_path = c.out_path;
+    IT_ASSERT_OK(as_nobody({"run", "-d", "--bundle", c.bundle, c.id}, detached));
+    auto st = as_nobody({"state", c.id});
+    IT_ASSERT_OK(st);
+    std::string pid = itest::json_field(st.out, "pid");
+    auto r = as_nobody({"exec", c.id, "sh", "-c", "id -u; readlink /proc/self/ns/pid; echo $$; exit 3"});
+    cr_assert_eq(r.status, 3, "%s", r.describe().c_str());
+    auto l = itest::lines(r.out);
+    cr_assert_eq(l.size(), 3u, "%s", r.describe().c_str());
+    IT_ASSERT_STR_EQ(l[0], "0", r.describe());
+    IT_ASSERT_STR_EQ(l[1], itest::readlink_str("/proc/" + pid + "/ns/pid"), r.describe());
+    cr_assert(l[2] != "1", "%s", r.describe().c_str());
+    IT_ASSERT_OK(as_nobody({"delete", "--force", c.id}));
+    cr_assert(empty_dir(root), "state left behind in %s", root.c_str());
+    itest::finish();
+}

@@ -78,6 +78,10 @@ done
 left=$(ls -d /sys/fs/cgroup/berth-* 2>/dev/null)
 [ -z "$left" ] || echo "cgroups left: $left"
 [ -z "$left" ]; check "no_berth_cgroups_left_after_tests" $?
+# The systemd driver's units (integration-systemd): stopped and collected.
+units=$(systemctl list-units --all --plain --no-legend 'berth-*' 2>/dev/null; ls -d /sys/fs/cgroup/system.slice/berth-* 2>/dev/null)
+[ -z "$units" ] || echo "systemd units left: $units"
+[ -z "$units" ]; check "no_berth_systemd_units_left_after_tests" $?
 echo "1..$n" >> "$TAP/lane.tap"
 [ "$lane_bad" = 0 ]; echo $? > "$TAP/lane.rc"
 [ "$bad" = 0 ]

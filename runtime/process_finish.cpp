@@ -1,0 +1,62 @@
+#include "process_finish.hpp"
+
+#include "capabilities.hpp"
+#include "error.hpp"
+#include "log.hpp"
+#include "lsm.hpp"
+#include "process.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace berth {
+
+std::string finish_process(const ProcessFinish& f, std::vector<std::string>& env) {
+    const auto& proc = *f.process;
+    auto caps = plan_capabilities(proc, [&](const std::string& w) {
+        f.sync->send(SyncType::log, 0, w, static_cast<uint32_t>(LogLevel::warning));
+    });
+    apply_rlimits(proc);
+    apply_personality(*f.linux);
+    env = process_env(proc);
+    if (::chdir(proc.cwd.c_str()) < 0) throw_errno("process.cwd: chdir " + proc.cwd);
+    // A cwd reached through an fd still open to the host (/proc/self/fd/N)
+    // would be outside the root: getcwd then fails or says "(unreachable)"
+    // (the CVE-2024-21626 class).
+    {
+        char buf[4096];
+        if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
+            throw Error(EPERM, "process.cwd: " + proc.cwd + " is outside the container's root");
+    }
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+    // while we still have it. With it, load as late as possible (runc's order).
+    auto load_seccomp = [&] {
+        if (!f.seccomp) return;
+        f.seccomp->load();
+        if (f.seccomp->uses_notify()) f.sync->send_fd(SyncType::seccomp_fd, f.seccomp->notify_fd().get());
+    };
+    if (!proc.noNewPrivileges) load_seccomp();
+    caps_before_user(caps);
+    apply_user(proc, f.setgroups_denied);
+    caps_after_user(caps);
+    if (proc.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw_errno("set no_new_privs");
+    std::string exe = find_executable(proc);
+    apply_exec_labels(proc);
+
+    // Nothing but stdio and the preserved fds may cross into the container.
+    unsigned first = 3 + f.preserve_fds;
+    if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) throw_errno("mark fds close-on-exec");
+    for (unsigned fd = 3; fd < first; ++fd)
+        if (::fcntl(static_cast<int>(fd), F_SETFD, 0) < 0 && errno != EBADF)
+            throw_errno("preserve fd " + std::to_string(fd));
+
+    // berth exits once the process is set up; that must not kill it.
+    if (::prctl(PR_SET_PDEATHSIG, 0) < 0) throw_errno("clear parent death signal");
+    if (proc.noNewPrivileges) load_seccomp();
+    return exe;
+}
+
+} // namespace berth
