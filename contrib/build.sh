@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(meson ninja-build g++ pkg-config libyajl-dev libseccomp-dev libcap-dev busybox-static)
 if [[ "${1:-}" == "--tests" ]]; then
-    pkgs+=(libcriterion-dev iproute2 procps util-linux python3 podman)
+    pkgs+=(libcriterion-dev iproute2 procps util-linux bsdutils python3 podman containerd docker.io)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # bench.sh: berth side by side with crun and runc on a busybox bundle.
 #
-#   tests/bench/bench.sh [--runs N] [--berth PATH]
+#   tests/bench/bench.sh [--runs N] [--podman-runs M] [--berth PATH]
 #
 # N (default 100) sequential `run /bin/true` per runtime, plus N/2 separately
 # timed create/start/delete cycles and a few runs under GNU time for peak RSS,
-# all interleaved round-robin so machine noise hits every runtime alike.
+# and M (default 20; 0 skips it) `podman --runtime RT run --rm IMG /bin/true`
+# when podman is installed, all interleaved round-robin so machine noise hits
+# every runtime alike.
 # berth defaults to $BERTH, else build/runtime/berth under the repo root; when
 # it is not built, crun and runc are measured alone. Needs root.
 #
@@ -32,6 +34,7 @@ readonly STOP_TIMEOUT_POLLS=500 # x 10 ms
 readonly CGROUP_MARK=@CGROUP@
 
 RUNS=100
+PODMAN_RUNS=20
 BERTH_PATH=${BERTH:-$REPO_ROOT/build/runtime/berth}
 
 # Filled in as we go; cleanup() looks at each before undoing it.
@@ -49,6 +52,13 @@ NOTES=() # why a runtime is missing
 # Results: space-separated samples per runtime, in microseconds (RSS in KiB).
 declare -A S_RUN=() S_CPU=() S_CREATE=() S_START=() S_DELETE=() S_RSS=()
 S_FLOOR=''
+# podman: its own samples and failures, so a runtime podman can't drive
+# still has its direct figures.
+declare -A S_PODMAN=() P_FAIL=()
+PODMAN=''
+PODMAN_DIR=''
+PODMAN_IMG=localhost/berth-bench
+PODMAN_PARENT_MADE=no
 
 die() {
 	printf 'bench: %s\n' "$*" >&2
@@ -65,6 +75,8 @@ parse_args() {
 		case $1 in
 		--runs) (($# >= 2)) || die "$1 needs a value"; RUNS=$2; shift ;;
 		--runs=*) RUNS=${1#*=} ;;
+		--podman-runs) (($# >= 2)) || die "$1 needs a value"; PODMAN_RUNS=$2; shift ;;
+		--podman-runs=*) PODMAN_RUNS=${1#*=} ;;
 		--berth) (($# >= 2)) || die "$1 needs a value"; BERTH_PATH=$2; shift ;;
 		--berth=*) BERTH_PATH=${1#*=} ;;
 		-h | --help) usage 0 ;;
@@ -76,6 +88,8 @@ parse_args() {
 		die "--runs wants an integer >= 2"
 	fi
 	RUNS=$((10#$RUNS))
+	[[ $PODMAN_RUNS =~ ^[0-9]+$ ]] || die "--podman-runs wants an integer >= 0"
+	PODMAN_RUNS=$((10#$PODMAN_RUNS))
 }
 
 # ---------------------------------------------------------------- cleanup
@@ -96,6 +110,7 @@ cleanup() {
 					</dev/null >/dev/null 2>&1 || true
 			done
 		done
+		podman_cleanup
 		umount "$NSDIR/mnt" 2>/dev/null || umount -l "$NSDIR/mnt" 2>/dev/null || true
 	fi
 	if [[ $NS_BOUND == yes ]]; then
@@ -183,6 +198,94 @@ make_bundle() {
 # for creating its cgroups like a real one does.
 set_cgroup() {
 	printf '%s\n' "${CONFIG_TMPL//"$CGROUP_MARK"/"$CG_PREFIX-$1"}" >"$BUNDLE/config.json"
+}
+
+# ---------------------------------------------------------------- podman
+
+# setup_podman: private podman storage and config (as tests/e2e/podman.sh,
+# whose settings this machine needs), and the bundle's rootfs imported as an
+# image. podman runs in the namespace too, so crun works under it; every
+# runtime gets the same podman, conmon and storage.
+setup_podman() {
+	((PODMAN_RUNS > 0)) || return 0
+	PODMAN=$(command -v podman) || {
+		NOTES+=("podman not installed: no podman figures")
+		return 0
+	}
+	PODMAN_DIR=$TMP/podman
+	mkdir "$PODMAN_DIR"
+	local d
+	for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
+		[[ -d $d ]] && PODMAN_PARENT_MADE=had
+	done
+	[[ $PODMAN_PARENT_MADE == had ]] || PODMAN_PARENT_MADE=yes
+	cat >"$PODMAN_DIR/containers.conf" <<-X
+		[containers]
+		default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+		netns = "none"
+		[engine]
+		cgroup_manager = "cgroupfs"
+		events_logger = "file"
+	X
+	printf '[storage]\ndriver = "overlay"\nrunroot = "%s/run"\ngraphroot = "%s/storage"\n' \
+		"$PODMAN_DIR" "$PODMAN_DIR" >"$PODMAN_DIR/storage.conf"
+	export CONTAINERS_CONF=$PODMAN_DIR/containers.conf
+	export CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf
+	tar -C "$BUNDLE/rootfs" -cf "$PODMAN_DIR/rootfs.tar" .
+	if ! "${NS[@]}" "$PODMAN" import "$PODMAN_DIR/rootfs.tar" "$PODMAN_IMG" >/dev/null 2>"$ERR"; then
+		NOTES+=("podman import failed ($(head -c 200 "$ERR")): no podman figures")
+		PODMAN=''
+	fi
+}
+
+podman_cleanup() {
+	[[ -n $PODMAN_DIR ]] || return 0
+	if [[ -n $PODMAN ]]; then
+		"${NS[@]}" "$PODMAN" rm -af -t 0 </dev/null >/dev/null 2>&1 || true
+		"${NS[@]}" "$PODMAN" rmi -af </dev/null >/dev/null 2>&1 || true
+	fi
+	# Storage mounts live in the namespace; they go with it. The libpod_parent
+	# cgroup podman made is ours to remove (never one that was there before).
+	if [[ $PODMAN_PARENT_MADE == yes ]]; then
+		local d
+		for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
+			[[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		done
+	fi
+	return 0
+}
+
+# measure_podman RT I: one timed `podman --runtime RT run --rm IMG /bin/true`.
+measure_podman() {
+	local rt=$1 t0 t1 rc=0
+	now_us t0
+	"${NS[@]}" "$PODMAN" --runtime "${RT_BIN[$rt]}" run --rm "$PODMAN_IMG" /bin/true \
+		</dev/null >/dev/null 2>"$ERR" || rc=$?
+	now_us t1
+	if ((rc != 0)); then
+		local line
+		line=$(grep -m1 -v '^[[:space:]]*$' "$ERR" || true)
+		P_FAIL[$rt]="podman run exited $rc: ${line:-(no error output)}"
+		P_FAIL[$rt]=${P_FAIL[$rt]:0:300}
+		printf '\nbench: podman with %s failed: %s\n' "$rt" "${P_FAIL[$rt]}" >&2
+		return
+	fi
+	S_PODMAN[$rt]+=" $((t1 - t0))"
+}
+
+# podman_active VAR R: like active, for the runtimes podman still drives.
+podman_active() {
+	local -n pout=$1
+	local r=$2 rt n k
+	local -a live=()
+	for rt in "${RTS[@]}"; do
+		[[ -z ${P_FAIL[$rt]:-} ]] && live+=("$rt")
+	done
+	pout=()
+	n=${#live[@]}
+	for ((k = 0; k < n; k++)); do
+		pout+=("${live[(k + r) % n]}")
+	done
 }
 
 # ---------------------------------------------------------------- measuring
@@ -380,9 +483,20 @@ run_rounds() {
 		measure_run "$rt" 0
 	done
 	S_RUN=() S_CPU=()
+	if [[ -n $PODMAN ]]; then
+		podman_active order 0
+		for rt in "${order[@]}"; do measure_podman "$rt"; done
+		S_PODMAN=()
+	fi
 	rss_runs=$((RUNS < 10 ? RUNS : 10))
-	for ((i = 1; i <= RUNS; i++)); do
-		progress "round $i/$RUNS"
+	local rounds=$((RUNS > PODMAN_RUNS ? RUNS : PODMAN_RUNS))
+	for ((i = 1; i <= rounds; i++)); do
+		progress "round $i/$rounds"
+		if [[ -n $PODMAN ]] && ((i <= PODMAN_RUNS)); then
+			podman_active order "$i"
+			for rt in "${order[@]}"; do measure_podman "$rt"; done
+		fi
+		((i <= RUNS)) || continue
 		active order "$i"
 		measure_floor
 		for rt in "${order[@]}"; do measure_run "$rt" "$i"; done
@@ -479,7 +593,50 @@ report() {
 			printf ' FAILED %s: %s\n' "$rt" "${RT_FAIL[$rt]}"
 		fi
 	done
+	[[ -n $PODMAN ]] && report_podman
 	return 0
+}
+
+report_podman() {
+	local rt p a b pfmt=' %-8s %8s %7s %9s\n'
+	declare -A prun
+	echo
+	# shellcheck disable=SC2016 # backquotes are literal
+	printf 'podman %s (conmon, overlay storage, netns none): %d x `podman --runtime RT run --rm IMG /bin/true` per runtime\n' \
+		"$("$PODMAN" --version 2>/dev/null | awk '{ print $NF }')" "$PODMAN_RUNS"
+	echo
+	# shellcheck disable=SC2059 # the format is ours
+	printf "$pfmt" runtime 'run ms' 'total s' 'samples'
+	for rt in "${RTS[@]}"; do
+		prun[$rt]=$(summarize median "${S_PODMAN[$rt]:-}")
+		# shellcheck disable=SC2059
+		printf "$pfmt" "$rt" "${prun[$rt]}" "$(summarize total "${S_PODMAN[$rt]:-}")" \
+			"$(summarize n "${S_PODMAN[$rt]:-}")"
+	done
+	echo
+	echo ' run ms: median wall time of the whole podman command (podman and conmon included).'
+	local pairs=()
+	[[ -n ${RT_BIN[berth]:-} ]] && pairs+=(berth/crun berth/runc)
+	pairs+=(runc/crun)
+	echo
+	printf ' %-11s %8s\n' ratio 'podman'
+	for p in "${pairs[@]}"; do
+		a=${p%/*} b=${p#*/}
+		[[ -n ${RT_BIN[$a]:-} && -n ${RT_BIN[$b]:-} ]] || continue
+		if [[ -n ${P_FAIL[$a]:-}${P_FAIL[$b]:-} ]]; then
+			printf ' %-11s %8s\n' "$p" '- (failed)'
+			continue
+		fi
+		printf ' %-11s %8s\n' "$p" "$(ratio "${prun[$a]}" "${prun[$b]}")"
+	done
+	local first=yes
+	for rt in "${RTS[@]}"; do
+		if [[ -n ${P_FAIL[$rt]:-} ]]; then
+			[[ $first == no ]] || echo
+			first=no
+			printf ' FAILED podman with %s: %s\n' "$rt" "${P_FAIL[$rt]}"
+		fi
+	done
 }
 
 main() {
@@ -495,6 +652,7 @@ main() {
 	make_namespace
 	make_bundle
 	pick_rss_tool
+	setup_podman
 	((${#RSS_TOOL[@]} > 0)) || NOTES+=("neither GNU time nor python3: no RSS")
 	run_rounds
 	report
