@@ -6,6 +6,7 @@
 #include "file_util.hpp"
 #include "init.hpp"
 #include "namespaces.hpp"
+#include "notify_socket.hpp"
 #include "proc.hpp"
 #include "seccomp.hpp"
 #include "terminal.hpp"
@@ -143,6 +144,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     StateDir dir = StateDir::create(ctx.root, id);
     std::unique_ptr<cgroup::Manager> cg;   // outlives the guard that may destroy it
     CreateGuard guard(dir);
+    if (!host_notify_socket().empty()) notify_setup_spec(cfg, dir.path());
 
     // Rootless: without write access to the cgroup tree (no delegation) a
     // container with no limits simply gets no cgroup of its own, as with runc.

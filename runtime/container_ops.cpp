@@ -3,6 +3,7 @@
 #include "container.hpp"
 #include "error.hpp"
 #include "hooks.hpp"
+#include "notify_socket.hpp"
 #include "proc.hpp"
 
 #include <fcntl.h>
@@ -52,11 +53,16 @@ void kill_and_wait(const ContainerState& s, const cgroup::Manager& cg) {
 } // namespace
 
 void start_container(const RuntimeContext& ctx, const std::string& id) {
-    auto dir = StateDir::open(ctx.root, id);
+    std::optional<StateDir> locked(StateDir::open(ctx.root, id));
+    auto& dir = *locked;
     auto st = dir.load();
     auto status = current_status(st, dir);
     if (status != Status::created)
         throw Error(EINVAL, "cannot start container \"" + id + "\": it is " + status_name(status) + ", not created");
+    // Listening before the process runs, so no READY= is lost.
+    std::string notify_host = host_notify_socket();
+    NotifyListener notify;
+    if (!notify_host.empty()) notify = NotifyListener::bind(dir.path());
     UniqueFd fifo(::open(dir.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     if (!fifo) {
         if (errno == ENXIO) throw Error(ESRCH, "cannot start container \"" + id + "\": its init has exited");
@@ -73,6 +79,12 @@ void start_container(const RuntimeContext& ctx, const std::string& id) {
         } catch (const Error& e) {
             if (ctx.log) ctx.log->warn(e.what());
         }
+    }
+    if (notify.active()) {
+        // runc's contract: start returns once the container says it is
+        // ready (or its init exits); other commands need not wait for that.
+        locked.reset();
+        if (auto fd = init_pidfd(st)) notify.forward_ready(notify_host, fd.get(), st.pid);
     }
 }
 

@@ -177,8 +177,11 @@ std::string StateDir::load_config() const {
 }
 
 void StateDir::remove() {
-    for (const char* f : {"state.json", "state.json.tmp", "config.json", "config.json.tmp", "exec.fifo"})
+    for (const char* f : {"state.json", "state.json.tmp", "config.json", "config.json.tmp", "exec.fifo",
+                          "notify/notify.sock"})
         if (::unlinkat(dirfd_.get(), f, 0) < 0 && errno != ENOENT) throw_errno("remove " + path_ + "/" + f);
+    if (::unlinkat(dirfd_.get(), "notify", AT_REMOVEDIR) < 0 && errno != ENOENT)
+        throw_errno("remove " + path_ + "/notify");
     if (::rmdir(path_.c_str()) < 0 && errno != ENOENT) throw_errno("remove " + path_);
     dirfd_.reset();
 }

@@ -2,10 +2,13 @@
 #include "harness.hpp"
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 using itest::contains;
 using itest::trim;
@@ -363,6 +366,67 @@ Test(lifecycle, init_killed_from_outside) {
     cr_assert(c.wait_status("stopped"), "%s", c.state().describe().c_str());
     IT_ASSERT_FAIL(c.start(), c.id);
     IT_ASSERT_OK(c.del());
+    IT_ASSERT_NO_TRACE(c.id, c.bundle);
+    itest::finish();
+}
+
+// NOTIFY_SOCKET (podman --sdnotify=container, systemd Type=notify): start
+// returns only once the container says READY=, which reaches the host
+// socket with MAINPID; other notifications stay inside.
+Test(lifecycle, notify_socket_ready_is_forwarded) {
+    const char* helper = std::getenv("BERTH_SD_NOTIFY");
+    if (!helper || access(helper, X_OK) != 0) itest::skip("the sd-notify test helper was not built");
+    auto c = itest::container();
+    std::string root = c.copy_rootfs();
+    auto cp = itest::run_cmd({"/bin/cp", helper, root + "/bin/sd-notify"});
+    IT_ASSERT_OK(cp);
+    c.sh("sd-notify STATUS=starting; while [ ! -e /dev/shm/go ]; do sleep 0.05; done; sd-notify READY=1; exec sleep 600");
+
+    std::string host = itest::work_dir() + "/host-notify.sock";
+    int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, host.c_str(), sizeof a.sun_path - 1);
+    cr_assert_eq(bind(sock, reinterpret_cast<sockaddr*>(&a), sizeof a), 0, "bind %s", host.c_str());
+    setenv("NOTIFY_SOCKET", host.c_str(), 1);
+    auto created = c.create();
+    auto starter = itest::berth_spawn({"start", c.id});
+    unsetenv("NOTIFY_SOCKET");
+    IT_ASSERT_OK(created);
+    std::string pid = std::to_string(c.pid());
+    std::string env = itest::read_file("/proc/" + pid + "/environ");
+    cr_assert(contains(env, std::string("NOTIFY_SOCKET=/run/notify/notify.sock") + '\0'), "container env lacks NOTIFY_SOCKET");
+
+    // Not ready yet: start is still waiting, and nothing reached the host.
+    ::usleep(300000);
+    std::string st = itest::read_file("/proc/" + std::to_string(starter.pid) + "/stat");
+    cr_assert(!st.empty() && st[st.rfind(')') + 2] != 'Z', "start returned before READY=1");
+    char buf[512];
+    cr_assert_lt(recv(sock, buf, sizeof buf, MSG_DONTWAIT), 0, "a notification reached the host before READY");
+
+    IT_ASSERT_OK(itest::berth({"exec", c.id, "touch", "/dev/shm/go"}));
+    auto r = itest::wait(starter);
+    IT_ASSERT_OK(r);
+    ssize_t n = recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+    cr_assert_gt(n, 0, "no notification on the host socket after start returned");
+    IT_ASSERT_STR_EQ(std::string(buf, static_cast<size_t>(n)), "READY=1\nMAINPID=" + pid + "\n", "notification");
+    close(sock);
+    IT_ASSERT_OK(c.del(true));
+    IT_ASSERT_NO_TRACE(c.id, c.bundle);
+    itest::finish();
+}
+
+// A created container's init (waiting for start) can be signalled: the
+// container stops, and its process never runs.
+Test(lifecycle, kill_created_container) {
+    auto c = itest::container();
+    c.sh("echo ran");
+    IT_ASSERT_OK(c.create());
+    IT_ASSERT_OK(c.kill("KILL"));
+    cr_assert(c.wait_status("stopped"), "%s", c.state().describe().c_str());
+    IT_ASSERT_FAIL(c.start(), c.id);
+    IT_ASSERT_OK(c.del());
+    IT_ASSERT_STR_EQ(c.output(), "", "the process ran");
     IT_ASSERT_NO_TRACE(c.id, c.bundle);
     itest::finish();
 }

@@ -8,6 +8,7 @@
 set -u
 cd /lane/src || exit 3
 export BERTH=/lane/src/berth BERTH_SRC=/lane/src
+[ ! -x /lane/src/sd-notify-helper ] || export BERTH_SD_NOTIFY=/lane/src/sd-notify-helper
 TAP=/lane/tap
 mkdir -p "$TAP"
 T=$(cat test-timeout 2>/dev/null || echo 600)

@@ -259,6 +259,8 @@ run_integration() {
 	st=$(mktemp -d /tmp/berth-lane-src.XXXXXX)
 	mkdir -p "$st/contrib" "$st/bin"
 	cp "$berth" "$st/berth"
+	# The static sd_notify client the NOTIFY_SOCKET test copies into a rootfs.
+	[ ! -x "$BUILD/tests/integration/sd-notify-helper" ] || cp "$BUILD/tests/integration/sd-notify-helper" "$st/sd-notify-helper"
 	cp -a "$SRC/contrib/." "$st/contrib/"   # mkbundle.sh, seccomp profiles the tests read
 	for b in "${bins[@]}"; do [ -x "$b" ] || die "no test binary $b"; cp "$b" "$st/bin/"; done
 	cp "$HERE/guest-integration.sh" "$st/"
