@@ -2,7 +2,11 @@
 // (what conmon and containerd's shim receive), and run's own relay.
 #include "harness.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -11,6 +15,8 @@
 #include <cstring>
 
 using itest::contains;
+
+extern char** environ;
 
 TestSuite(terminal, .init = itest::setup, .fini = itest::teardown, .timeout = 60);
 
@@ -127,5 +133,53 @@ Test(terminal, console_socket_that_does_not_listen) {
     cr_assert_neq(r.status, 0, "%s", r.describe().c_str());
     cr_assert(contains(r.err, "console-socket"), "%s", r.describe().c_str());
     IT_ASSERT_STR_EQ(itest::check_no_trace(c.id, c.bundle), "", r.describe());
+    itest::finish();
+}
+
+// Without a terminal, a detached container gets the caller's stdio fds
+// as they are: pipes stay pipes (what conmon and containerd's shim rely on).
+Test(terminal, detached_run_passes_stdio_pipes_through) {
+    auto c = itest::container();
+    c.sh("readlink /proc/self/fd/0; readlink /proc/self/fd/1; read line; echo got $line");
+    c.write_config();
+    int in[2], out[2];
+    cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+    cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+    struct stat si, so;
+    fstat(in[0], &si);
+    fstat(out[1], &so);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    std::string berth = std::getenv("BERTH");
+    std::vector<std::string> args = {berth, "--root", itest::state_root(), "run", "-d", "--bundle", c.bundle, c.id};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "berth run -d failed");
+    cr_assert_eq(write(in[1], "hello\n", 6), 6);
+    close(in[1]);
+    std::string text;
+    char buf[512];
+    pollfd p{out[0], POLLIN, 0};
+    while (poll(&p, 1, 10000) > 0) {
+        ssize_t n = read(out[0], buf, sizeof buf);
+        if (n <= 0) break;
+        text.append(buf, static_cast<size_t>(n));
+    }
+    close(out[0]);
+    std::string want = "pipe:[" + std::to_string(si.st_ino) + "]\npipe:[" + std::to_string(so.st_ino) + "]\ngot hello\n";
+    IT_ASSERT_STR_EQ(text, want, "the container's stdin/stdout");
+    cr_assert(c.wait_status("stopped"));
+    IT_ASSERT_OK(c.del());
+    IT_ASSERT_NO_TRACE(c.id, c.bundle);
     itest::finish();
 }
