@@ -125,6 +125,8 @@ public:
     void set(const spec::Resources& r) override {
         bool v2 = unified_mode(hs_);
         auto plan = v2 ? plan_v2(r) : plan_v1(r);
+        if (r.memory && r.memory->checkBeforeUpdate.value_or(false) && r.memory->limit && *r.memory->limit > 0)
+            check_memory_usage(static_cast<uint64_t>(*r.memory->limit), v2);
         for (size_t i = 0; i < plan.size(); ++i) {
             const auto& w = plan[i];
             std::string dir = dir_for(w.controller, w.field);
@@ -141,6 +143,26 @@ public:
             }
         }
         if (v2 && !r.devices.empty()) set_v2_devices(r.devices);
+    }
+
+    // memory.checkBeforeUpdate: refuse a limit below what is in use now
+    // (rather than have the kernel reclaim or OOM-kill to meet it).
+    void check_memory_usage(uint64_t limit, bool v2) {
+        std::string dir = dir_for("memory", "memory.checkBeforeUpdate");
+        std::string file = dir + (v2 ? "/memory.current" : "/memory.usage_in_bytes");
+        uint64_t usage = 0;
+        try {
+            usage = std::stoull(read_file(file));
+        } catch (const Error& e) {
+            if (e.err() == ENOENT) return;   // a new cgroup: nothing in use yet
+            throw;
+        } catch (const std::exception&) {
+            throw Error(EINVAL, "memory.checkBeforeUpdate: unreadable " + file);
+        }
+        if (usage > limit)
+            throw Error(EBUSY, "linux.resources.memory.limit: " + std::to_string(limit) +
+                                   " is below the current usage " + std::to_string(usage) +
+                                   " (memory.checkBeforeUpdate)");
     }
 
     void freeze(bool frozen) override {

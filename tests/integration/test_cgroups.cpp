@@ -289,3 +289,29 @@ Test(cgroups, events_stream_reports_oom) {
     IT_ASSERT_OK(c.del(true));
     itest::finish();
 }
+
+// memory.checkBeforeUpdate: a new limit below what the container uses now
+// is refused (and the old limit stays); without it the kernel would have
+// to reclaim or OOM-kill.
+Test(cgroups, update_check_before_update_refuses_limit_below_usage) {
+    require_v1("memory");
+    auto c = itest::container();
+    res(c).memory = berth::spec::Memory{};
+    res(c).memory->limit = 256LL << 20;
+    // 24 MiB of tmpfs pages, charged to the container's memory cgroup.
+    c.sh("dd if=/dev/zero of=/dev/shm/fill bs=1M count=24 2>/dev/null; echo filled; exec sleep 60");
+    IT_ASSERT_OK(c.run({"-d"}));
+    itest::wait_output(c, "filled");
+    std::string limit_file = host_file(c, "memory", v2() ? "memory.max" : "memory.limit_in_bytes");
+    std::string file = itest::work_dir() + "/res.json";
+    itest::write_file(file, R"({"memory":{"limit":4194304,"checkBeforeUpdate":true}})");
+    auto r = itest::berth({"update", "-r", file, c.id});
+    IT_ASSERT_FAIL(r, "checkBeforeUpdate", "below the current usage");
+    IT_ASSERT_STR_EQ(trim(itest::read_file(limit_file)), std::to_string(256 << 20), r.describe());
+    // Above the usage it applies.
+    itest::write_file(file, R"({"memory":{"limit":134217728,"checkBeforeUpdate":true}})");
+    IT_ASSERT_OK(itest::berth({"update", "-r", file, c.id}));
+    IT_ASSERT_STR_EQ(trim(itest::read_file(limit_file)), "134217728", "after a limit above usage");
+    IT_ASSERT_OK(c.del(true));
+    itest::finish();
+}
