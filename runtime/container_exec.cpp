@@ -189,6 +189,11 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
         // (the first stage) exits.
         if (::prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) throw_errno("become child subreaper");
     }
+    // Done with the state: other commands may use the container now. This
+    // must precede the clone: a child born into a frozen cgroup (exec
+    // --ignore-paused on cgroup v2) would hold a copy of the lock until
+    // thawed, and `resume` needs it.
+    dir.reset();
     ExecGuard guard;
     {
         UniqueFd birth = cg->birth_fd();
@@ -196,7 +201,6 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
         pid_t pid = with_context("clone exec process", [&] { return clone_pidfd(0, &pidfd, birth.get()); });
         if (pid == 0) {
             parent_end.close();
-            ::close(dir->fd());   // the flock must not follow the process
             exec_init(a);
         }
         guard.set(pid, UniqueFd(pidfd));
@@ -205,11 +209,6 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
     a.sync.close();
     console.reset();
     own.theirs.reset();
-    // The process is in the cgroup (or joins it itself): the container may
-    // be used by other commands now; `resume` must be able to thaw an
-    // --ignore-paused exec that waits frozen.
-    dir.reset();
-
     // While it sets up, a signal (we block them for the foreground wait)
     // cancels the exec.
     UniqueFd sigfd(::signalfd(-1, &set, SFD_CLOEXEC));
