@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "proc.hpp"
+#include "process.hpp"
 #include "process_finish.hpp"
 #include "terminal.hpp"
 
@@ -15,8 +16,6 @@
 namespace berth {
 
 namespace {
-
-constexpr int KEYCTL_JOIN_SESSION_KEYRING = 1;
 
 std::string setup(ExecInitArgs& a, std::vector<std::string>& env) {
     // Until it execs this is the berth binary, inside the container's pid
@@ -42,15 +41,8 @@ std::string setup(ExecInitArgs& a, std::vector<std::string>& env) {
         // (No parent death signal here: our parent is the first stage,
         // which exits now.)
     }
-    if (a.userns) {
-        if (::setresgid(0, 0, 0) < 0) throw_errno("setgid 0 in the container's user namespace");
-        if (::setresuid(0, 0, 0) < 0) throw_errno("setuid 0 in the container's user namespace");
-    }
-    if (!a.no_new_keyring) {
-        std::string name = "_ses." + a.id;
-        if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS)
-            throw_errno("create session keyring");
-    }
+    if (a.userns) become_userns_root();
+    if (!a.no_new_keyring) join_session_keyring(a.id);
     if (a.process->terminal) {
         // The pty is made on the container's devpts, like the init's.
         setup_terminal(a.console_fd, *a.process, false);

@@ -4,6 +4,7 @@
 #include "hooks.hpp"
 #include "log.hpp"
 #include "namespaces.hpp"
+#include "process.hpp"
 #include "process_finish.hpp"
 #include "rootfs.hpp"
 #include "terminal.hpp"
@@ -21,8 +22,6 @@
 namespace berth {
 
 namespace {
-
-constexpr int KEYCTL_JOIN_SESSION_KEYRING = 1;
 
 void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::string& hook_state) {
     const auto& cfg = *a.config;
@@ -59,15 +58,8 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::st
 
     auto joins = open_ns_paths(lin);
     join_namespaces(joins);
-    if (a.userns) {
-        if (::setresgid(0, 0, 0) < 0) throw_errno("setgid 0 in user namespace (is gid 0 mapped?)");
-        if (::setresuid(0, 0, 0) < 0) throw_errno("setuid 0 in user namespace (is uid 0 mapped?)");
-    }
-    if (!a.no_new_keyring) {
-        std::string name = "_ses." + a.id;
-        if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS)
-            throw_errno("create session keyring");
-    }
+    if (a.userns) become_userns_root();
+    if (!a.no_new_keyring) join_session_keyring(a.id);
     if (!cfg.hostname.empty() && ::sethostname(cfg.hostname.data(), cfg.hostname.size()) < 0)
         throw_errno("hostname: sethostname");
     if (!cfg.domainname.empty() && ::setdomainname(cfg.domainname.data(), cfg.domainname.size()) < 0)

@@ -8,6 +8,7 @@
 #include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 
@@ -35,6 +36,18 @@ void apply_personality(const spec::Linux& l) {
     else if (l.personality->domain == "LINUX32") pers = PER_LINUX32;
     else throw Error(EINVAL, "linux.personality.domain: unknown domain \"" + l.personality->domain + "\"");
     if (::personality(pers) < 0) throw_errno("linux.personality");
+}
+
+void become_userns_root() {
+    if (::setresgid(0, 0, 0) < 0) throw_errno("setgid 0 in the user namespace (is gid 0 mapped?)");
+    if (::setresuid(0, 0, 0) < 0) throw_errno("setuid 0 in the user namespace (is uid 0 mapped?)");
+}
+
+void join_session_keyring(const std::string& id) {
+    constexpr int KEYCTL_JOIN_SESSION_KEYRING = 1;
+    std::string name = "_ses." + id;
+    if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS)
+        throw_errno("create session keyring");
 }
 
 void apply_user(const spec::Process& p, bool setgroups_denied) {

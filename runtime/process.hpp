@@ -10,6 +10,10 @@ namespace berth {
 
 void apply_rlimits(const spec::Process& p);
 void apply_personality(const spec::Linux& l);
+// After joining a user namespace: become its root (uid and gid 0 must be mapped).
+void become_userns_root();
+// A new session keyring "_ses.<id>" (where the kernel has keyrings), as runc does.
+void join_session_keyring(const std::string& id);
 // setgroups (unless denied, rootless), setresgid, setresuid, umask.
 void apply_user(const spec::Process& p, bool setgroups_denied = false);
 // The executable for args[0]: as given when it holds a '/', else the first
