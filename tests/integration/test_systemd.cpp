@@ -158,6 +158,15 @@ Test(systemd, scope_limits_update_pause_delete) {
     IT_ASSERT_OK(itest::berth({"resume", c.id}));
     IT_ASSERT_STR_EQ(c.status(), "running", "after resume");
 
+    // exec: the new process joins the unit's cgroup too.
+    auto ex = itest::berth({"exec", c.id, "cat", "/proc/self/cgroup"});
+    IT_ASSERT_OK(ex);
+    IT_ASSERT_STR_EQ(trim(ex.out), "0::/system.slice/" + unit, ex.describe());   // (no cgroup namespace here)
+    auto exd = itest::berth({"exec", "-d", "--pid-file", c.bundle + "/exec.pid", c.id, "sleep", "50"});
+    IT_ASSERT_OK(exd);
+    std::string epid = trim(itest::read_file(c.bundle + "/exec.pid"));
+    IT_ASSERT_STR_EQ(trim(itest::read_file("/proc/" + epid + "/cgroup")), "0::/system.slice/" + unit, exd.describe());
+
     // ps and events read the same cgroup.
     auto ps = itest::berth({"ps", "--format", "json", c.id});
     IT_ASSERT_OK(ps);
