@@ -394,8 +394,6 @@ Test(lifecycle, notify_socket_ready_is_forwarded) {
     unsetenv("NOTIFY_SOCKET");
     IT_ASSERT_OK(created);
     std::string pid = std::to_string(c.pid());
-    std::string env = itest::read_file("/proc/" + pid + "/environ");
-    cr_assert(contains(env, std::string("NOTIFY_SOCKET=/run/notify/notify.sock") + '\0'), "container env lacks NOTIFY_SOCKET");
 
     // Not ready yet: start is still waiting, and nothing reached the host.
     ::usleep(300000);
@@ -410,6 +408,9 @@ Test(lifecycle, notify_socket_ready_is_forwarded) {
     ssize_t n = recv(sock, buf, sizeof buf, MSG_DONTWAIT);
     cr_assert_gt(n, 0, "no notification on the host socket after start returned");
     IT_ASSERT_STR_EQ(std::string(buf, static_cast<size_t>(n)), "READY=1\nMAINPID=" + pid + "\n", "notification");
+    // (The init's environment is the container's only once it has exec'd.)
+    std::string env = itest::read_file("/proc/" + pid + "/environ");
+    cr_assert(contains(env, std::string("NOTIFY_SOCKET=/run/notify/notify.sock") + '\0'), "container env lacks NOTIFY_SOCKET");
     close(sock);
     IT_ASSERT_OK(c.del(true));
     IT_ASSERT_NO_TRACE(c.id, c.bundle);
