@@ -54,6 +54,13 @@ struct ExecOptions {
     bool detach = false;
     bool ignore_paused = false;
     unsigned preserve_fds = 0;
+    // For a caller that owns its signal mask (berth-shim blocks the signals
+    // it reads from a signalfd): the mask the process starts with. Null: the
+    // caller's mask.
+    const sigset_t* sigmask = nullptr;
+    // Detached: set to the process's host pid (the caller's child, which
+    // the caller then reaps).
+    pid_t* pid_out = nullptr;
 };
 // The process `exec` starts from when given no process.json: the
 // container's own config.json process (runc's rule), for flags to amend.

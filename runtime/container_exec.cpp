@@ -173,7 +173,7 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
 
     sigset_t set = forwarded_signals(), old;
     ::sigprocmask(SIG_BLOCK, &set, &old);
-    a.sigmask = old;
+    a.sigmask = opts.sigmask ? *opts.sigmask : old;
     struct RestoreMask {
         sigset_t m;
         ~RestoreMask() { ::sigprocmask(SIG_SETMASK, &m, nullptr); }
@@ -257,7 +257,10 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
     UniqueFd master;
     if (own.ours) master = own.master();
     guard.commit();
-    if (opts.detach) return 0;
+    if (opts.detach) {
+        if (opts.pid_out) *opts.pid_out = pid;
+        return 0;
+    }
     return wait_foreground(pid, guard.pidfd(), set, master.get());
 }
 

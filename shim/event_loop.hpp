@@ -1,0 +1,36 @@
+// berth-shim's one event loop: epoll over every fd it watches (the ttrpc
+// socket and its connections, the signalfd, stdio relays), each with a
+// callback. Single-threaded by design: nothing here locks.
+#pragma once
+
+#include "fd.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <unordered_map>
+
+namespace berth::shim {
+
+class EventLoop {
+public:
+    using Handler = std::function<void(uint32_t events)>;
+
+    EventLoop();
+    // Watch fd for `events` (EPOLLIN, EPOLLOUT; level-triggered). The fd
+    // stays owned by the caller, who removes it before closing it.
+    void add(int fd, uint32_t events, Handler h);
+    void modify(int fd, uint32_t events);
+    void remove(int fd);
+    bool watching(int fd) const { return handlers_.count(fd) != 0; }
+    // Wait up to timeout_ms (-1: forever) and dispatch what is ready.
+    void run_once(int timeout_ms);
+    void stop() { stopped_ = true; }
+    bool stopped() const { return stopped_; }
+
+private:
+    UniqueFd ep_;
+    std::unordered_map<int, Handler> handlers_;
+    bool stopped_ = false;
+};
+
+} // namespace berth::shim

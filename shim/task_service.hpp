@@ -1,0 +1,91 @@
+// containerd's Task service (containerd.task.v2.Task and v3) over libberth:
+// the containers this shim owns, their init and exec processes, stdio,
+// exits (recorded in the bundle, containerd's per-task state dir) and the
+// events containerd expects, in its order (create, start, exit, delete;
+// exec added, exec started, exit).
+#pragma once
+
+#include "container.hpp"
+#include "event_loop.hpp"
+#include "io_relay.hpp"
+#include "publisher.hpp"
+#include "server.hpp"
+
+#include <time.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::shim {
+
+class TaskService {
+public:
+    TaskService(EventLoop& loop, RuntimeContext ctx, Publisher& pub);
+    ~TaskService();
+    void set_server(TtrpcServer* s) { server_ = s; }
+    void handle(const CallRef& call, const berth::ttrpc::Request& req);
+    // SIGCHLD: reap every exited child, record and report the ones we own.
+    void reap();
+    // No container left: the shim may exit once asked to shut down.
+    bool empty() const { return containers_.empty(); }
+    // SIGTERM to the shim: kill and delete what it owns, then exit.
+    void teardown();
+
+    struct Process {
+        std::string exec_id;          // "" for the init
+        std::string in, out, err;
+        bool terminal = false;
+        pid_t pid = 0;
+        bool started = false;
+        bool exited = false;
+        uint32_t exit_status = 0;
+        timespec exited_at{};
+        std::unique_ptr<ProcessIo> io;
+        std::optional<spec::Process> spec;   // exec: what Start runs
+        std::vector<CallRef> waiters;
+    };
+    struct Container {
+        std::string id;
+        std::string bundle;
+        std::string rootfs;            // where we mounted containerd's rootfs, "" if nothing
+        unsigned rootfs_mounts = 0;
+        Process init;
+        std::map<std::string, std::unique_ptr<Process>> execs;
+    };
+
+private:
+    std::string dispatch(const CallRef& call, const std::string& method, const std::string& payload,
+                         bool& deferred);
+    Container& container(const std::string& id);
+    Process& process(Container& c, const std::string& exec_id);
+    void exited(Container& c, Process& p, int wstatus);
+    void answer_waiters(Process& p);
+    void remove_container(Container& c);
+
+    EventLoop& loop_;
+    RuntimeContext ctx_;
+    Publisher& pub_;
+    TtrpcServer* server_ = nullptr;
+    std::map<std::string, std::unique_ptr<Container>> containers_;
+    bool shutdown_requested_ = false;
+};
+
+// Where berth-shim records an exit: BUNDLE/init.exit or BUNDLE/exec-ID.exit
+// holds "STATUS SECONDS NANOSECONDS PID".
+std::string exit_record_path(const std::string& bundle, const std::string& exec_id);
+struct ExitRecord {
+    uint32_t status = 0;
+    timespec at{};
+    pid_t pid = 0;
+};
+std::optional<ExitRecord> read_exit_record(const std::string& path);
+
+// Mount containerd's rootfs mounts, in order, on target; unmount them all.
+unsigned mount_rootfs(const std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>& mounts,
+                      const std::string& target);
+void unmount_rootfs(const std::string& target);
+
+} // namespace berth::shim

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# e2e: berth-shim as containerd's shim v2 (runtime io.containerd.berth.v2),
+# driven by ctr against a private containerd (Debian's 1.6). TAP output.
+#
+# containerd finds the shim as containerd-shim-berth-v2 on its PATH: a
+# symlink in a temp dir prepended to the daemon's PATH. The daemon gets its
+# own root, state, sockets and config; the shim its own root
+# (BERTH_SHIM_ROOT, inherited from the daemon); the containers their own
+# ctr namespace and cgroups (/berth-e2e-shim-PID/ID). On exit, failures
+# included: tasks and containers are deleted, then the daemon and any shim
+# of ours (by PID), mounts under the temp dir, the cgroups, the temp dir.
+set -u
+BERTH_SHIM=${BERTH_SHIM:?BERTH_SHIM must name the berth-shim binary}
+BERTH_SRC=${BERTH_SRC:?BERTH_SRC must name the source tree}
+. "$BERTH_SRC/tests/e2e/lib.sh"
+
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+command -v containerd >/dev/null || { echo "1..0 # SKIP containerd is not installed"; exit 0; }
+command -v ctr >/dev/null || { echo "1..0 # SKIP ctr is not installed"; exit 0; }
+command -v busybox >/dev/null || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
+[ -x "$BERTH_SHIM" ] || { echo "1..0 # SKIP $BERTH_SHIM is not built"; exit 0; }
+BERTH_SHIM=$(readlink -f "$BERTH_SHIM")
+
+W=$(mktemp -d /tmp/berth-e2e-shim.XXXXXX)
+CG=berth-e2e-shim-$$
+NS=berth-e2e
+IMG=localhost/berth-e2e:latest
+RT=io.containerd.berth.v2
+DPID=''
+mkdir -p "$W/bin"
+ln -s "$BERTH_SHIM" "$W/bin/containerd-shim-berth-v2"
+cat > "$W/config.toml" <<X
+version = 2
+root = "$W/root"
+state = "$W/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$W/containerd.sock"
+[ttrpc]
+  address = "$W/containerd.sock.ttrpc"
+[debug]
+  address = "$W/debug.sock"
+  level = "debug"
+X
+
+c() { timeout 60 ctr -a "$W/containerd.sock" -n "$NS" "$@"; }
+c_run() {   # c_run ID ARGS...: ctr run with our runtime, fifo dir and cgroup
+    local id=$1; shift
+    c run --runtime "$RT" --fifo-dir "$W/fifo" --cgroup "/$CG/$id" "$@"
+}
+task_status() { c task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
+# The shims of ours: their command line names our socket.
+shim_pids() {
+    local p
+    for p in /proc/[0-9]*; do
+        grep -qsF -- "$W/containerd.sock" "$p/cmdline" && grep -qs containerd-shim-berth-v2 "$p/cmdline" && echo "${p#/proc/}"
+    done
+}
+
+cleanup() {
+    local t pid d
+    if [ -n "$DPID" ] && alive "$DPID"; then
+        for t in $(c task ls -q 2>/dev/null); do
+            c task kill -s KILL "$t" >/dev/null 2>&1
+            wait_for 5 eval '[ "$(task_status "$t")" = STOPPED ]'
+            c task delete -f "$t" >/dev/null 2>&1
+        done
+        for t in $(c container ls -q 2>/dev/null); do c container delete "$t" >/dev/null 2>&1; done
+        c image rm "$IMG" >/dev/null 2>&1
+    fi
+    kill_pid "$DPID"
+    for pid in $(shim_pids); do [ "$pid" != "$$" ] && kill -KILL "$pid" 2>/dev/null; done
+    for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do
+        [ -d "$d" ] || continue
+        find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do kill -KILL "$pid" 2>/dev/null; done
+        wait_for 5 eval "[ -z \"\$(find '$d' -name cgroup.procs -exec cat {} + 2>/dev/null)\" ]"
+        find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+    umount_under "$W"
+    [ -n "${KEEP_LOG:-}" ] && cp "$W/containerd.log" "$KEEP_LOG"
+    rm -rf "$W"
+}
+on_exit cleanup
+
+plan 21
+PATH="$W/bin:$PATH" BERTH_SHIM_ROOT="$W/shim" setsid containerd --config "$W/config.toml" >"$W/containerd.log" 2>&1 </dev/null &
+DPID=$!
+wait_for 30 c version >/dev/null 2>&1
+check "a private containerd starts" $? "$(tail -5 "$W/containerd.log")"
+
+make_rootfs "$W/bundle" && make_docker_archive "$W/bundle/rootfs" "$W/image.tar" "$IMG" &&
+    out=$(c image import "$W/image.tar" 2>&1) && c image ls -q | grep -qx "$IMG"
+check "image imported" $? "${out:-}"
+
+# --- run in the foreground, through berth-shim
+out=$(c_run t-fg --rm "$IMG" t-fg sh -c 'echo hello from berth-shim; echo to stderr >&2; exit 7' 2>&1); rc=$?
+echo "$out" | grep -q '^hello from berth-shim' && echo "$out" | grep -q '^to stderr'
+check "run --rm prints the container's stdout and stderr" $? "$out
+$(grep -i 'berth\|shim' "$W/containerd.log" | tail -5)"
+[ "$rc" = 7 ]; check "run --rm: the exit status comes back through ctr" $? "got $rc; $out"
+! c container ls -q | grep -qx t-fg && wait_for 10 eval '[ -z "$(shim_pids)" ]'
+check "run --rm removes the container and its shim exits" $? "$(c container ls 2>&1); shims: $(shim_pids)"
+
+out=$(echo piped-in | c_run t-in --rm "$IMG" t-in sh -c 'read x; echo "got $x"' 2>&1)
+[ "$out" = "got piped-in" ]; check "run --rm: stdin reaches the container, and its EOF" $? "$out"
+
+out=$(timeout 60 script -qefc "ctr -a $W/containerd.sock -n $NS run --runtime $RT --fifo-dir $W/fifo --cgroup /$CG/t-tty --rm -t $IMG t-tty sh -c 'tty; exit 4'" /dev/null </dev/null 2>&1); rc=$?
+echo "$out" | grep -q '/dev/pts/[0-9]' && [ "$rc" = 4 ]; check "run -t: a terminal through the console socket" $? "rc=$rc; $out"
+
+# --- detached: exec, ps, pause/resume, kill, delete
+c_run t-bg -d "$IMG" t-bg sh -c 'trap "exit 3" TERM; while :; do sleep 0.1; done' >/dev/null 2>&1 &&
+    [ "$(task_status t-bg)" = RUNNING ]
+check "run -d: the task is running" $? "$(c task ls 2>&1)"
+pid=$(c task ls 2>/dev/null | awk '$1 == "t-bg" { print $2 }')
+d=$(cgroup_dir "$pid" memory)
+[ "$d" = "/sys/fs/cgroup/memory/$CG/t-bg" ]; check "the init is in the cgroup ctr asked for" $? "$d"
+
+out=$(c task exec --exec-id e1 t-bg sh -c 'echo exec says hi; cat /proc/1/cmdline | tr "\0" " "' 2>&1)
+echo "$out" | grep -q '^exec says hi$' && echo "$out" | grep -q 'trap'
+check "task exec runs in the container and prints" $? "$out"
+
+c task exec --exec-id e2 t-bg sh -c 'exit 5' >/dev/null 2>&1; rc=$?
+[ "$rc" = 5 ]; check "task exec: the exit status comes back through ctr" $? "got $rc"
+
+out=$(timeout 60 script -qefc "ctr -a $W/containerd.sock -n $NS task exec -t --exec-id e3 t-bg sh -c 'tty; exit 6'" /dev/null </dev/null 2>&1); rc=$?
+echo "$out" | grep -q '/dev/pts/[0-9]' && [ "$rc" = 6 ]; check "task exec -t: the process has a tty" $? "rc=$rc; $out"
+
+out=$(c task ps t-bg 2>&1)
+echo "$out" | grep -qw "$pid"; check "task ps lists the container's init" $? "init $pid; $out"
+
+out=$(c task metrics t-bg 2>&1)
+echo "$out" | awk '$1 == "pids.current" && $2 >= 1 { ok = 1 } END { exit !ok }' &&
+    echo "$out" | grep -q 'memory.usage_in_bytes'
+check "task metrics (cgroup v1 Metrics from the shim)" $? "$out"
+
+c task pause t-bg >/dev/null 2>&1 && [ "$(task_status t-bg)" = PAUSED ] && [ "$(freezer_state "$pid")" = FROZEN ] &&
+    c task resume t-bg >/dev/null 2>&1 && [ "$(task_status t-bg)" = RUNNING ] && [ "$(freezer_state "$pid")" = THAWED ]
+check "task pause and resume" $? "$(task_status t-bg), freezer $(freezer_state "$pid")"
+
+c task kill t-bg >/dev/null 2>&1 && wait_for 10 eval '[ "$(task_status t-bg)" = STOPPED ]'
+check "task kill (SIGTERM, handled by the process)" $? "$(c task ls 2>&1)"
+
+c_run t-k -d "$IMG" t-k sleep 100 >/dev/null 2>&1 &&
+    c task kill -s KILL t-k >/dev/null 2>&1 && wait_for 10 eval '[ "$(task_status t-k)" = STOPPED ]'
+check "task kill -s KILL" $? "$(c task ls 2>&1)"
+
+out=$(c task delete t-bg 2>&1; c task delete t-k 2>&1)
+echo "$out" | grep -q 'exit code 3' && echo "$out" | grep -q 'exit code 137'
+check "task delete reports the exit codes (3 and 137)" $? "$out"
+
+wait_for 10 eval '[ -z "$(shim_pids)" ]'; check "each shim exits once its task is deleted" $? "left: $(shim_pids)"
+
+# A shim that dies: containerd runs `containerd-shim-berth-v2 ... delete`,
+# which kills the container and unmounts its rootfs.
+c_run t-crash -d "$IMG" t-crash sleep 100 >/dev/null 2>&1
+cpid=$(c task ls 2>/dev/null | awk '$1 == "t-crash" { print $2 }')
+spid=$(shim_pids)
+[ -n "$cpid" ] && [ -n "$spid" ] && kill -KILL $spid &&
+    wait_for 20 eval '! alive $cpid && [ "$(task_status t-crash)" != RUNNING ]'
+check "a killed shim: containerd's cleanup (shim delete) stops the container" $? "task $(task_status t-crash), init $cpid alive: $(alive "$cpid" && echo yes)"
+c task delete t-crash >/dev/null 2>&1; c container delete t-crash >/dev/null 2>&1
+
+c container delete t-bg t-k >/dev/null 2>&1
+wait_for 10 eval '[ -z "$(ls -A "$W/shim" 2>/dev/null)" ]'
+left=$(c container ls -q; c task ls -q; c snapshots ls | awk '$NF == "Active"'; ls -A "$W/shim" 2>/dev/null
+       find /sys/fs/cgroup/*/"$CG" -mindepth 1 -type d 2>/dev/null; grep -F " $W/" /proc/self/mountinfo)
+[ -z "$left" ]; check "no container, task, snapshot, shim state, mount or cgroup left" $? "$left"
+exit $failed
