@@ -3,6 +3,7 @@
 #pragma once
 
 #include "log.hpp"
+#include "cdi_devices.hpp"
 #include "cgroup.hpp"
 #include "config.hpp"
 #include "state.hpp"
@@ -23,6 +24,9 @@ struct RuntimeContext {
     // Who owns a new container's cgroup (--systemd-cgroup); an existing
     // container keeps the driver its state.json names.
     cgroup::Driver cgroup_driver = cgroup::Driver::cgroupfs;
+    // Where CDI specs live and which devices create injects by default
+    // (--cdi-spec-dir, --cdi-config, the berth-gpu entry point).
+    cdi::Settings cdi;
 };
 
 struct CreateOptions {

@@ -116,6 +116,12 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     std::string config_text;
     spec::Config cfg = spec::load_bundle_config(bundle, &config_text);
     if (!cfg.process) throw Error(EINVAL, bundle + "/config.json: process: required to create a container");
+    // CDI devices (annotations, NVIDIA_VISIBLE_DEVICES, runtime defaults):
+    // the edited config is what runs, and what exec later starts from.
+    if (cdi::apply_requested_cdi_devices(cfg, ctx.cdi)) {
+        spec::validate_config(cfg, bundle);
+        config_text = spec::to_json(cfg);
+    }
     if (!cfg.linux) cfg.linux.emplace();
     const auto& lin = *cfg.linux;
     if (!lin.find_ns(spec::NsType::mount))

@@ -19,6 +19,7 @@ extern const std::vector<Command> lifecycle_commands;
 extern const std::vector<Command> info_commands;
 extern const std::vector<Command> cgroup_commands;
 extern const std::vector<Command> exec_commands;
+extern const std::vector<Command> cdi_commands;
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> all = [] {
@@ -26,6 +27,7 @@ const std::vector<Command>& commands() {
         v.insert(v.end(), exec_commands.begin(), exec_commands.end());
         v.insert(v.end(), cgroup_commands.begin(), cgroup_commands.end());
         v.insert(v.end(), info_commands.begin(), info_commands.end());
+        v.insert(v.end(), cdi_commands.begin(), cdi_commands.end());
         return v;
     }();
     return all;
@@ -41,6 +43,8 @@ const std::vector<Flag> global_flags = {
     {"systemd-cgroup", 0, false, "use the systemd cgroup driver"},
     {"rootless", 0, true, "true, false or auto (accepted for runc compatibility)"},
     {"criu", 0, true, "accepted for runc compatibility"},
+    {"cdi-spec-dir", 0, true, "a CDI spec directory, later ones winning (repeatable; default /etc/cdi, /var/run/cdi)"},
+    {"cdi-config", 0, true, "CDI settings file (default /etc/berth/cdi.json)"},
     {"help", 'h', false, "show help"},
     {"version", 'v', false, "print the version"},
 };
@@ -93,6 +97,13 @@ int main_impl(int argc, char** argv, Logger& log) {
     log.set_json(fmt == "json");
     log.set_debug(global.flag("debug"));
     if (global.flag("systemd-cgroup")) ctx.cgroup_driver = cgroup::Driver::systemd;
+    ctx.cdi.spec_dirs = global.all("cdi-spec-dir");
+    if (global.has("cdi-config")) ctx.cdi.config_path = global.get("cdi-config");
+    // Installed (or linked) as berth-gpu, berth gives containers GPUs:
+    // NVIDIA_VISIBLE_DEVICES is honoured and nvidia.com/gpu=all is the default.
+    std::string_view self = argv[0];
+    if (auto slash = self.rfind('/'); slash != std::string_view::npos) self.remove_prefix(slash + 1);
+    ctx.cdi.gpu_mode = self == "berth-gpu";
 
     const std::string& name = args[i++];
     for (const auto& c : commands()) {

@@ -16,9 +16,9 @@ case $total in '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=${BUILD_DIR:-$repo/build-fuzz}
-targets=(fuzz_config fuzz_json)
+targets=(fuzz_config fuzz_json fuzz_cdi)
 # Which seed corpus each target starts from.
-declare -A corpus=([fuzz_config]=config [fuzz_json]=json)
+declare -A corpus=([fuzz_config]=config [fuzz_json]=json [fuzz_cdi]=cdi)
 
 # clang even where CXX names another compiler (FUZZ_CXX overrides).
 export CXX=${FUZZ_CXX:-clang++}
