@@ -29,11 +29,11 @@ void EventLoop::remove(int fd) {
     if (handlers_.erase(fd)) ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
-void EventLoop::run_once(int timeout_ms) {
+int EventLoop::run_once(int timeout_ms) {
     epoll_event evs[32];
     int n = ::epoll_wait(ep_.get(), evs, 32, timeout_ms);
     if (n < 0) {
-        if (errno == EINTR) return;
+        if (errno == EINTR) return 0;
         throw_errno("epoll_wait");
     }
     for (int i = 0; i < n && !stopped_; ++i) {
@@ -43,6 +43,7 @@ void EventLoop::run_once(int timeout_ms) {
         Handler h = it->second;
         h(evs[i].events);
     }
+    return n;
 }
 
 } // namespace berth::shim

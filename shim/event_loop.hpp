@@ -23,7 +23,8 @@ public:
     void remove(int fd);
     bool watching(int fd) const { return handlers_.count(fd) != 0; }
     // Wait up to timeout_ms (-1: forever) and dispatch what is ready.
-    void run_once(int timeout_ms);
+    // Returns how many events were dispatched (0: timed out).
+    int run_once(int timeout_ms);
     void stop() { stopped_ = true; }
     bool stopped() const { return stopped_; }
 

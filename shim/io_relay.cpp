@@ -138,7 +138,16 @@ void Copier::drain(int timeout_ms) {
             else eof_ = true;   // EOF, EAGAIN (nothing more now) or EIO
         }
         if (!flush()) break;
-        if (eof_ && buf_.empty()) break;
+        if (eof_ && buf_.empty()) {
+            // Everything is in the FIFO now; give the reader the chance to
+            // take it before we close and report the exit. A client that
+            // tears its reader down on the exit (ctr does) would otherwise
+            // lose what it had not read yet.
+            int queued = 0;
+            while (::ioctl(dst_.get(), FIONREAD, &queued) == 0 && queued > 0 && now_ms() < deadline)
+                ::usleep(1000);
+            break;
+        }
         if (!buf_.empty()) {
             long left = deadline - now_ms();
             if (left <= 0) break;

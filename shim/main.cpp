@@ -11,6 +11,7 @@
 #include "container.hpp"
 #include "error.hpp"
 #include "event_loop.hpp"
+#include "idle_memory.hpp"
 #include "file_util.hpp"
 #include "log.hpp"
 #include "publisher.hpp"
@@ -190,8 +191,17 @@ int serve(const Opts& o, UniqueFd listener, const std::string& sock) {
         }
     });
     log_info("serving on " + sock);
+    // After each burst of work (the start-up included), once nothing has
+    // happened for idle_release_ms, give back what the burst left resident.
+    constexpr int idle_release_ms = 1000;
+    bool busy = true;
     while (!loop.stopped()) {
-        loop.run_once(-1);
+        if (loop.run_once(busy ? idle_release_ms : -1) > 0) {
+            busy = true;
+        } else if (busy) {
+            release_idle_memory();
+            busy = false;
+        }
         // containerd went away after using us and left nothing to serve.
         if (ever_connected && server.connections() == 0 && svc.empty()) loop.stop();
     }

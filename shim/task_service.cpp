@@ -164,7 +164,11 @@ void unmount_rootfs(const std::string& target) {
 }
 
 TaskService::TaskService(EventLoop& loop, RuntimeContext ctx, Publisher& pub)
-    : loop_(loop), ctx_(std::move(ctx)), pub_(pub) {}
+    : loop_(loop), ctx_(std::move(ctx)), pub_(pub), oom_(loop, [this](const std::string& id) {
+          ev::TaskOOM e;
+          e.set_container_id(id);
+          pub_.publish("/tasks/oom", "TaskOOM", e);
+      }) {}
 
 TaskService::~TaskService() = default;
 
@@ -272,6 +276,11 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
         pb::CreateTaskResponse resp;
         resp.set_pid(static_cast<uint32_t>(p.pid));
         log_info("created " + c->id + " pid " + std::to_string(p.pid));
+        try {
+            oom_.watch(c->id, *open_cgroup(container_info(ctx_, c->id).state));
+        } catch (const Error& err) {
+            log_error("watch " + c->id + " for OOM: " + err.what());
+        }
         containers_[c->id] = std::move(c);
         pub_.publish("/tasks/create", "TaskCreate", e);
         return resp.SerializeAsString();
@@ -595,6 +604,8 @@ void TaskService::exited(Container& c, Process& p, int ws) {
     p.exited_at = now();
     // Everything it wrote reaches the FIFOs before its exit is told.
     if (p.io) p.io->finish();
+    // An OOM kill is told before the exit it caused.
+    oom_.check(c.id);
     char rec[96];
     std::snprintf(rec, sizeof rec, "%u %lld %ld %d\n", p.exit_status, static_cast<long long>(p.exited_at.tv_sec),
                   p.exited_at.tv_nsec, p.pid);
@@ -630,6 +641,7 @@ void TaskService::remove_container(Container& c) {
         ::unlink(exit_record_path(c.bundle, eid).c_str());
     }
     if (c.init.io) c.init.io->finish();
+    oom_.unwatch(c.id);
     ::unlink(exit_record_path(c.bundle, "").c_str());
     if (!c.rootfs.empty()) unmount_rootfs(c.rootfs);
     containers_.erase(c.id);

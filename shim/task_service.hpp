@@ -8,6 +8,7 @@
 #include "container.hpp"
 #include "event_loop.hpp"
 #include "io_relay.hpp"
+#include "oom_watcher.hpp"
 #include "publisher.hpp"
 #include "server.hpp"
 
@@ -71,6 +72,7 @@ private:
     TtrpcServer* server_ = nullptr;
     std::map<std::string, std::unique_ptr<Container>> containers_;
     bool shutdown_requested_ = false;
+    OomWatcher oom_;
 };
 
 // Where berth-shim records an exit: BUNDLE/init.exit or BUNDLE/exec-ID.exit

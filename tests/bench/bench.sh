@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # bench.sh: berth side by side with crun and runc on a busybox bundle.
 #
-#   tests/bench/bench.sh [--runs N] [--podman-runs M] [--berth PATH]
+#   tests/bench/bench.sh [--runs N] [--podman-runs M] [--shim-runs K] [--berth PATH]
+#                        [--berth-shim PATH]
 #
 # N (default 100) sequential `run /bin/true` per runtime, plus N/2 separately
 # timed create/start/delete cycles and a few runs under GNU time for peak RSS,
 # and M (default 20; 0 skips it) `podman --runtime RT run --rm IMG /bin/true`
 # when podman is installed, all interleaved round-robin so machine noise hits
 # every runtime alike.
+# K (default 20; 0 skips it) `ctr run --rm IMG /bin/true` per containerd
+# shim when containerd and ctr are installed: io.containerd.berth.v2
+# (berth-shim) next to io.containerd.runc.v2 with runc and with crun as its
+# binary, plus the resident memory (PSS) of each shim per idle container,
+# and of conmon when podman is there.
 # berth defaults to $BERTH, else build/runtime/berth under the repo root; when
 # it is not built, crun and runc are measured alone. Needs root.
 #
@@ -35,7 +41,10 @@ readonly CGROUP_MARK=@CGROUP@
 
 RUNS=100
 PODMAN_RUNS=20
+SHIM_RUNS=20
+readonly SHIM_IDLE=3 # idle containers per shim for the PSS figure
 BERTH_PATH=${BERTH:-$REPO_ROOT/build/runtime/berth}
+BERTH_SHIM_PATH=${BERTH_SHIM:-$REPO_ROOT/build/shim/berth-shim}
 
 # Filled in as we go; cleanup() looks at each before undoing it.
 TMP=''
@@ -59,6 +68,13 @@ PODMAN=''
 PODMAN_DIR=''
 PODMAN_IMG=localhost/berth-bench
 PODMAN_PARENT_MADE=no
+# containerd: a private daemon in the namespace, its shims by key (berth:
+# berth-shim; runc, crun: containerd-shim-runc-v2 with that binary).
+CT=''
+CT_PID=''
+readonly CT_NS=berth-bench CT_IMG=localhost/berth-bench:latest
+SHIMS=()
+declare -A SH_LABEL=() SH_FAIL=() S_SHIM=() S_PSS=() S_CPSS=()
 
 die() {
 	printf 'bench: %s\n' "$*" >&2
@@ -77,6 +93,10 @@ parse_args() {
 		--runs=*) RUNS=${1#*=} ;;
 		--podman-runs) (($# >= 2)) || die "$1 needs a value"; PODMAN_RUNS=$2; shift ;;
 		--podman-runs=*) PODMAN_RUNS=${1#*=} ;;
+		--shim-runs) (($# >= 2)) || die "$1 needs a value"; SHIM_RUNS=$2; shift ;;
+		--shim-runs=*) SHIM_RUNS=${1#*=} ;;
+		--berth-shim) (($# >= 2)) || die "$1 needs a value"; BERTH_SHIM_PATH=$2; shift ;;
+		--berth-shim=*) BERTH_SHIM_PATH=${1#*=} ;;
 		--berth) (($# >= 2)) || die "$1 needs a value"; BERTH_PATH=$2; shift ;;
 		--berth=*) BERTH_PATH=${1#*=} ;;
 		-h | --help) usage 0 ;;
@@ -90,6 +110,8 @@ parse_args() {
 	RUNS=$((10#$RUNS))
 	[[ $PODMAN_RUNS =~ ^[0-9]+$ ]] || die "--podman-runs wants an integer >= 0"
 	PODMAN_RUNS=$((10#$PODMAN_RUNS))
+	[[ $SHIM_RUNS =~ ^[0-9]+$ ]] || die "--shim-runs wants an integer >= 0"
+	SHIM_RUNS=$((10#$SHIM_RUNS))
 }
 
 # ---------------------------------------------------------------- cleanup
@@ -110,6 +132,7 @@ cleanup() {
 					</dev/null >/dev/null 2>&1 || true
 			done
 		done
+		containerd_cleanup
 		podman_cleanup
 		umount "$NSDIR/mnt" 2>/dev/null || umount -l "$NSDIR/mnt" 2>/dev/null || true
 	fi
@@ -286,6 +309,245 @@ podman_active() {
 	for ((k = 0; k < n; k++)); do
 		pout+=("${live[(k + r) % n]}")
 	done
+}
+
+# ---------------------------------------------------------------- containerd shims
+
+ctr_() { timeout 60 ctr -a "$CT/containerd.sock" -n "$CT_NS" "$@"; }
+
+# shim_args KEY: ctr run's runtime flags for that shim.
+shim_args() {
+	case $1 in
+	berth) SHIM_ARGS=(--runtime io.containerd.berth.v2) ;;
+	*) SHIM_ARGS=(--runtime io.containerd.runc.v2 --runc-binary "${RT_BIN[$1]}") ;;
+	esac
+}
+
+# The shims of our containerd (their command line names its socket).
+our_shims() {
+	local p
+	for p in /proc/[0-9]*; do
+		grep -qsF -- "$CT/containerd.sock" "$p/cmdline" && grep -qs containerd-shim "$p/cmdline" &&
+			echo "${p#/proc/}"
+	done
+	return 0
+}
+
+# setup_containerd: a private containerd (own root, state, sockets, config)
+# started inside the namespace, so crun works as the runc shim's binary; the
+# bundle's rootfs imported as an image.
+setup_containerd() {
+	((SHIM_RUNS > 0)) || return 0
+	if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
+		NOTES+=("containerd or ctr not installed: no shim figures")
+		return 0
+	fi
+	CT=$TMP/ctrd
+	mkdir -p "$CT/bin"
+	if [[ -x $BERTH_SHIM_PATH ]]; then
+		ln -s "$(readlink -f "$BERTH_SHIM_PATH")" "$CT/bin/containerd-shim-berth-v2"
+		SHIMS+=(berth)
+		SH_LABEL[berth]=berth.v2
+	else
+		NOTES+=("berth-shim is not built ($BERTH_SHIM_PATH missing): runc shim figures only")
+	fi
+	local rt
+	for rt in runc crun; do
+		[[ -n ${RT_BIN[$rt]:-} ]] || continue
+		SHIMS+=("$rt")
+		SH_LABEL[$rt]=runc.v2+$rt
+	done
+	cat >"$CT/config.toml" <<-X
+		version = 2
+		root = "$CT/root"
+		state = "$CT/state"
+		disabled_plugins = ["io.containerd.grpc.v1.cri"]
+		[grpc]
+		  address = "$CT/containerd.sock"
+		[ttrpc]
+		  address = "$CT/containerd.sock.ttrpc"
+	X
+	PATH="$CT/bin:$PATH" BERTH_SHIM_ROOT="$CT/shim" setsid "${NS[@]}" containerd --config "$CT/config.toml" \
+		>"$CT/log" 2>&1 </dev/null &
+	CT_PID=$!
+	local k
+	for ((k = 0; k < 300; k++)); do
+		ctr_ version >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	# shellcheck source=tests/e2e/lib.sh
+	. "$REPO_ROOT/tests/e2e/lib.sh"
+	if ! ctr_ version >/dev/null 2>&1 ||
+		! make_docker_archive "$BUNDLE/rootfs" "$CT/image.tar" "$CT_IMG" ||
+		! ctr_ image import "$CT/image.tar" >/dev/null 2>"$ERR"; then
+		NOTES+=("containerd did not start or import ($(tail -c 200 "$ERR" "$CT/log" | tr '\n' ' ')): no shim figures")
+		SHIMS=()
+	fi
+}
+
+containerd_cleanup() {
+	[[ -n $CT ]] || return 0
+	local t pid
+	if [[ -n $CT_PID ]] && kill -0 "$CT_PID" 2>/dev/null; then
+		for t in $(ctr_ task ls -q 2>/dev/null); do ctr_ task delete -f "$t" >/dev/null 2>&1 || true; done
+		for t in $(ctr_ container ls -q 2>/dev/null); do ctr_ container delete "$t" >/dev/null 2>&1 || true; done
+		ctr_ image rm "$CT_IMG" >/dev/null 2>&1 || true
+		kill -TERM "$CT_PID" 2>/dev/null || true
+		for ((t = 0; t < 100; t++)); do kill -0 "$CT_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$CT_PID" 2>/dev/null || true
+		wait "$CT_PID" 2>/dev/null || true
+	fi
+	for pid in $(our_shims); do kill -KILL "$pid" 2>/dev/null || true; done
+	return 0
+}
+
+# measure_shim KEY I: one timed `ctr run --rm IMG ID /bin/true`.
+measure_shim() {
+	local s=$1 i=$2 id="b$$-$1-$2" t0 t1 rc=0
+	shim_args "$s"
+	now_us t0
+	ctr_ run --rm "${SHIM_ARGS[@]}" --fifo-dir "$CT/fifo" --cgroup "$CG_PREFIX-shim-$s-$i" \
+		"$CT_IMG" "$id" /bin/true </dev/null >/dev/null 2>"$ERR" || rc=$?
+	now_us t1
+	if ((rc != 0)); then
+		local line
+		line=$(grep -m1 -v '^[[:space:]]*$' "$ERR" || true)
+		SH_FAIL[$s]="ctr run exited $rc: ${line:-(no error output)}"
+		SH_FAIL[$s]=${SH_FAIL[$s]:0:300}
+		printf '\nbench: %s failed: %s\n' "${SH_LABEL[$s]}" "${SH_FAIL[$s]}" >&2
+		ctr_ task delete -f "$id" >/dev/null 2>&1 || true
+		ctr_ container delete "$id" >/dev/null 2>&1 || true
+		return
+	fi
+	S_SHIM[$s]+=" $((t1 - t0))"
+}
+
+# pss_kib PID: Pss of the process (smaps_rollup), in KiB.
+pss_kib() {
+	awk '$1 == "Pss:" { print $2; f = 1 } END { if (!f) print "-" }' "/proc/$1/smaps_rollup" 2>/dev/null
+}
+
+# measure_idle KEY: SHIM_IDLE containers left idle (sleep) through the shim
+# at once; each one's shim (the parent of its init) gets its PSS read.
+measure_idle() {
+	local s=$1 k id pid ppid kib
+	local -a ids=()
+	shim_args "$s"
+	for ((k = 1; k <= SHIM_IDLE; k++)); do
+		id="b$$-$s-idle-$k"
+		ctr_ run -d "${SHIM_ARGS[@]}" --fifo-dir "$CT/fifo" --cgroup "$CG_PREFIX-shim-$s-idle-$k" \
+			"$CT_IMG" "$id" sleep 100000 </dev/null >/dev/null 2>"$ERR" && ids+=("$id")
+	done
+	local -a shim_pids=()
+	for id in "${ids[@]}"; do
+		pid=$(ctr_ task ls 2>/dev/null | awk -v id="$id" '$1 == id { print $2 }')
+		ppid=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null) && shim_pids+=("$ppid")
+	done
+	# Idle means no call either (`task ls` above wakes every shim): berth-shim
+	# gives back what a burst of work left resident after 1 s without one;
+	# the runc shim has no such step. Both get the same wait.
+	sleep 2
+	for ppid in "${shim_pids[@]}"; do
+		kib=$(pss_kib "$ppid")
+		[[ $kib == - ]] || S_PSS[$s]+=" $kib"
+	done
+	for id in "${ids[@]}"; do
+		ctr_ task delete -f "$id" >/dev/null 2>&1 || true
+		ctr_ container delete "$id" >/dev/null 2>&1 || true
+	done
+}
+
+# measure_conmon_idle RT: the same for conmon under podman with that runtime.
+measure_conmon_idle() {
+	local rt=$1 k cid pid kib
+	local -a cids=()
+	for ((k = 1; k <= SHIM_IDLE; k++)); do
+		cid=$("${NS[@]}" "$PODMAN" --runtime "${RT_BIN[$rt]}" run -d "$PODMAN_IMG" sleep 100000 \
+			</dev/null 2>"$ERR") && cids+=("$cid")
+	done
+	sleep 2
+	for cid in "${cids[@]}"; do
+		pid=$("${NS[@]}" "$PODMAN" inspect -f '{{.State.ConmonPid}}' "$cid" 2>/dev/null) || continue
+		kib=$(pss_kib "$pid")
+		[[ $kib == - ]] || S_CPSS[$rt]+=" $kib"
+	done
+	for cid in "${cids[@]}"; do
+		"${NS[@]}" "$PODMAN" rm -f -t 0 "$cid" </dev/null >/dev/null 2>&1 || true
+	done
+}
+
+# run_shims: warm-up, then K rounds of `ctr run --rm` rotated like the rest,
+# then the idle PSS per shim (and per conmon).
+run_shims() {
+	((${#SHIMS[@]} > 0)) || return 0
+	local i k n s
+	local -a live
+	for s in "${SHIMS[@]}"; do measure_shim "$s" 0; done
+	S_SHIM=()
+	for ((i = 1; i <= SHIM_RUNS; i++)); do
+		progress "shim round $i/$SHIM_RUNS"
+		live=()
+		for s in "${SHIMS[@]}"; do [[ -z ${SH_FAIL[$s]:-} ]] && live+=("$s"); done
+		n=${#live[@]}
+		for ((k = 0; k < n; k++)); do measure_shim "${live[(k + i) % n]}" "$i"; done
+	done
+	progress ''
+	for s in "${SHIMS[@]}"; do [[ -z ${SH_FAIL[$s]:-} ]] && measure_idle "$s"; done
+	if [[ -n $PODMAN ]]; then
+		for s in "${RTS[@]}"; do [[ -z ${P_FAIL[$s]:-} ]] && measure_conmon_idle "$s"; done
+	fi
+	return 0
+}
+
+report_shims() {
+	((${#SHIMS[@]} > 0)) || return 0
+	local s a b fmt=' %-14s %8s %7s %9s %9s\n'
+	declare -A run pss
+	echo
+	# shellcheck disable=SC2016 # backquotes are literal
+	printf 'containerd %s: %d x `ctr run --rm IMG /bin/true` per shim; PSS per idle container (%d idle at once)\n' \
+		"$(containerd --version 2>/dev/null | awk '{ print $3 }')" "$SHIM_RUNS" "$SHIM_IDLE"
+	echo
+	# shellcheck disable=SC2059 # the format is ours
+	printf "$fmt" shim 'run ms' 'total s' 'samples' 'PSS KiB'
+	for s in "${SHIMS[@]}"; do
+		run[$s]=$(summarize median "${S_SHIM[$s]:-}")
+		pss[$s]=$(summarize median "${S_PSS[$s]:-}")
+		[[ ${pss[$s]} == - ]] || pss[$s]=$(awk -v v="${pss[$s]}" 'BEGIN { printf "%d\n", v * 1000 }')
+		# shellcheck disable=SC2059
+		printf "$fmt" "${SH_LABEL[$s]}" "${run[$s]}" "$(summarize total "${S_SHIM[$s]:-}")" \
+			"$(summarize n "${S_SHIM[$s]:-}")" "${pss[$s]}"
+	done
+	for s in "${RTS[@]}"; do
+		[[ -n ${S_CPSS[$s]:-} ]] || continue
+		pss[conmon-$s]=$(awk -v v="$(summarize median "${S_CPSS[$s]}")" 'BEGIN { printf "%d\n", v * 1000 }')
+		# shellcheck disable=SC2059
+		printf "$fmt" "conmon ($s)" '' '' '' "${pss[conmon-$s]}"
+	done
+	echo
+	echo ' run ms: median wall time of the whole ctr command (containerd, shim, runtime, overlay snapshot).'
+	echo ' PSS: median Pss (smaps_rollup) of the shim (conmon: of conmon) per idle container.'
+	echo
+	printf ' %-26s %8s %8s\n' ratio 'run' 'PSS'
+	for a in berth runc; do
+		for b in runc crun; do
+			[[ $a != "$b" && -n ${SH_LABEL[$a]:-} && -n ${SH_LABEL[$b]:-} ]] || continue
+			[[ $a == runc && $b == runc ]] && continue
+			if [[ -n ${SH_FAIL[$a]:-}${SH_FAIL[$b]:-} ]]; then
+				printf ' %-26s %8s\n' "${SH_LABEL[$a]}/${SH_LABEL[$b]}" '- (failed)'
+				continue
+			fi
+			printf ' %-26s %8s %8s\n' "${SH_LABEL[$a]}/${SH_LABEL[$b]}" "$(ratio "${run[$a]}" "${run[$b]}")" \
+				"$(ratio "${pss[$a]}" "${pss[$b]}")"
+		done
+	done
+	if [[ -n ${pss[berth]:-} && -n ${pss[conmon-berth]:-} ]]; then
+		printf ' %-26s %8s %8s\n' "berth.v2/conmon (berth)" '' "$(ratio "${pss[berth]}" "${pss[conmon-berth]}")"
+	fi
+	for s in "${SHIMS[@]}"; do
+		[[ -n ${SH_FAIL[$s]:-} ]] && printf ' FAILED %s: %s\n' "${SH_LABEL[$s]}" "${SH_FAIL[$s]}"
+	done
+	return 0
 }
 
 # ---------------------------------------------------------------- measuring
@@ -594,6 +856,7 @@ report() {
 		fi
 	done
 	[[ -n $PODMAN ]] && report_podman
+	report_shims
 	return 0
 }
 
@@ -653,8 +916,10 @@ main() {
 	make_bundle
 	pick_rss_tool
 	setup_podman
+	setup_containerd
 	((${#RSS_TOOL[@]} > 0)) || NOTES+=("neither GNU time nor python3: no RSS")
 	run_rounds
+	run_shims
 	report
 }
 

@@ -26,7 +26,7 @@ CG=berth-e2e-shim-$$
 NS=berth-e2e
 IMG=localhost/berth-e2e:latest
 RT=io.containerd.berth.v2
-DPID=''
+DPID='' EPID=''
 mkdir -p "$W/bin"
 ln -s "$BERTH_SHIM" "$W/bin/containerd-shim-berth-v2"
 cat > "$W/config.toml" <<X
@@ -59,6 +59,7 @@ shim_pids() {
 
 cleanup() {
     local t pid d
+    kill_pid "$EPID"
     if [ -n "$DPID" ] && alive "$DPID"; then
         for t in $(c task ls -q 2>/dev/null); do
             c task kill -s KILL "$t" >/dev/null 2>&1
@@ -82,10 +83,14 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 21
-PATH="$W/bin:$PATH" BERTH_SHIM_ROOT="$W/shim" setsid containerd --config "$W/config.toml" >"$W/containerd.log" 2>&1 </dev/null &
-DPID=$!
-wait_for 30 c version >/dev/null 2>&1
+start_containerd() {   # the same root, state and config each time
+    PATH="$W/bin:$PATH" BERTH_SHIM_ROOT="$W/shim" setsid containerd --config "$W/config.toml" >>"$W/containerd.log" 2>&1 </dev/null &
+    DPID=$!
+    wait_for 30 c version >/dev/null 2>&1
+}
+
+plan 32
+start_containerd
 check "a private containerd starts" $? "$(tail -5 "$W/containerd.log")"
 
 make_rootfs "$W/bundle" && make_docker_archive "$W/bundle/rootfs" "$W/image.tar" "$IMG" &&
@@ -149,6 +154,53 @@ echo "$out" | grep -q 'exit code 3' && echo "$out" | grep -q 'exit code 137'
 check "task delete reports the exit codes (3 and 137)" $? "$out"
 
 wait_for 10 eval '[ -z "$(shim_pids)" ]'; check "each shim exits once its task is deleted" $? "left: $(shim_pids)"
+
+# --- OOM: the shim tells containerd (/tasks/oom) when the kernel kills in
+# the container's memory cgroup.
+timeout 120 ctr -a "$W/containerd.sock" -n "$NS" events >"$W/events" 2>&1 &
+EPID=$!
+sleep 0.5
+out=$(c_run t-oom --rm --memory-limit 33554432 "$IMG" t-oom sh -c 'echo hog; a=xxxxxxxx; while :; do a="$a$a"; done' 2>&1); rc=$?
+[ "$rc" = 137 ]; check "a memory hog over --memory-limit is OOM-killed: exit 137" $? "rc=$rc; $out"
+wait_for 10 grep -q '/tasks/oom' "$W/events"
+check "containerd got the /tasks/oom event" $? "$(cat "$W/events")"
+awk '/\/tasks\/oom/ { o = NR } /\/tasks\/exit/ && /t-oom/ { e = NR } END { exit !(o && e && o < e) }' "$W/events"
+check "the OOM event comes before the task's exit" $? "$(grep -E 'oom|exit' "$W/events")"
+kill_pid "$EPID"; EPID=''
+
+# --- containerd dies (kill -9) and comes back: the shims and containers
+# live on, and the new containerd manages them through the same shims.
+c_run t-live -d "$IMG" t-live sh -c 'trap "exit 9" TERM; while :; do sleep 0.1; done' >/dev/null 2>&1
+c_run t-gone -d "$IMG" t-gone sh -c 'trap "exit 8" TERM; while :; do sleep 0.1; done' >/dev/null 2>&1
+lpid=$(c task ls 2>/dev/null | awk '$1 == "t-live" { print $2 }')
+gpid=$(c task ls 2>/dev/null | awk '$1 == "t-gone" { print $2 }')
+shims=$(shim_pids)
+# (Reaped here, quietly: bash would report the killed job on stderr.)
+{ kill -KILL "$DPID"; wait "$DPID"; } 2>/dev/null
+ok=0; for pid in $lpid $gpid $shims; do alive "$pid" || ok=1; done
+[ -n "$lpid" ] && [ -n "$gpid" ] && [ "$(echo $shims | wc -w)" = 2 ] && [ "$ok" = 0 ]
+check "kill -9 of containerd: the containers and their shims live on" $? "inits $lpid $gpid, shims: $shims; now $(shim_pids)"
+# Idle for over a second, a shim gives back what creating its container left
+# resident (shim/idle_memory.hpp): well under 1 MiB, and it still works.
+sleep 1.5
+rss=$(for pid in $shims; do awk '$1 == "Rss:" { print $2 }' "/proc/$pid/smaps_rollup"; done | sort -n | tail -1)
+[ -n "$rss" ] && [ "$rss" -lt 1024 ]; check "an idle shim's resident memory is under 1 MiB" $? "Rss ${rss:-?} kB: $(for pid in $shims; do grep -E '^(Rss|Pss|Anonymous):' "/proc/$pid/smaps_rollup" | tr -s ' \n' ' '; done)"
+# One exits while nobody listens: its shim keeps the exit for the next containerd.
+kill -TERM "$gpid"; wait_for 10 eval "! alive $gpid"
+start_containerd
+check "containerd restarts on the same root and state" $? "$(tail -5 "$W/containerd.log")"
+[ "$(task_status t-live)" = RUNNING ] && [ "$(shim_pids | sort)" = "$(echo "$shims" | sort)" ]
+check "the restarted containerd sees the task RUNNING, through the same shim" $? "$(c task ls 2>&1); shims before: $shims, now: $(shim_pids)"
+out=$(c task exec --exec-id r1 t-live sh -c 'echo exec after restart; exit 4' 2>&1); rc=$?
+[ "$rc" = 4 ] && echo "$out" | grep -q '^exec after restart$'
+check "task exec after the restart: output and exit status" $? "rc=$rc; $out"
+[ "$(task_status t-gone)" = STOPPED ] && out=$(c task delete t-gone 2>&1) && echo "$out" | grep -q 'exit code 8'
+check "an exit while containerd was down: STOPPED, and delete reports it (8)" $? "$(task_status t-gone); ${out:-}"
+c task kill t-live >/dev/null 2>&1 && wait_for 10 eval '[ "$(task_status t-live)" = STOPPED ]' &&
+    out=$(c task delete t-live 2>&1) && echo "$out" | grep -q 'exit code 9'
+check "task kill and delete after the restart report the exit (9)" $? "$(task_status t-live); ${out:-}"
+wait_for 10 eval '[ -z "$(shim_pids)" ]'; check "the shims exit once their tasks are deleted" $? "left: $(shim_pids)"
+c container delete t-live t-gone >/dev/null 2>&1
 
 # A shim that dies: containerd runs `containerd-shim-berth-v2 ... delete`,
 # which kills the container and unmounts its rootfs.
