@@ -5,7 +5,7 @@
 #include "events.pb.h"
 #include "file_util.hpp"
 #include "log.hpp"
-#include "metrics.pb.h"
+#include "metrics.hpp"
 #include "mount_options.hpp"
 #include "proc.hpp"
 #include "task.pb.h"
@@ -521,58 +521,13 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
     if (m == "Stats") {
         auto r = parse<pb::StatsRequest>(payload);
         Container& c = container(r.id());
-        if (cgroup::unified_mode(cgroup::host_hierarchies()))
-            fail(berth::ttrpc::unimplemented, "stats: cgroup v2 metrics are not implemented by berth-shim yet");
+        bool v2 = cgroup::unified_mode(cgroup::host_hierarchies());
         bool stopped = false;
         auto st = container_stats(ctx_, c.id, &stopped);
-        berth::cgroups::v1::Metrics mt;
-        mt.mutable_pids()->set_current(st.pids_current);
-        mt.mutable_pids()->set_limit(st.pids_limit);
-        auto* cu = mt.mutable_cpu()->mutable_usage();
-        cu->set_total(st.cpu_total_ns);
-        cu->set_kernel(st.cpu_kernel_ns);
-        cu->set_user(st.cpu_user_ns);
-        for (uint64_t v : st.cpu_percpu_ns) cu->add_per_cpu(v);
-        auto* th = mt.mutable_cpu()->mutable_throttling();
-        th->set_periods(st.cpu_periods);
-        th->set_throttled_periods(st.cpu_throttled_periods);
-        th->set_throttled_time(st.cpu_throttled_ns);
-        auto* mem = mt.mutable_memory();
-        auto raw = [&](const char* k) {
-            auto it = st.memory_raw.find(k);
-            return it == st.memory_raw.end() ? uint64_t(0) : it->second;
-        };
-        mem->set_cache(raw("cache"));
-        mem->set_rss(raw("rss"));
-        mem->set_rss_huge(raw("rss_huge"));
-        mem->set_mapped_file(raw("mapped_file"));
-        mem->set_dirty(raw("dirty"));
-        mem->set_writeback(raw("writeback"));
-        mem->set_pg_pg_in(raw("pgpgin"));
-        mem->set_pg_pg_out(raw("pgpgout"));
-        mem->set_pg_fault(raw("pgfault"));
-        mem->set_pg_maj_fault(raw("pgmajfault"));
-        mem->set_inactive_anon(raw("inactive_anon"));
-        mem->set_active_anon(raw("active_anon"));
-        mem->set_inactive_file(raw("inactive_file"));
-        mem->set_active_file(raw("active_file"));
-        mem->set_unevictable(raw("unevictable"));
-        mem->set_hierarchical_memory_limit(raw("hierarchical_memory_limit"));
-        mem->set_hierarchical_swap_limit(raw("hierarchical_memsw_limit"));
-        auto entry = [](berth::cgroups::v1::MemoryEntry* e, const cgroup::MemoryUsage& u) {
-            e->set_limit(u.limit);
-            e->set_usage(u.usage);
-            e->set_max(u.max);
-            e->set_failcnt(u.failcnt);
-        };
-        entry(mem->mutable_usage(), st.memory);
-        entry(mem->mutable_swap(), st.swap);
-        entry(mem->mutable_kernel(), st.kernel);
-        entry(mem->mutable_kernel_tcp(), st.kernel_tcp);
-        mt.mutable_memory_oom_control()->set_oom_kill(st.oom_kills);
+        auto mt = v2 ? metrics_v2(st) : metrics_v1(st);
         pb::StatsResponse resp;
-        resp.mutable_stats()->set_type_url("io.containerd.cgroups.v1.Metrics");
-        resp.mutable_stats()->set_value(mt.SerializeAsString());
+        resp.mutable_stats()->set_type_url(mt.type_url);
+        resp.mutable_stats()->set_value(mt.value);
         return resp.SerializeAsString();
     }
     if (m == "Checkpoint") fail(berth::ttrpc::unimplemented, "checkpoint: not implemented by berth-shim");
