@@ -15,6 +15,7 @@
 #include "file_util.hpp"
 #include "log.hpp"
 #include "publisher.hpp"
+#include "sealed_helper.hpp"
 #include "server.hpp"
 #include "task.pb.h"
 #include "task_service.hpp"
@@ -293,6 +294,10 @@ int do_delete(const Opts& o) {
 } // namespace
 
 int main(int argc, char** argv) {
+    // The sealed helper (sealed_helper.hpp): before anything else, as it
+    // shares none of the shim's set-up.
+    if (argc > 1 && (std::strcmp(argv[1], "_create") == 0 || std::strcmp(argv[1], "_exec") == 0))
+        return berth::shim::sealed_helper_main(argc, argv);
     try {
         Opts o = parse_args(argc, argv);
         if (o.version) {
