@@ -10,8 +10,10 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -689,6 +691,40 @@ std::string wait_output(const Container& c, const std::string& marker, int timeo
         ::usleep(10000);
     }
     return out;
+}
+
+int listen_unix(const std::string& path) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    cr_assert_eq(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0, "bind %s: %s", path.c_str(), strerror(errno));
+    cr_assert_eq(listen(fd, 1), 0);
+    return fd;
+}
+
+std::string recv_with_fds(int conn, std::vector<int>& fds) {
+    char buf[4096];
+    iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char ctl[CMSG_SPACE(4 * sizeof(int))];
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    ssize_t n = recvmsg(conn, &m, MSG_CMSG_CLOEXEC);
+    cr_assert_gt(n, 0, "recvmsg: %s", strerror(errno));
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            fds.push_back(fd);
+        }
+    }
+    return std::string(buf, static_cast<size_t>(n));
 }
 
 } // namespace itest

@@ -171,6 +171,12 @@ std::string check_no_trace(const std::string& id, const std::string& bundle, boo
 
 // ---- small helpers -------------------------------------------------------
 
+// A listening unix stream socket at path (asserts on failure).
+int listen_unix(const std::string& path);
+// One message from a unix socket: its bytes, and the fds it carried
+// (SCM_RIGHTS, close-on-exec) appended to fds. Asserts a non-empty message.
+std::string recv_with_fds(int sock, std::vector<int>& fds);
+
 std::string trim(const std::string& s);
 bool contains(const std::string& hay, const std::string& needle);
 std::vector<std::string> lines(const std::string& s);

@@ -229,30 +229,17 @@ Test(exec, user_namespace_container) {
 Test(exec, tty_with_console_socket) {
     auto c = running();
     std::string sock = itest::work_dir() + "/exec-console.sock";
-    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, sock.c_str(), sizeof a.sun_path - 1);
-    cr_assert_eq(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    cr_assert_eq(listen(lfd, 1), 0);
+    int lfd = itest::listen_unix(sock);
     auto kid = itest::berth_spawn({"exec", "-t", "--console-socket", sock, c.id, "sh", "-c",
                                    "tty; test -t 0 && test -t 1 && echo all-tty; exit 4"});
     pollfd p{lfd, POLLIN, 0};
     cr_assert_eq(poll(&p, 1, 10000), 1, "no connection on the console socket");
     int conn = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    std::vector<int> fds;
+    itest::recv_with_fds(conn, fds);
+    cr_assert_eq(fds.size(), 1u, "the console message carries one fd");
+    int master = fds[0];
     char buf[256];
-    iovec iov{buf, sizeof buf};
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl;
-    m.msg_controllen = sizeof ctl;
-    cr_assert_gt(recvmsg(conn, &m, MSG_CMSG_CLOEXEC), 0);
-    cmsghdr* cm = CMSG_FIRSTHDR(&m);
-    cr_assert(cm && cm->cmsg_type == SCM_RIGHTS, "no fd in the console message");
-    int master;
-    std::memcpy(&master, CMSG_DATA(cm), sizeof master);
     std::string out;
     pollfd mp{master, POLLIN, 0};
     while (poll(&mp, 1, 5000) > 0) {

@@ -22,41 +22,6 @@ TestSuite(terminal, .init = itest::setup, .fini = itest::teardown, .timeout = 60
 
 namespace {
 
-int listen_unix(const std::string& path) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-    cr_assert_eq(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0, "bind %s: %s", path.c_str(), strerror(errno));
-    cr_assert_eq(listen(fd, 1), 0);
-    return fd;
-}
-
-// Receive the console message: its text and the fds it carried.
-std::string recv_master(int conn, std::vector<int>& fds) {
-    char buf[4096];
-    iovec iov{buf, sizeof buf};
-    alignas(cmsghdr) char ctl[CMSG_SPACE(4 * sizeof(int))];
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl;
-    m.msg_controllen = sizeof ctl;
-    ssize_t n = recvmsg(conn, &m, MSG_CMSG_CLOEXEC);
-    cr_assert_gt(n, 0, "recvmsg: %s", strerror(errno));
-    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; ++i) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            fds.push_back(fd);
-        }
-    }
-    return std::string(buf, static_cast<size_t>(n));
-}
-
 // Everything the container writes to its terminal, until it closes (EIO).
 std::string read_all(int master, int timeout_ms) {
     std::string out;
@@ -78,14 +43,14 @@ Test(terminal, console_socket_receives_pty_master) {
     c.cfg.process->consoleSize = berth::spec::ConsoleSize{40, 120};
     c.sh("tty; stty size; stat -c '%F' /dev/console; test -t 0 && test -t 1 && test -t 2 && echo all-tty");
     std::string sock = itest::work_dir() + "/console.sock";
-    int lfd = listen_unix(sock);
+    int lfd = itest::listen_unix(sock);
     c.write_config();
     auto r = itest::berth({"create", "--bundle", c.bundle, "--console-socket", sock, c.id});
     IT_ASSERT_OK(r);
     int conn = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
     cr_assert_geq(conn, 0);
     std::vector<int> fds;
-    auto name = recv_master(conn, fds);
+    auto name = itest::recv_with_fds(conn, fds);
     IT_ASSERT_STR_EQ(name, "/dev/ptmx", r.describe());
     cr_assert_eq(fds.size(), 1u, "expected exactly one fd, got %zu", fds.size());
     IT_ASSERT_OK(c.start());
