@@ -11,6 +11,13 @@
 
 namespace berth {
 
+void make_pipe(UniqueFd& r, UniqueFd& w) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) throw_errno("pipe");
+    r.reset(p[0]);
+    w.reset(p[1]);
+}
+
 namespace {
 
 std::string read_fd(int fd, const std::string& what) {

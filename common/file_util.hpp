@@ -1,11 +1,16 @@
 // Small file helpers shared by every component.
 #pragma once
 
+#include "fd.hpp"
+
 #include <string>
 
 namespace berth {
 
 // Read a whole file; throws Error naming the path.
+// A close-on-exec pipe: r, the read end; w, the write end.
+void make_pipe(UniqueFd& r, UniqueFd& w);
+
 std::string read_file(const std::string& path);
 // Read a whole file relative to a directory fd.
 std::string read_file_at(int dirfd, const std::string& path);

@@ -75,14 +75,8 @@ void exec_init(ExecInitArgs& a) {
     } catch (const std::exception& e) {
         fail(0, e.what(), false);
     }
-    const auto& args = a.process->args;
-    std::vector<char*> argv, envp;
-    for (auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
-    argv.push_back(nullptr);
-    for (auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
-    envp.push_back(nullptr);
     // Success closes the sync socket (close-on-exec): that is berth's signal.
-    ::execve(exe.c_str(), argv.data(), envp.data());
+    exec_process(exe, a.process->args, env);
     fail(errno, "exec " + exe, true);
     _exit(127);
 }

@@ -1,6 +1,7 @@
 #include "hooks.hpp"
 
 #include "error.hpp"
+#include "file_util.hpp"
 #include "fd.hpp"
 #include "proc.hpp"
 
@@ -16,16 +17,6 @@
 
 namespace berth {
 
-namespace {
-
-void make_pipe(UniqueFd& r, UniqueFd& w) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) < 0) throw_errno("pipe");
-    r.reset(p[0]);
-    w.reset(p[1]);
-}
-
-} // namespace
 
 void run_hook(const spec::Hook& h, const std::string& state_json, const std::string& field) {
     UniqueFd in_r, in_w, err_r, err_w;

@@ -149,13 +149,7 @@ void container_init(InitArgs& a) {
         }
     }
 
-    const auto& args = a.config->process->args;
-    std::vector<char*> argv, envp;
-    for (auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
-    argv.push_back(nullptr);
-    for (auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
-    envp.push_back(nullptr);
-    ::execve(exe.c_str(), argv.data(), envp.data());
+    exec_process(exe, a.config->process->args, env);
     std::fprintf(stderr, "berth: exec %s: %s\n", exe.c_str(), std::strerror(errno));
     _exit(127);
 }

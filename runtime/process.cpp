@@ -98,6 +98,15 @@ std::string find_executable(const spec::Process& p) {
     throw Error(ENOENT, "exec \"" + name + "\": executable file not found in $PATH");
 }
 
+void exec_process(const std::string& exe, const std::vector<std::string>& args, const std::vector<std::string>& env) {
+    std::vector<char*> argv, envp;
+    for (auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
+    argv.push_back(nullptr);
+    for (auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
+    envp.push_back(nullptr);
+    ::execve(exe.c_str(), argv.data(), envp.data());
+}
+
 std::vector<std::string> process_env(const spec::Process& p) {
     std::vector<std::string> env = p.env;
     for (const auto& e : env)

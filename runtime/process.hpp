@@ -19,6 +19,8 @@ void apply_user(const spec::Process& p, bool setgroups_denied = false);
 // The executable for args[0]: as given when it holds a '/', else the first
 // match in the process's PATH. Resolved inside the container (after pivot).
 std::string find_executable(const spec::Process& p);
+// execve exe with args and env. Returns only on failure (errno set).
+void exec_process(const std::string& exe, const std::vector<std::string>& args, const std::vector<std::string>& env);
 // process.env, plus HOME from the container's /etc/passwd when unset.
 std::vector<std::string> process_env(const spec::Process& p);
 

@@ -1,6 +1,7 @@
 #include "io_relay.hpp"
 
 #include "error.hpp"
+#include "file_util.hpp"
 #include "terminal.hpp"
 
 #include <fcntl.h>
@@ -67,12 +68,6 @@ UniqueFd dev_null(int flags) {
     return fd;
 }
 
-void make_pipe(UniqueFd& r, UniqueFd& w) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) < 0) throw_errno("pipe");
-    r.reset(p[0]);
-    w.reset(p[1]);
-}
 
 } // namespace
 

@@ -36,9 +36,8 @@ void place(int fd, int target) {
 // Fork; the child re-executes the sealed shim with argv and the fds given
 // (console, process json; -1: none). Returns what the helper reported.
 pid_t run_helper(std::vector<std::string> args, int console_fd, int process_fd) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) < 0) throw_errno("sealed helper: pipe");
-    UniqueFd rd(p[0]), wr(p[1]);
+    UniqueFd rd, wr;
+    with_context("sealed helper", [&] { make_pipe(rd, wr); });
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
