@@ -1,7 +1,9 @@
 #include "io_relay.hpp"
 
+#include "binary_logger.hpp"
 #include "error.hpp"
 #include "file_util.hpp"
+#include "log.hpp"
 #include "terminal.hpp"
 
 #include <fcntl.h>
@@ -13,11 +15,13 @@
 #include <termios.h>
 #include <time.h>
 
+#include <algorithm>
+
 namespace berth::shim {
 
 namespace {
 
-constexpr size_t buffer_cap = 64 * 1024;
+constexpr size_t fifo_buffer_cap = 64 * 1024;
 
 void set_nonblock(int fd) {
     int fl = ::fcntl(fd, F_GETFL);
@@ -30,11 +34,12 @@ long now_ms() {
     return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-// A stdio path from the manager: a FIFO path, or file:// for a file.
-// binary:// loggers are not supported yet.
+bool has_scheme(const std::string& uri, const char* scheme) { return uri.rfind(scheme, 0) == 0; }
+
+// A FIFO path or file:// (fifo:// as an alias); other schemes are handled
+// before this.
 std::string local_path(const std::string& uri) {
-    if (uri.rfind("file://", 0) == 0) return uri.substr(7);
-    if (uri.rfind("fifo://", 0) == 0) return uri.substr(7);
+    if (has_scheme(uri, "file://") || has_scheme(uri, "fifo://")) return uri.substr(7);
     if (uri.find("://") != std::string::npos) throw Error(ENOTSUP, "stdio " + uri + ": unsupported scheme");
     return uri;
 }
@@ -68,49 +73,87 @@ UniqueFd dev_null(int flags) {
     return fd;
 }
 
+UniqueFd dup_fd(int fd, const char* what) {
+    UniqueFd d(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+    if (!d) throw_errno(std::string("dup ") + what);
+    return d;
+}
+
+// Watch fd for events while `want` holds; `watched` remembers which.
+void watch(EventLoop& loop, int fd, uint32_t events, bool want, bool& watched, EventLoop::Handler h) {
+    if (want == watched) return;
+    if (want) loop.add(fd, events, std::move(h));
+    else loop.remove(fd);
+    watched = want;
+}
+
+std::string k8s_path(const std::string& uri) {
+    std::string p = uri.substr(std::string("k8s-file://").size());
+    if (p.empty() || p[0] != '/') throw Error(EINVAL, "stdio " + uri + ": the log path must be absolute");
+    return p;
+}
 
 } // namespace
 
-Copier::Copier(EventLoop& loop, UniqueFd src, UniqueFd dst) : loop_(loop), src_(std::move(src)), dst_(std::move(dst)) {}
+// --- OutputRelay
 
-Copier::~Copier() { close(); }
+OutputRelay::OutputRelay(EventLoop& loop, UniqueFd src, Stream stream, UniqueFd fifo, std::shared_ptr<CriLog> log,
+                         std::vector<std::unique_ptr<AttachSession>>& sessions)
+    : loop_(loop), src_(std::move(src)), fifo_(std::move(fifo)), stream_(stream), log_(std::move(log)),
+      sessions_(sessions) {}
 
-void Copier::start() { update(); }
+OutputRelay::~OutputRelay() { close(); }
 
-void Copier::update() {
-    bool want_src = src_ && !eof_ && buf_.size() < buffer_cap;
-    bool want_dst = dst_ && !buf_.empty();
-    if (want_src != src_watched_) {
-        if (want_src) loop_.add(src_.get(), EPOLLIN, [this](uint32_t) { on_src(); });
-        else loop_.remove(src_.get());
-        src_watched_ = want_src;
-    }
-    if (want_dst != dst_watched_) {
-        if (want_dst) loop_.add(dst_.get(), EPOLLOUT, [this](uint32_t) { on_dst(); });
-        else loop_.remove(dst_.get());
-        dst_watched_ = want_dst;
-    }
+void OutputRelay::start() { update(); }
+
+void OutputRelay::update() {
+    // Backpressure from the FIFO only: logs and attach sessions never wait.
+    bool want_src = src_ && !eof_ && buf_.size() < fifo_buffer_cap;
+    bool want_fifo = fifo_ && !buf_.empty();
+    watch(loop_, src_.get(), EPOLLIN, want_src, src_watched_, [this](uint32_t) { on_src(); });
+    watch(loop_, fifo_.get(), EPOLLOUT, want_fifo, fifo_watched_, [this](uint32_t) { on_fifo(); });
     if (eof_ && buf_.empty()) close();
 }
 
-void Copier::on_src() {
+void OutputRelay::deliver(std::string_view data) {
+    if (fifo_) buf_.append(data);
+    if (log_) log_->write(stream_, data);
+    for (auto& s : sessions_) s->send(stream_, data);
+}
+
+void OutputRelay::on_src() {
     char tmp[16384];
-    size_t room = buffer_cap - buf_.size();
+    size_t room = fifo_ ? fifo_buffer_cap - buf_.size() : sizeof tmp;
     ssize_t n = ::read(src_.get(), tmp, std::min(room, sizeof tmp));
-    if (n > 0) buf_.append(tmp, static_cast<size_t>(n));
+    if (n > 0) deliver(std::string_view(tmp, static_cast<size_t>(n)));
     else if (n == 0 || (errno != EAGAIN && errno != EINTR)) eof_ = true;   // EIO: the pty's slave is gone
-    if (!flush()) buf_.clear(), eof_ = true;
+    if (fifo_ && !flush()) {
+        // The FIFO's reader is gone: without other sinks the process gets
+        // EPIPE, as it would writing to the FIFO itself.
+        buf_.clear();
+        if (fifo_watched_) loop_.remove(fifo_.get());
+        fifo_watched_ = false;
+        fifo_.reset();
+        if (!log_) eof_ = true;
+    }
+    if (eof_ && log_) log_->finish(stream_);
     update();
 }
 
-void Copier::on_dst() {
-    if (!flush()) buf_.clear(), eof_ = true;
+void OutputRelay::on_fifo() {
+    if (!flush()) {
+        buf_.clear();
+        if (!log_) eof_ = true;
+        if (fifo_watched_) loop_.remove(fifo_.get());
+        fifo_watched_ = false;
+        fifo_.reset();
+    }
     update();
 }
 
-bool Copier::flush() {
+bool OutputRelay::flush() {
     while (!buf_.empty()) {
-        ssize_t n = ::write(dst_.get(), buf_.data(), buf_.size());
+        ssize_t n = ::write(fifo_.get(), buf_.data(), buf_.size());
         if (n > 0) {
             buf_.erase(0, static_cast<size_t>(n));
             continue;
@@ -121,16 +164,20 @@ bool Copier::flush() {
     return true;
 }
 
-void Copier::drain(int timeout_ms) {
-    if (closed()) return;
+void OutputRelay::drain(int timeout_ms) {
+    if (!src_ && !fifo_) return;
     long deadline = now_ms() + timeout_ms;
     for (;;) {
         if (src_ && !eof_) {
             char tmp[16384];
             ssize_t n = ::read(src_.get(), tmp, sizeof tmp);
-            if (n > 0) buf_.append(tmp, static_cast<size_t>(n));
+            if (n > 0) deliver(std::string_view(tmp, static_cast<size_t>(n)));
             else if (n < 0 && errno == EINTR) continue;
             else eof_ = true;   // EOF, EAGAIN (nothing more now) or EIO
+        }
+        if (!fifo_) {
+            if (eof_) break;
+            continue;
         }
         if (!flush()) break;
         if (eof_ && buf_.empty()) {
@@ -139,37 +186,151 @@ void Copier::drain(int timeout_ms) {
             // tears its reader down on the exit (ctr does) would otherwise
             // lose what it had not read yet.
             int queued = 0;
-            while (::ioctl(dst_.get(), FIONREAD, &queued) == 0 && queued > 0 && now_ms() < deadline)
+            while (::ioctl(fifo_.get(), FIONREAD, &queued) == 0 && queued > 0 && now_ms() < deadline)
                 ::usleep(1000);
             break;
         }
         if (!buf_.empty()) {
             long left = deadline - now_ms();
             if (left <= 0) break;
-            pollfd p{dst_.get(), POLLOUT, 0};
+            pollfd p{fifo_.get(), POLLOUT, 0};
             ::poll(&p, 1, static_cast<int>(left));
         }
     }
+    if (log_) log_->finish(stream_);
     close();
 }
 
-void Copier::close() {
+void OutputRelay::close() {
     if (src_watched_) loop_.remove(src_.get());
-    if (dst_watched_) loop_.remove(dst_.get());
-    src_watched_ = dst_watched_ = false;
+    if (fifo_watched_) loop_.remove(fifo_.get());
+    src_watched_ = fifo_watched_ = false;
     src_.reset();
-    dst_.reset();
+    fifo_.reset();
     buf_.clear();
 }
 
-std::unique_ptr<ProcessIo> ProcessIo::open(EventLoop& loop, const std::string& in, const std::string& out,
-                                           const std::string& err, bool terminal, ChildStdio& child) {
+// --- InputRelay
+
+InputRelay::InputRelay(EventLoop& loop, UniqueFd dst) : loop_(loop), dst_(std::move(dst)) {}
+
+InputRelay::~InputRelay() {
+    for (auto* s : sessions_) s->input_gone();
+    sessions_.clear();
+    if (fifo_watched_) loop_.remove(fifo_.get());
+    if (dst_watched_) loop_.remove(dst_.get());
+}
+
+void InputRelay::set_fifo(UniqueFd fifo) {
+    fifo_ = std::move(fifo);
+    update();
+}
+
+void InputRelay::add_session(AttachSession* s) {
+    sessions_.push_back(s);
+    s->set_input_paused(paused_);
+}
+
+void InputRelay::remove_session(AttachSession* s) { std::erase(sessions_, s); }
+
+void InputRelay::push(std::string_view data) {
+    if (!dst_) return;
+    buf_.append(data);
+    on_dst();
+}
+
+void InputRelay::on_fifo() {
+    char tmp[16384];
+    ssize_t n = ::read(fifo_.get(), tmp, std::min(sizeof tmp, cap - std::min(cap, buf_.size())));
+    if (n > 0) {
+        push(std::string_view(tmp, static_cast<size_t>(n)));
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    // The manager closed its end: the process sees EOF once the rest is in.
+    end(100);
+}
+
+void InputRelay::on_dst() {
+    while (!buf_.empty() && dst_) {
+        ssize_t n = ::write(dst_.get(), buf_.data(), buf_.size());
+        if (n > 0) {
+            buf_.erase(0, static_cast<size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        // EPIPE: the process closed its stdin; what comes later is lost.
+        buf_.clear();
+        end(0);
+        return;
+    }
+    update();
+}
+
+void InputRelay::update() {
+    bool want_fifo = fifo_ && dst_ && buf_.size() < cap;
+    bool want_dst = dst_ && !buf_.empty();
+    watch(loop_, fifo_.get(), EPOLLIN, want_fifo, fifo_watched_, [this](uint32_t) { on_fifo(); });
+    watch(loop_, dst_.get(), EPOLLOUT, want_dst, dst_watched_, [this](uint32_t) { on_dst(); });
+    bool paused = !room();
+    if (paused != paused_) {
+        paused_ = paused;
+        for (auto* s : std::vector<AttachSession*>(sessions_)) s->set_input_paused(paused);
+    }
+}
+
+void InputRelay::end(int timeout_ms) {
+    if (!dst_) return;
+    long deadline = now_ms() + timeout_ms;
+    while (!buf_.empty()) {
+        ssize_t n = ::write(dst_.get(), buf_.data(), buf_.size());
+        if (n > 0) {
+            buf_.erase(0, static_cast<size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        long left = deadline - now_ms();
+        if (n == 0 || errno != EAGAIN || left <= 0) break;
+        pollfd p{dst_.get(), POLLOUT, 0};
+        ::poll(&p, 1, static_cast<int>(left));
+    }
+    buf_.clear();
+    if (fifo_watched_) loop_.remove(fifo_.get());
+    if (dst_watched_) loop_.remove(dst_.get());
+    fifo_watched_ = dst_watched_ = false;
+    fifo_.reset();
+    dst_.reset();
+    for (auto* s : std::vector<AttachSession*>(sessions_)) s->input_gone();
+    sessions_.clear();
+}
+
+// --- ProcessIo
+
+std::unique_ptr<ProcessIo> ProcessIo::open(EventLoop& loop, const StdioRequest& req, ChildStdio& child) {
     std::unique_ptr<ProcessIo> io(new ProcessIo(loop));
-    io->terminal_ = terminal;
-    if (!in.empty()) io->in_src_ = open_input(in);
-    if (!out.empty()) io->out_dst_ = open_output(out);
-    if (!err.empty() && !terminal) io->err_dst_ = open_output(err);
-    if (terminal) {
+    io->terminal_ = req.terminal;
+    const bool binary = has_scheme(req.out, "binary://");
+    if (binary && !req.err.empty() && req.err != req.out)
+        throw Error(EINVAL, "stdio: a binary:// logger takes both stdout and stderr (stderr is " + req.err + ")");
+
+    if (req.in == "pipe://") io->in_held_ = true;
+    else if (!req.in.empty()) io->in_src_ = open_input(req.in);
+
+    // Outputs: one CRI log per path, shared by stdout and stderr.
+    if (has_scheme(req.out, "k8s-file://")) io->out_log_ = std::make_shared<CriLog>(k8s_path(req.out));
+    if (!req.terminal && has_scheme(req.err, "k8s-file://")) {
+        if (io->out_log_ && req.err == req.out) io->err_log_ = io->out_log_;
+        else io->err_log_ = std::make_shared<CriLog>(k8s_path(req.err));
+    }
+    BinaryLogger logger;
+    if (binary) logger = start_binary_logger(req.out, req.container_id, req.ns);
+    if (!binary && !io->out_log_ && !req.out.empty()) io->out_dst_ = open_output(req.out);
+    if (!req.terminal && !binary && !io->err_log_ && !req.err.empty()) io->err_dst_ = open_output(req.err);
+    const bool want_out = binary || io->out_log_ || io->out_dst_;
+    const bool want_err = !req.terminal && (binary || io->err_log_ || io->err_dst_);
+
+    if (req.terminal) {
         int sv[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) throw_errno("socketpair");
         io->console_ours_.reset(sv[0]);
@@ -178,13 +339,20 @@ std::unique_ptr<ProcessIo> ProcessIo::open(EventLoop& loop, const std::string& i
         child.in = dev_null(O_RDONLY);
         child.out = dev_null(O_WRONLY);
         child.err = dev_null(O_WRONLY);
+        // The pty's output goes into the logger's stdout pipe, copied here.
+        if (binary) io->out_dst_ = std::move(logger.out);
         return io;
     }
-    if (io->in_src_) make_pipe(child.in, io->in_pipe_);
+    if (io->in_src_ || io->in_held_) make_pipe(child.in, io->in_pipe_);
     else child.in = dev_null(O_RDONLY);
-    if (io->out_dst_) make_pipe(io->out_pipe_, child.out);
+    if (binary) {
+        child.out = std::move(logger.out);
+        child.err = std::move(logger.err);
+        return io;
+    }
+    if (want_out) make_pipe(io->out_pipe_, child.out);
     else child.out = dev_null(O_WRONLY);
-    if (io->err_dst_) make_pipe(io->err_pipe_, child.err);
+    if (want_err) make_pipe(io->err_pipe_, child.err);
     else child.err = dev_null(O_WRONLY);
     return io;
 }
@@ -192,6 +360,7 @@ std::unique_ptr<ProcessIo> ProcessIo::open(EventLoop& loop, const std::string& i
 ProcessIo::~ProcessIo() = default;
 
 void ProcessIo::start() {
+    UniqueFd in_dst, out_src, err_src;
     if (terminal_) {
         // The runtime sent the master during setup: it is queued by now.
         pollfd p{console_ours_.get(), POLLIN, 0};
@@ -199,40 +368,38 @@ void ProcessIo::start() {
         console_ours_.reset();
         if (!master_) throw Error(EPROTO, "terminal: the runtime sent no pty master");
         set_nonblock(master_.get());
-        if (in_src_) {
-            UniqueFd m(::fcntl(master_.get(), F_DUPFD_CLOEXEC, 3));
-            if (!m) throw_errno("dup pty master");
-            in_ = std::make_unique<Copier>(loop_, std::move(in_src_), std::move(m));
-        }
-        if (out_dst_) {
-            UniqueFd m(::fcntl(master_.get(), F_DUPFD_CLOEXEC, 3));
-            if (!m) throw_errno("dup pty master");
-            out_ = std::make_unique<Copier>(loop_, std::move(m), std::move(out_dst_));
-        }
+        if (in_src_ || in_held_) in_dst = dup_fd(master_.get(), "pty master");
+        if (out_dst_ || out_log_) out_src = dup_fd(master_.get(), "pty master");
     } else {
-        if (in_src_) {
-            set_nonblock(in_pipe_.get());
-            in_ = std::make_unique<Copier>(loop_, std::move(in_src_), std::move(in_pipe_));
-        }
-        if (out_dst_) {
-            set_nonblock(out_pipe_.get());
-            out_ = std::make_unique<Copier>(loop_, std::move(out_pipe_), std::move(out_dst_));
-        }
-        if (err_dst_) {
-            set_nonblock(err_pipe_.get());
-            err_ = std::make_unique<Copier>(loop_, std::move(err_pipe_), std::move(err_dst_));
-        }
+        in_dst = std::move(in_pipe_);
+        out_src = std::move(out_pipe_);
+        err_src = std::move(err_pipe_);
     }
-    for (auto* c : {in_.get(), out_.get(), err_.get()})
-        if (c) c->start();
+    if (in_dst) {
+        set_nonblock(in_dst.get());
+        in_ = std::make_unique<InputRelay>(loop_, std::move(in_dst));
+        if (in_src_) in_->set_fifo(std::move(in_src_));
+    }
+    if (out_src) {
+        set_nonblock(out_src.get());
+        out_ = std::make_unique<OutputRelay>(loop_, std::move(out_src), Stream::stdout_, std::move(out_dst_), out_log_,
+                                             sessions_);
+        out_->start();
+    }
+    if (err_src) {
+        set_nonblock(err_src.get());
+        err_ = std::make_unique<OutputRelay>(loop_, std::move(err_src), Stream::stderr_, std::move(err_dst_), err_log_,
+                                             sessions_);
+        err_->start();
+    }
 }
 
 void ProcessIo::close_stdin() {
     // What was already read goes in first; then the process sees EOF.
-    if (in_) in_->drain(100);
-    in_.reset();
+    if (in_) in_->end(100);
     in_src_.reset();
     in_pipe_.reset();
+    in_held_ = false;
 }
 
 void ProcessIo::resize(unsigned width, unsigned height) {
@@ -243,12 +410,30 @@ void ProcessIo::resize(unsigned width, unsigned height) {
     if (::ioctl(master_.get(), TIOCSWINSZ, &ws) < 0) throw_errno("resize pty");
 }
 
+void ProcessIo::attach(const std::string& socket, const AttachOptions& opts) {
+    std::erase_if(sessions_, [](const auto& s) { return s->closed(); });
+    if (opts.in && (!in_ || in_->ended()))
+        throw Error(in_ ? EPIPE : EINVAL, in_ ? "attach: stdin is closed"
+                                              : "attach: the process has no stdin (create it with stdin pipe://)");
+    sessions_.push_back(std::make_unique<AttachSession>(loop_, socket, opts, in_.get()));
+}
+
+void ProcessIo::reopen_log() {
+    if (!out_log_ && !err_log_) throw Error(ENOENT, "reopen log: the process has no k8s-file log");
+    if (out_log_) out_log_->reopen();
+    if (err_log_ && err_log_ != out_log_) err_log_->reopen();
+}
+
 void ProcessIo::finish() {
     in_.reset();
     if (out_) out_->drain(2000);
     if (err_) err_->drain(2000);
     out_.reset();
     err_.reset();
+    for (auto& s : sessions_) s->finish(500);
+    sessions_.clear();
+    out_log_.reset();
+    err_log_.reset();
     master_.reset();
     console_ours_.reset();
     in_src_.reset();

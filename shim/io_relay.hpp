@@ -1,40 +1,87 @@
-// A process's stdio as berth-shim holds it: pipes (or a pty master from
-// the console socket) between the process and the manager's FIFOs, copied
-// in the event loop with backpressure (a full FIFO stops reading the pipe).
+// A process's stdio as berth-shim holds it. The process gets pipes (or a
+// pty, its master sent over the console socket); the shim copies in the
+// event loop between them and what the manager named:
+//   output: containerd's FIFO or a file:// (backpressure: a full FIFO stops
+//           reading the pipe), a k8s-file:// CRI log (never waits), a
+//           binary:// logger (given the pipes themselves), and any attach
+//           sessions (never wait; dropped when they fall behind);
+//   input:  containerd's FIFO, or pipe:// held open for attach sessions.
 #pragma once
 
+#include "attach.hpp"
+#include "cri_log.hpp"
 #include "event_loop.hpp"
 #include "fd.hpp"
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace berth::shim {
 
-// One direction, src -> dst, both non-blocking.
-class Copier {
+class InputRelay;
+
+// One output stream of a process: src (the pipe or pty master) to its sinks.
+class OutputRelay {
 public:
-    Copier(EventLoop& loop, UniqueFd src, UniqueFd dst);
-    ~Copier();
-    Copier(const Copier&) = delete;
-    Copier& operator=(const Copier&) = delete;
+    OutputRelay(EventLoop& loop, UniqueFd src, Stream stream, UniqueFd fifo, std::shared_ptr<CriLog> log,
+                std::vector<std::unique_ptr<AttachSession>>& sessions);
+    ~OutputRelay();
+    OutputRelay(const OutputRelay&) = delete;
+    OutputRelay& operator=(const OutputRelay&) = delete;
     void start();
-    // The process is gone: copy what src still holds (bounded by
-    // timeout_ms for a reader that does not read), then close both ends.
+    // The process is gone: copy what src still holds (waiting up to
+    // timeout_ms for a FIFO reader), then close.
     void drain(int timeout_ms);
     void close();
-    bool closed() const { return !src_ && !dst_; }
 
 private:
     void on_src();
-    void on_dst();
-    bool flush();   // false: dst is gone
+    void on_fifo();
+    void deliver(std::string_view data);
+    bool flush();   // false: the FIFO's reader is gone
     void update();
     EventLoop& loop_;
-    UniqueFd src_, dst_;
-    std::string buf_;
+    UniqueFd src_, fifo_;
+    Stream stream_;
+    std::shared_ptr<CriLog> log_;
+    std::vector<std::unique_ptr<AttachSession>>& sessions_;
+    std::string buf_;   // for the FIFO
     bool eof_ = false;
-    bool src_watched_ = false, dst_watched_ = false;
+    bool src_watched_ = false, fifo_watched_ = false;
+};
+
+// Where stdin comes from (the FIFO, attach sessions), buffered (bounded)
+// into the process's pipe or pty.
+class InputRelay {
+public:
+    static constexpr size_t cap = 64 * 1024;
+    InputRelay(EventLoop& loop, UniqueFd dst);
+    ~InputRelay();
+    InputRelay(const InputRelay&) = delete;
+    InputRelay& operator=(const InputRelay&) = delete;
+    // containerd's stdin FIFO: read while there is room; its EOF ends stdin.
+    void set_fifo(UniqueFd fifo);
+    void add_session(AttachSession* s);
+    void remove_session(AttachSession* s);
+    bool room() const { return dst_ && buf_.size() < cap; }
+    void push(std::string_view data);
+    // Close stdin once what is buffered is written (up to timeout_ms).
+    void end(int timeout_ms);
+    bool ended() const { return !dst_; }
+
+private:
+    void on_fifo();
+    void on_dst();
+    void update();
+    EventLoop& loop_;
+    UniqueFd dst_, fifo_;
+    std::string buf_;
+    std::vector<AttachSession*> sessions_;
+    bool fifo_watched_ = false, dst_watched_ = false, paused_ = false;
 };
 
 // The ends a new process gets as its fds 0-2 (or, with a terminal, the
@@ -44,29 +91,46 @@ struct ChildStdio {
     UniqueFd console;   // terminal: the runtime's end of the console socketpair
 };
 
+// What the manager asked for: stdio URIs, and who the process is (for a
+// binary:// logger's environment).
+struct StdioRequest {
+    std::string in, out, err;
+    bool terminal = false;
+    std::string container_id, ns;
+};
+
 class ProcessIo {
 public:
-    // Opens the FIFOs (or files) named by the manager; empty paths mean
-    // /dev/null. Fills `child` with what the process is given.
-    static std::unique_ptr<ProcessIo> open(EventLoop& loop, const std::string& in, const std::string& out,
-                                           const std::string& err, bool terminal, ChildStdio& child);
+    // Opens what the request names (empty: /dev/null) and fills `child`
+    // with what the process is given. Throws Error naming the URI.
+    static std::unique_ptr<ProcessIo> open(EventLoop& loop, const StdioRequest& req, ChildStdio& child);
     ~ProcessIo();
     // After the process exists (the child's ends are closed here by then):
     // receive the pty master if any and start copying.
     void start();
     void close_stdin();
     void resize(unsigned width, unsigned height);
-    // The process exited: flush what it wrote, close the FIFOs.
+    // A new attach session (monitor.proto). Throws Error (EINVAL for stdin
+    // when the process has none, EPIPE once it is closed).
+    void attach(const std::string& socket, const AttachOptions& opts);
+    // Reopen the k8s-file log(s). Throws Error (ENOENT: no such log).
+    void reopen_log();
+    // The process exited: flush what it wrote, close the FIFOs, logs and
+    // attach sessions.
     void finish();
 
 private:
     explicit ProcessIo(EventLoop& loop) : loop_(loop) {}
     EventLoop& loop_;
     bool terminal_ = false;
-    UniqueFd in_src_, out_dst_, err_dst_;   // FIFO ends, until start()
-    UniqueFd in_pipe_, out_pipe_, err_pipe_; // our pipe ends, until start()
+    UniqueFd in_src_, out_dst_, err_dst_;    // FIFO ends, until start()
+    UniqueFd in_pipe_, out_pipe_, err_pipe_;  // our pipe ends, until start()
+    bool in_held_ = false;                    // pipe://: stdin stays open for attach
+    std::shared_ptr<CriLog> out_log_, err_log_;
     UniqueFd console_ours_, master_;
-    std::unique_ptr<Copier> in_, out_, err_;
+    std::unique_ptr<InputRelay> in_;
+    std::unique_ptr<OutputRelay> out_, err_;
+    std::vector<std::unique_ptr<AttachSession>> sessions_;
 };
 
 } // namespace berth::shim

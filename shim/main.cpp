@@ -1,12 +1,15 @@
 // berth-shim: containerd's shim v2 for berth (runtime io.containerd.berth.v2,
 // installed as containerd-shim-berth-v2). containerd runs
 //   containerd-shim-berth-v2 -namespace NS -address ADDR -publish-binary BIN -id ID start
-// (cwd = the bundle): we daemonize a server on a unix socket and print its
-// address; containerd then drives it over ttrpc (task_service.hpp). After a
-// crashed shim, `... -bundle DIR delete` cleans up and prints a
-// DeleteResponse. One shim serves a whole pod when the CRI sandbox
-// annotation groups its containers.
+// (cwd = the bundle; containerd 2.3+ adds BootstrapParams on stdin): we
+// daemonize a server on a unix socket and print its address (as a
+// BootstrapResult for 2.3+, bootstrap.hpp); containerd then drives it over
+// ttrpc (task_service.hpp). After a crashed shim, `... -bundle DIR delete`
+// cleans up and prints a DeleteResponse; `-info` prints a RuntimeInfo. One
+// shim serves a whole pod when the CRI sandbox annotation groups its
+// containers.
 #include "berth_config.h"
+#include "bootstrap.hpp"
 #include "config.hpp"
 #include "container.hpp"
 #include "error.hpp"
@@ -31,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +48,7 @@ namespace {
 
 struct Opts {
     std::string ns, address, publish_binary, id, bundle, socket;
+    std::string ttrpc_address;   // containerd's, for events
     bool debug = false, version = false, info = false;
     std::string action;
 };
@@ -86,6 +91,7 @@ Opts parse_args(int argc, char** argv) {
         const char* e = std::getenv("NAMESPACE");
         o.ns = e ? e : "default";
     }
+    if (const char* e = std::getenv("TTRPC_ADDRESS")) o.ttrpc_address = e;
     return o;
 }
 
@@ -154,6 +160,12 @@ std::string group_of(const Opts& o, const std::string& bundle) {
 
 void rmdir_if_empty(const std::string& p) { ::rmdir(p.c_str()); }
 
+long monotonic_ms() {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int serve(const Opts& o, UniqueFd listener, const std::string& sock) {
     sigset_t mask;
     sigemptyset(&mask);
@@ -168,14 +180,11 @@ int serve(const Opts& o, UniqueFd listener, const std::string& sock) {
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) throw_errno("become child subreaper");
 
     EventLoop loop;
-    const char* ttrpc_addr = std::getenv("TTRPC_ADDRESS");
-    Publisher pub(ttrpc_addr ? ttrpc_addr : "", o.publish_binary, o.address, o.ns);
+    Publisher pub(loop, o.ttrpc_address, o.publish_binary, o.address, o.ns);
     RuntimeContext ctx;
     ctx.root = base_dir() + "/" + o.ns;
-    TaskService svc(loop, ctx, pub);
-    bool ever_connected = false;
+    TaskService svc(loop, ctx, o.ns, pub);
     TtrpcServer server(loop, std::move(listener), [&](const CallRef& c, const berth::ttrpc::Request& r) {
-        ever_connected = true;
         svc.handle(c, r);
     });
     svc.set_server(&server);
@@ -195,16 +204,35 @@ int serve(const Opts& o, UniqueFd listener, const std::string& sock) {
     // After each burst of work (the start-up included), once nothing has
     // happened for idle_release_ms, give back what the burst left resident.
     constexpr int idle_release_ms = 1000;
+    // Nothing to serve and nobody connected: once the last container is
+    // deleted, exit; a shim that never got one waits unused_grace_ms first
+    // (a manager may probe, disconnect and come back to create), so one
+    // whose manager died between start and Create does not live forever.
+    constexpr long unused_grace_ms = 30000;
+    long unused_since = -1;
     bool busy = true;
     while (!loop.stopped()) {
-        if (loop.run_once(busy ? idle_release_ms : -1) > 0) {
+        int timeout = busy ? idle_release_ms : -1;
+        if (unused_since >= 0) {
+            long left = std::max(0L, unused_since + unused_grace_ms - monotonic_ms());
+            timeout = timeout < 0 ? static_cast<int>(left) : std::min(timeout, static_cast<int>(left));
+        }
+        if (loop.run_once(timeout) > 0) {
             busy = true;
         } else if (busy) {
             release_idle_memory();
             busy = false;
         }
-        // containerd went away after using us and left nothing to serve.
-        if (ever_connected && server.connections() == 0 && svc.empty()) loop.stop();
+        if (server.connections() != 0 || !svc.empty()) {
+            unused_since = -1;
+        } else if (svc.served_containers()) {
+            loop.stop();
+        } else if (unused_since < 0) {
+            unused_since = monotonic_ms();
+        } else if (monotonic_ms() - unused_since >= unused_grace_ms) {
+            log_info("no container created in " + std::to_string(unused_grace_ms / 1000) + " s: exiting");
+            loop.stop();
+        }
     }
     ::unlink(sock.c_str());
     rmdir_if_empty(ctx.root);
@@ -214,8 +242,30 @@ int serve(const Opts& o, UniqueFd listener, const std::string& sock) {
     return 0;
 }
 
-int do_start(const Opts& o) {
+// stdin of start and -info: containerd writes a few hundred bytes and
+// closes it.
+constexpr size_t max_input = 1 << 20;
+constexpr int input_timeout_ms = 5000;
+
+// containerd 2.3+ passes its parameters as BootstrapParams on stdin; what
+// it sends wins over the flags and env (kept for older containerd).
+void apply(Opts& o, const BootstrapParams& p) {
+    if (!p.ttrpc_address.empty()) o.ttrpc_address = p.ttrpc_address;
+    if (!p.grpc_address.empty()) o.address = p.grpc_address;
+    if (!p.containerd_binary.empty()) o.publish_binary = p.containerd_binary;
+    if (p.log_level < 0) o.debug = true;
+}
+
+void print_reply(bool modern, const std::string& address) {
+    std::string out = start_reply(modern, address);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+// A plain fork, so the daemon inherits what apply() learnt from stdin.
+int do_start(Opts o) {
     if (o.id.empty()) throw Error(EINVAL, "start: -id is required");
+    auto params = parse_bootstrap(read_input(STDIN_FILENO, max_input, input_timeout_ms), o.id, o.ns);
+    if (params) apply(o, *params);
     std::string bundle = cwd();
     std::string sock = socket_path(o, group_of(o, bundle));
     std::string address = "unix://" + sock;
@@ -223,7 +273,7 @@ int do_start(const Opts& o) {
     if (connectable(sock)) {
         // The pod's shim already runs: this container joins it.
         write_file_atomic(bundle + "/address", address, 0600);
-        std::printf("%s", address.c_str());
+        print_reply(params.has_value(), address);
         return 0;
     }
     ::unlink(sock.c_str());   // stale, from a shim that died
@@ -256,7 +306,7 @@ int do_start(const Opts& o) {
         _exit(rc);
     }
     write_file_atomic(bundle + "/address", address, 0600);
-    std::printf("%s", address.c_str());
+    print_reply(params.has_value(), address);
     return 0;
 }
 
@@ -304,7 +354,13 @@ int main(int argc, char** argv) {
             std::printf("berth-shim (containerd-shim-berth-v2) version %s\n", BERTH_VERSION);
             return 0;
         }
-        if (o.info) throw Error(ENOTSUP, "-info is not supported yet");
+        if (o.info) {
+            // containerd's introspection: RuntimeInfo, given optional runtime options.
+            std::string out = runtime_info(read_input(STDIN_FILENO, max_input, input_timeout_ms), BERTH_VERSION,
+                                           features_json());
+            std::fwrite(out.data(), 1, out.size(), stdout);
+            return 0;
+        }
         if (o.action == "start") return do_start(o);
         if (o.action == "delete") return do_delete(o);
         throw Error(EINVAL, o.action.empty() ? "no action: use start or delete (containerd runs this)"

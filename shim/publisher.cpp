@@ -1,20 +1,23 @@
 #include "publisher.hpp"
 
 #include "error.hpp"
+#include "event_loop.hpp"
 #include "events.pb.h"
 #include "log.hpp"
 #include "ttrpc.hpp"
 #include "ttrpc.pb.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <spawn.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -24,36 +27,57 @@ namespace berth::shim {
 
 namespace {
 
-constexpr int forward_timeout_ms = 5000;
+using Clock = std::chrono::steady_clock;
 
-UniqueFd dial(const std::string& address) {
-    std::string path = address.rfind("unix://", 0) == 0 ? address.substr(7) : address;
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (path.size() >= sizeof sa.sun_path) throw Error(ENAMETOOLONG, "ttrpc address " + path);
-    std::memcpy(sa.sun_path, path.data(), path.size());
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) throw_errno("socket");
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) throw_errno("connect " + path);
-    return fd;
+// A live containerd answers Forward in well under a millisecond; one that
+// takes longer than this is wedged, and the loop must get back to its tasks.
+constexpr auto forward_timeout = std::chrono::milliseconds(1000);
+// The last flush when the shim exits: a refused connect fails at once, this
+// only bounds a containerd that accepts and never answers.
+constexpr auto final_flush_timeout = std::chrono::milliseconds(1000);
+
+// Milliseconds left until deadline (at least 1: 0 means "no timeout" to
+// the client), or ETIMEDOUT once it has passed.
+std::chrono::milliseconds left_until(Clock::time_point deadline) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) throw Error(ETIMEDOUT, "containerd: timed out");
+    return left;
 }
 
-bool write_all(int fd, const std::string& s) {
+void write_all(int fd, const std::string& s) {
     size_t off = 0;
     while (off < s.size()) {
-        ssize_t n = ::write(fd, s.data() + off, s.size() - off);   // SIGPIPE is blocked
+        ssize_t n = ::write(fd, s.data() + off, s.size() - off);   // SIGPIPE is blocked: EPIPE
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
+        if (n < 0) throw_errno("write");
         off += static_cast<size_t>(n);
     }
-    return true;
 }
 
 } // namespace
 
-Publisher::Publisher(std::string ttrpc_address, std::string publish_binary, std::string address, std::string ns)
-    : ttrpc_address_(std::move(ttrpc_address)), publish_binary_(std::move(publish_binary)),
-      address_(std::move(address)), ns_(std::move(ns)) {}
+Publisher::Publisher(EventLoop& loop, std::string ttrpc_address, std::string publish_binary, std::string address,
+                     std::string ns)
+    : loop_(loop), ttrpc_address_(std::move(ttrpc_address)), publish_binary_(std::move(publish_binary)),
+      address_(std::move(address)), ns_(std::move(ns)) {
+    if (ttrpc_address_.empty()) return;
+    timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!timer_) throw_errno("timerfd_create");
+    loop_.add(timer_.get(), EPOLLIN, [this](uint32_t) { on_timer(); });
+}
+
+Publisher::~Publisher() {
+    if (timer_) loop_.remove(timer_.get());
+    if (queue_.empty()) return;
+    try {
+        drain(Clock::now() + final_flush_timeout);
+    } catch (const std::exception& e) {
+        last_error_ = e.what();
+    }
+    if (!queue_.empty())
+        log_error("exiting: " + std::to_string(queue_.size()) + " event(s) never reached containerd, lost (" +
+                  last_error_ + ")");
+}
 
 void Publisher::publish(const std::string& topic, const std::string& name,
                         const google::protobuf::MessageLite& event) {
@@ -65,6 +89,7 @@ void Publisher::publish(const std::string& topic, const std::string& name,
         if (!publish_binary_.empty()) run_binary(topic, any.SerializeAsString());
         return;
     }
+    // Stamped now: a queued event keeps the time it happened.
     events::ForwardRequest fr;
     auto* env = fr.mutable_envelope();
     timespec ts;
@@ -73,53 +98,99 @@ void Publisher::publish(const std::string& topic, const std::string& name,
     env->mutable_timestamp()->set_nanos(static_cast<int32_t>(ts.tv_nsec));
     env->set_namespace_(ns_);
     env->set_topic(topic);
-    *env->mutable_event() = any;
-    ttrpc::Request req;
-    req.set_service("containerd.services.events.ttrpc.v1.Events");
-    req.set_method("Forward");
-    req.set_payload(fr.SerializeAsString());
-    req.set_timeout_nano(int64_t(forward_timeout_ms) * 1000000);
-    auto* md = req.add_metadata();
-    md->set_key("containerd-namespace-ttrpc");
-    md->set_value(ns_);
-    std::string body = req.SerializeAsString();
-    // One retry on a fresh connection (containerd may have restarted).
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        try {
-            if (forward(body)) return;
-        } catch (const Error& e) {
-            log_error("publish " + topic + ": " + e.what());
-        }
-        conn_.reset();
-    }
-    log_error("publish " + topic + ": event dropped");
+    *env->mutable_event() = std::move(any);
+    if (auto old = queue_.push(Pending{topic, fr.SerializeAsString()}))
+        log_error("event queue full (" + std::to_string(queue_.capacity()) + "): dropped the oldest event, " +
+                  old->topic + " (" + std::to_string(++evicted_) + " dropped since containerd last answered)");
+    // While the retry timer runs, the event waits its turn behind the queue.
+    if (!retry_armed_) flush();
 }
 
-bool Publisher::forward(const std::string& body) {
-    if (!conn_) conn_ = dial(ttrpc_address_);
-    uint32_t stream = next_stream_;
-    next_stream_ += 2;
-    if (!write_all(conn_.get(), ttrpc::encode_frame(stream, ttrpc::MsgType::request, 0, body))) return false;
-    ttrpc::FrameDecoder dec;
-    for (;;) {
-        pollfd p{conn_.get(), POLLIN, 0};
-        int r = ::poll(&p, 1, forward_timeout_ms);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        char buf[4096];
-        ssize_t n = ::read(conn_.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        dec.feed(buf, static_cast<size_t>(n));
-        while (auto f = dec.next()) {
-            if (f->stream != stream) continue;
-            ttrpc::Response resp;
-            if (!resp.ParseFromString(f->payload)) throw Error(EPROTO, "bad ttrpc response");
-            if (resp.has_status() && resp.status().code() != 0)
-                throw Error(EIO, "containerd: " + resp.status().message());
-            return true;
+void Publisher::on_timer() {
+    uint64_t expirations;
+    [[maybe_unused]] ssize_t n = ::read(timer_.get(), &expirations, sizeof expirations);
+    retry_armed_ = false;
+    flush();
+}
+
+void Publisher::flush() {
+    bool drained = false;
+    try {
+        drained = drain(Clock::time_point::max());
+    } catch (const std::exception& e) {   // not containerd's doing (a bad_alloc): try again later
+        conn_.reset();
+        last_error_ = e.what();
+    }
+    if (!drained) {
+        arm_retry();
+        return;
+    }
+    if (failed_attempts_ > 0)
+        log_info("containerd answers again after " + std::to_string(failed_attempts_) +
+                 " failed attempt(s): queued events delivered" +
+                 (evicted_ ? ", " + std::to_string(evicted_) + " dropped from the full queue" : ""));
+    failed_attempts_ = 0;
+    evicted_ = 0;
+    backoff_.reset();
+}
+
+// Sends the queue in order until it is empty (true) or containerd cannot be
+// reached (false, last_error_ says why).
+bool Publisher::drain(Clock::time_point deadline) {
+    while (!queue_.empty()) {
+        bool reused = conn_ && conn_->connected();
+        try {
+            auto until = std::min(deadline, Clock::now() + forward_timeout);
+            forward(queue_.front(), until);
+            queue_.pop();
+        } catch (const Error& e) {
+            conn_.reset();
+            last_error_ = e.what();
+            // A connection from before a containerd restart fails once: go
+            // on at once on a fresh one (not after a timeout: that one is
+            // wedged, and the loop has waited long enough).
+            if (reused && e.err() != ETIMEDOUT && Clock::now() < deadline) continue;
+            return false;
         }
     }
+    return true;
+}
+
+// true: delivered; false: containerd refused it (logged). Throws an Error
+// for what a retry may cure: connection-level failures, timeouts, a
+// retryable status.
+bool Publisher::forward(const Pending& ev, Clock::time_point deadline) {
+    if (!conn_ || !conn_->connected()) conn_ = ttrpc::Client::dial(ttrpc_address_, left_until(deadline));
+    try {
+        conn_->call("containerd.services.events.ttrpc.v1.Events", "Forward", ev.request, left_until(deadline),
+                    {{"containerd-namespace-ttrpc", ns_}});
+        return true;
+    } catch (const ttrpc::StatusError& e) {
+        // The client's own failures are unavailable or deadline_exceeded:
+        // retried, as containerd's own answers with those codes.
+        if (forward_outcome(e.code()) != ForwardOutcome::rejected) throw;
+        log_error("publish " + ev.topic + ": containerd refused it (code " + std::to_string(e.code()) + ": " +
+                  e.what() + "): event dropped");
+        return false;
+    }
+}
+
+void Publisher::arm_retry() {
+    ++failed_attempts_;
+    auto delay = backoff_.next();
+    if (failed_attempts_ == 1)
+        log_error("publish: " + last_error_ + ": " + std::to_string(queue_.size()) +
+                  " event(s) queued until containerd answers");
+    else
+        log_debug("publish retry " + std::to_string(failed_attempts_) + ": " + last_error_);
+    itimerspec its{};
+    its.it_value.tv_sec = delay.count() / 1000;
+    its.it_value.tv_nsec = (delay.count() % 1000) * 1000000;
+    if (::timerfd_settime(timer_.get(), 0, &its, nullptr) < 0) {
+        log_error("publish: arm retry timer: " + std::string(std::strerror(errno)));
+        return;
+    }
+    retry_armed_ = true;
 }
 
 void Publisher::run_binary(const std::string& topic, const std::string& any) {
@@ -153,7 +224,11 @@ void Publisher::run_binary(const std::string& topic, const std::string& any) {
         return;
     }
     r.reset();
-    write_all(w.get(), any);
+    try {
+        write_all(w.get(), any);
+    } catch (const Error& e) {
+        log_error("publish " + topic + ": " + e.what());
+    }
     w.reset();
     // In order: the next event waits for this one.
     int st;

@@ -2,10 +2,29 @@
 // (Forward, at TTRPC_ADDRESS, as containerd's own shims do), or, without
 // that address, `PUBLISH-BINARY --address ADDR publish --topic T
 // --namespace NS` with the event's protobuf Any on stdin (the older form).
+//
+// Events outlive a containerd that is down or restarting: each is stamped
+// when published and queued (at most queue_capacity, oldest evicted first);
+// the queue is sent in order, and after a connection-level failure it is
+// retried from a timer on the event loop with backoff (100 ms doubling to
+// 2 s) until containerd answers. An event containerd refuses with a status
+// is logged and dropped, as a resend would get the same answer. An event
+// whose answer timed out is sent again, so delivery is at least once. When
+// the shim exits, the destructor tries one last flush with a short deadline
+// and logs what is lost.
+//
+// The publish-binary form stays synchronous and unqueued: a failed exit
+// status cannot tell a down containerd from a refused event, and
+// containerd 1.6 and later always set TTRPC_ADDRESS.
 #pragma once
 
+#include "event_queue.hpp"
 #include "fd.hpp"
+#include "ttrpc_client.hpp"
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace google::protobuf {
@@ -14,19 +33,48 @@ class MessageLite;
 
 namespace berth::shim {
 
+class EventLoop;
+
 class Publisher {
 public:
-    Publisher(std::string ttrpc_address, std::string publish_binary, std::string address, std::string ns);
+    static constexpr size_t queue_capacity = 1024;
+
+    Publisher(EventLoop& loop, std::string ttrpc_address, std::string publish_binary, std::string address,
+              std::string ns);
+    ~Publisher();
+    Publisher(const Publisher&) = delete;
+    Publisher& operator=(const Publisher&) = delete;
+
     // topic: "/tasks/exit"; name: the event's message name ("TaskExit").
     // Failures are logged, not thrown: a lost event must not fail the task.
     void publish(const std::string& topic, const std::string& name, const google::protobuf::MessageLite& event);
+    // Events waiting for containerd.
+    size_t queued() const { return queue_.size(); }
 
 private:
-    bool forward(const std::string& request);
+    using Clock = std::chrono::steady_clock;
+    struct Pending {
+        std::string topic;
+        std::string request;   // a serialized ForwardRequest, stamped at publish
+    };
+
+    void flush();
+    bool drain(Clock::time_point deadline);
+    bool forward(const Pending& ev, Clock::time_point deadline);
+    void arm_retry();
+    void on_timer();
     void run_binary(const std::string& topic, const std::string& any);
+
+    EventLoop& loop_;
     std::string ttrpc_address_, publish_binary_, address_, ns_;
-    UniqueFd conn_;
-    uint32_t next_stream_ = 1;
+    std::optional<ttrpc::Client> conn_;
+    BoundedQueue<Pending> queue_{queue_capacity};
+    Backoff backoff_{std::chrono::milliseconds(100), std::chrono::milliseconds(2000)};
+    UniqueFd timer_;
+    bool retry_armed_ = false;
+    unsigned failed_attempts_ = 0;   // since containerd last answered
+    uint64_t evicted_ = 0;           // from a full queue, since then
+    std::string last_error_;
 };
 
 } // namespace berth::shim

@@ -6,6 +6,7 @@
 #include "file_util.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
+#include "monitor.pb.h"
 #include "sealed_helper.hpp"
 #include "mount_options.hpp"
 #include "proc.hpp"
@@ -164,8 +165,8 @@ void unmount_rootfs(const std::string& target) {
     }
 }
 
-TaskService::TaskService(EventLoop& loop, RuntimeContext ctx, Publisher& pub)
-    : loop_(loop), ctx_(std::move(ctx)), pub_(pub), oom_(loop, [this](const std::string& id) {
+TaskService::TaskService(EventLoop& loop, RuntimeContext ctx, std::string ns, Publisher& pub)
+    : loop_(loop), ctx_(std::move(ctx)), ns_(std::move(ns)), pub_(pub), oom_(loop, [this](const std::string& id) {
           ev::TaskOOM e;
           e.set_container_id(id);
           pub_.publish("/tasks/oom", "TaskOOM", e);
@@ -177,6 +178,17 @@ TaskService::Container& TaskService::container(const std::string& id) {
     auto it = containers_.find(id);
     if (it == containers_.end()) fail(berth::ttrpc::not_found, "container " + id + ": not found");
     return *it->second;
+}
+
+StdioRequest TaskService::stdio_request(const Container& c, const Process& p) const {
+    StdioRequest r;
+    r.in = p.in;
+    r.out = p.out;
+    r.err = p.err;
+    r.terminal = p.terminal;
+    r.container_id = c.id;
+    r.ns = ns_;
+    return r;
 }
 
 TaskService::Process& TaskService::process(Container& c, const std::string& exec_id) {
@@ -191,14 +203,16 @@ void TaskService::handle(const CallRef& call, const berth::ttrpc::Request& req) 
     reap();
     const std::string& svc = req.service();
     berth::ttrpc::Response resp;
-    if (svc != "containerd.task.v2.Task" && svc != "containerd.task.v3.Task") {
+    const bool monitor = svc == "berth.shim.v1.Monitor";
+    if (!monitor && svc != "containerd.task.v2.Task" && svc != "containerd.task.v3.Task") {
         server_->reply_error(call, berth::ttrpc::unimplemented, "service " + svc + " not implemented");
         return;
     }
     log_debug("ttrpc " + req.method());
     try {
         bool deferred = false;
-        std::string out = dispatch(call, req.method(), req.payload(), deferred);
+        std::string out = monitor ? dispatch_monitor(req.method(), req.payload())
+                                  : dispatch(call, req.method(), req.payload(), deferred);
         if (deferred) return;
         resp.set_payload(out);
         server_->reply(call, resp);
@@ -213,6 +227,29 @@ void TaskService::handle(const CallRef& call, const berth::ttrpc::Request& req) 
         server_->reply_error(call, berth::ttrpc::unknown, e.what());
     }
     if (shutdown_requested_ && containers_.empty()) loop_.stop();
+}
+
+std::string TaskService::dispatch_monitor(const std::string& m, const std::string& payload) {
+    if (m == "Attach") {
+        auto r = parse<berth::shim::v1::AttachRequest>(payload);
+        Process& p = process(container(r.id()), r.exec_id());
+        if (p.exited || !p.io) fail(berth::ttrpc::failed_precondition, "attach " + r.id() + "/" + r.exec_id() + ": the process has exited");
+        AttachOptions o;
+        o.in = r.stdin();
+        o.out = r.stdout();
+        o.err = r.stderr();
+        o.stdin_once = r.stdin_once();
+        p.io->attach(r.socket(), o);
+        return berth::ttrpc::Empty().SerializeAsString();
+    }
+    if (m == "ReopenLog") {
+        auto r = parse<berth::shim::v1::ReopenLogRequest>(payload);
+        Process& p = process(container(r.id()), r.exec_id());
+        if (p.io) p.io->reopen_log();
+        else if (!p.exited) fail(berth::ttrpc::failed_precondition, "reopen log " + r.id() + "/" + r.exec_id() + ": not started");
+        return berth::ttrpc::Empty().SerializeAsString();
+    }
+    fail(berth::ttrpc::unimplemented, "berth.shim.v1.Monitor/" + m + " not implemented");
 }
 
 std::string TaskService::dispatch(const CallRef& call, const std::string& m, const std::string& payload,
@@ -245,7 +282,7 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
         p.err = r.stderr();
         p.terminal = r.terminal();
         ChildStdio child;
-        p.io = ProcessIo::open(loop_, p.in, p.out, p.err, p.terminal, child);
+        p.io = ProcessIo::open(loop_, stdio_request(*c, p), child);
         CreateOptions o;
         o.bundle = r.bundle();
         if (p.terminal) o.console_fd = child.console.get();
@@ -289,6 +326,7 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
             log_error("watch " + c->id + " for OOM: " + err.what());
         }
         containers_[c->id] = std::move(c);
+        served_ = true;
         pub_.publish("/tasks/create", "TaskCreate", e);
         return resp.SerializeAsString();
     }
@@ -308,7 +346,7 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
         } else {
             if (c.init.exited) fail(berth::ttrpc::failed_precondition, "container " + c.id + " is stopped");
             ChildStdio child;
-            p.io = ProcessIo::open(loop_, p.in, p.out, p.err, p.terminal, child);
+            p.io = ProcessIo::open(loop_, stdio_request(c, p), child);
             ExecOptions eo;
             eo.process = *p.spec;
             eo.process.terminal = p.terminal;

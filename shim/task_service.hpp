@@ -1,4 +1,5 @@
-// containerd's Task service (containerd.task.v2.Task and v3) over libberth:
+// containerd's Task service (containerd.task.v2.Task and v3) over libberth,
+// and berth's Monitor service (monitor.proto: attach, log reopen):
 // the containers this shim owns, their init and exec processes, stdio,
 // exits (recorded in the bundle, containerd's per-task state dir) and the
 // events containerd expects, in its order (create, start, exit, delete;
@@ -24,7 +25,7 @@ namespace berth::shim {
 
 class TaskService {
 public:
-    TaskService(EventLoop& loop, RuntimeContext ctx, Publisher& pub);
+    TaskService(EventLoop& loop, RuntimeContext ctx, std::string ns, Publisher& pub);
     ~TaskService();
     void set_server(TtrpcServer* s) { server_ = s; }
     void handle(const CallRef& call, const berth::ttrpc::Request& req);
@@ -32,6 +33,8 @@ public:
     void reap();
     // No container left: the shim may exit once asked to shut down.
     bool empty() const { return containers_.empty(); }
+    // Whether a container was ever created here.
+    bool served_containers() const { return served_; }
     // SIGTERM to the shim: kill and delete what it owns, then exit.
     void teardown();
 
@@ -61,6 +64,8 @@ public:
 private:
     std::string dispatch(const CallRef& call, const std::string& method, const std::string& payload,
                          bool& deferred);
+    std::string dispatch_monitor(const std::string& method, const std::string& payload);
+    StdioRequest stdio_request(const Container& c, const Process& p) const;
     Container& container(const std::string& id);
     Process& process(Container& c, const std::string& exec_id);
     void exited(Container& c, Process& p, int wstatus);
@@ -69,10 +74,12 @@ private:
 
     EventLoop& loop_;
     RuntimeContext ctx_;
+    std::string ns_;
     Publisher& pub_;
     TtrpcServer* server_ = nullptr;
     std::map<std::string, std::unique_ptr<Container>> containers_;
     bool shutdown_requested_ = false;
+    bool served_ = false;
     OomWatcher oom_;
 };
 

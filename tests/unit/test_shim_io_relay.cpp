@@ -1,0 +1,174 @@
+// berth-shim's stdio relays (shim/io_relay.hpp, shim/attach.hpp) with real
+// pipes and sockets, no container: a k8s-file log gets every byte while an
+// attach client that does not read is dropped (the writer never waits on
+// it); attach stdin with StdinOnce ends the process's stdin; attach stdin
+// needs a pipe:// stdin.
+#include <criterion/criterion.h>
+
+#include "error.hpp"
+#include "test_dir.hpp"
+#include "file_util.hpp"
+#include "io_relay.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+using namespace berth;
+using namespace berth::shim;
+
+namespace {
+
+
+UniqueFd listen_seqpacket(const std::string& path) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+    cr_assert_eq(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    cr_assert_eq(::listen(fd.get(), 4), 0);
+    return fd;
+}
+
+UniqueFd accept_one(int l) {
+    pollfd p{l, POLLIN, 0};
+    cr_assert_eq(::poll(&p, 1, 2000), 1, "the shim connects to the attach socket");
+    UniqueFd c(::accept4(l, nullptr, nullptr, SOCK_CLOEXEC));
+    cr_assert(c);
+    return c;
+}
+
+void pump(EventLoop& loop, int rounds = 20) {
+    for (int i = 0; i < rounds; ++i) loop.run_once(5);
+}
+
+size_t logged_bytes(const std::string& text) {
+    // "STAMP stdout F CONTENT\n": the content after the third space.
+    size_t total = 0, pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        size_t sp = pos;
+        for (int i = 0; i < 3; ++i) sp = text.find(' ', sp) + 1;
+        total += nl - sp;
+        pos = nl + 1;
+    }
+    return total;
+}
+
+} // namespace
+
+TestSuite(io_relay, .init = make_test_dir, .fini = remove_test_dir);
+
+Test(io_relay, slow_attach_client_is_dropped_log_keeps_everything) {
+    EventLoop loop;
+    StdioRequest req;
+    req.out = "k8s-file://" + test_dir() + "/0.log";
+    ChildStdio child;
+    auto io = ProcessIo::open(loop, req, child);
+    cr_assert(child.out);
+    io->start();
+    UniqueFd l = listen_seqpacket(test_dir() + "/attach.sock");
+    AttachOptions o;
+    o.out = true;
+    io->attach(test_dir() + "/attach.sock", o);
+    UniqueFd client = accept_one(l.get());
+
+    // 4 MiB in 1000-byte lines; the client reads nothing.
+    std::string line(999, 'x');
+    line.push_back('\n');
+    int fl = ::fcntl(child.out.get(), F_GETFL);
+    ::fcntl(child.out.get(), F_SETFL, fl | O_NONBLOCK);
+    size_t written = 0;
+    while (written < (4u << 20)) {
+        ssize_t n = ::write(child.out.get(), line.data(), line.size());
+        if (n < 0) {
+            cr_assert_eq(errno, EAGAIN);
+            pump(loop, 1);   // the relay must drain the pipe: we never wait on the client
+            continue;
+        }
+        cr_assert_eq(n, static_cast<ssize_t>(line.size()), "a pipe write of < PIPE_BUF is whole");
+        written += static_cast<size_t>(n);
+    }
+    child.out.reset();
+    pump(loop);
+    io->finish();
+    std::string log = read_file(test_dir() + "/0.log");
+    cr_assert_eq(logged_bytes(log), written / 1000 * 999, "the log has every line");
+    // The client got a prefix, then the shim hung up on it.
+    char buf[64 * 1024];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = ::recv(client.get(), buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+        cr_assert_eq(buf[0], 1, "a stdout packet");
+        got += static_cast<size_t>(n - 1);
+    }
+    cr_assert_eq(n, 0, "the dropped session sees EOF (errno %d)", errno);
+    cr_assert_lt(got, written, "the slow client did not get everything");
+}
+
+Test(io_relay, attach_stdin_once_closes_stdin) {
+    EventLoop loop;
+    StdioRequest req;
+    req.in = "pipe://";
+    req.out = "k8s-file://" + test_dir() + "/0.log";
+    ChildStdio child;
+    auto io = ProcessIo::open(loop, req, child);
+    cr_assert(child.in);
+    io->start();
+    UniqueFd l = listen_seqpacket(test_dir() + "/attach.sock");
+    AttachOptions o;
+    o.in = o.out = o.stdin_once = true;
+    io->attach(test_dir() + "/attach.sock", o);
+    UniqueFd client = accept_one(l.get());
+    cr_assert_eq(::send(client.get(), "abc", 3, 0), 3);
+    cr_assert_eq(::send(client.get(), "def\n", 4, 0), 4);
+    cr_assert_eq(::shutdown(client.get(), SHUT_WR), 0);
+    pump(loop);
+    std::string in;
+    char buf[64];
+    ssize_t n;
+    while ((n = ::read(child.in.get(), buf, sizeof buf)) > 0) in.append(buf, static_cast<size_t>(n));
+    cr_assert_eq(n, 0, "stdin ended with the session's input");
+    cr_assert_str_eq(in.c_str(), "abcdef\n");
+    // A second session can't write to a closed stdin.
+    try {
+        io->attach(test_dir() + "/attach.sock", o);
+        cr_assert_fail("attached stdin after it was closed");
+    } catch (const Error& e) {
+        cr_assert_eq(e.err(), EPIPE, "%s", e.what());
+    }
+    io->finish();
+}
+
+Test(io_relay, attach_stdin_without_pipe_is_refused) {
+    EventLoop loop;
+    StdioRequest req;
+    req.out = "k8s-file://" + test_dir() + "/0.log";
+    ChildStdio child;
+    auto io = ProcessIo::open(loop, req, child);
+    io->start();
+    UniqueFd l = listen_seqpacket(test_dir() + "/attach.sock");
+    AttachOptions o;
+    o.in = true;
+    try {
+        io->attach(test_dir() + "/attach.sock", o);
+        cr_assert_fail("attached stdin to a process without one");
+    } catch (const Error& e) {
+        cr_assert_eq(e.err(), EINVAL);
+        cr_assert(std::string(e.what()).find("pipe://") != std::string::npos, "%s", e.what());
+    }
+    try {
+        o.in = false;
+        o.out = true;
+        io->attach(test_dir() + "/missing.sock", o);
+        cr_assert_fail("attached to a socket nobody listens on");
+    } catch (const Error& e) {
+        cr_assert(std::string(e.what()).find("missing.sock") != std::string::npos, "%s", e.what());
+    }
+    io->finish();
+}
