@@ -14,6 +14,10 @@
 #                                 `vm: N passed, N failed, N skipped` last. Exits
 #                                 1 on a failed test, 125 when the guest gave no
 #                                 result, 0 otherwise.
+#   lane.sh run-shim              berth-shim's e2e scripts (shim.sh with
+#                                 containerd, monitor.sh) in a guest image with
+#                                 containerd added (cached apart, in
+#                                 /var/cache/berth-vmlane-shim); not in CI.
 #
 # Run as root on the host (qemu-system-x86, debootstrap, ... are installed with
 # apt-get on first use). See README.md in this directory.
@@ -43,6 +47,9 @@ SUITE=bookworm
 # bash, busybox-static, coreutils' chroot and findutils' xargs), on top of a
 # minbase system with systemd as init.
 GUEST_PKGS=systemd,systemd-sysv,dbus,udev,kmod,libcriterion3,libyajl2,libseccomp2,libcap2,libstdc++6,busybox-static,bash,coreutils,findutils,procps,iproute2,util-linux
+# run-shim: containerd and what the shim's e2e scripts use (an image of its own).
+SHIM_PKGS=containerd,python3,protobuf-compiler,jq,libprotobuf-lite32,tar
+[ "${1:-}" != run-shim ] || GUEST_PKGS=$GUEST_PKGS,$SHIM_PKGS
 HOST_PKGS=(qemu-system-x86 qemu-utils debootstrap busybox-static e2fsprogs cpio kmod)
 
 log() { echo "[lane $(date +%T)] $*" >&2; }
@@ -291,10 +298,37 @@ run_integration() {
 	return 0
 }
 
+# run-shim: berth-shim's e2e scripts (shim.sh with Debian's containerd, and
+# monitor.sh) on the cgroup v2 + systemd guest: the v2 paths of its OOM
+# watcher and metrics, end to end. Not in CI (a guest image of its own, and
+# minutes of TCG); prints the two scripts' TAP and `vm-shim: N passed, ...`.
+run_shim() {
+	local st b rc=0 R out
+	st=$(mktemp -d /tmp/berth-lane-shim.XXXXXX)
+	mkdir -p "$st/bin" "$st/src/tests" "$st/src/shim"
+	for b in shim/berth-shim runtime/berth tests/shim/berth-shimctl; do
+		[ -x "$BUILD/$b" ] || die "no $BUILD/$b: build first (ninja -C $BUILD)"
+		cp "$BUILD/$b" "$st/bin/"
+	done
+	cp -a "$SRC/tests/e2e" "$st/src/tests/"; cp -a "$SRC/shim/proto" "$st/src/shim/"
+	R=$(mktemp -d /tmp/berth-lane.XXXXXX)
+	LANE_RUN_DIR=$R LANE_TIMEOUT=${LANE_TIMEOUT:-1500} run '
+		export BERTH_SRC=$PWD/src BERTH_SHIM=$PWD/bin/berth-shim BERTH_SHIMCTL=$PWD/bin/berth-shimctl BERTH=$PWD/bin/berth
+		stat -fc "cgroup fs: %T" /sys/fs/cgroup
+		bash src/tests/e2e/shim.sh > /lane/shim.tap 2>&1; echo "shim.sh exit $?" >> /lane/shim.tap
+		bash src/tests/e2e/monitor.sh > /lane/monitor.tap 2>&1; echo "monitor.sh exit $?" >> /lane/monitor.tap
+		cat /lane/shim.tap /lane/monitor.tap' "$st" || rc=$?
+	rm -rf "$st"
+	out=$(cat "$R/shim.tap" "$R/monitor.tap" 2>/dev/null)
+	echo "vm-shim: $(grep -c '^ok' <<<"$out") passed, $(grep -c '^not ok' <<<"$out") failed (run dir $R)"
+	return "$rc"
+}
+
 [ "$(id -u)" = 0 ] || die "run as root (qemu, debootstrap and the image cache need it)"
 case ${1:-} in
 build) build ;;
 run) shift; [ $# -ge 1 ] || die "usage: $0 run 'CMD' [DIR]"; run "$@" ;;
 run-integration) run_integration ;;
-*) echo "usage: $0 build | run 'CMD' [DIR] | run-integration" >&2; exit 2 ;;
+run-shim) LANE_CACHE=${LANE_CACHE:-/var/cache/berth-vmlane-shim}; C=$LANE_CACHE; run_shim ;;
+*) echo "usage: $0 build | run 'CMD' [DIR] | run-integration | run-shim" >&2; exit 2 ;;
 esac
