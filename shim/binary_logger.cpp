@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
 extern char** environ;
 
@@ -78,10 +79,11 @@ BinaryLogger start_binary_logger(const std::string& uri, const std::string& cont
                                  int timeout_ms) {
     std::vector<std::string> args = binary_logger_argv(uri);
     BinaryLogger bl;
-    UniqueFd out_r, err_r, ready_r, ready_w;
+    UniqueFd out_r, err_r, ready_r, ready_w, exec_r, exec_w;
     make_pipe(out_r, bl.out);
     make_pipe(err_r, bl.err);
     make_pipe(ready_r, ready_w);
+    make_pipe(exec_r, exec_w);   // close-on-exec: EOF once the exec worked
     std::vector<std::string> env_s;
     for (char** e = environ; *e; ++e) {
         std::string v = *e;
@@ -98,7 +100,9 @@ BinaryLogger start_binary_logger(const std::string& uri, const std::string& cont
     pid_t pid = ::fork();
     if (pid < 0) throw_errno("fork log binary");
     if (pid == 0) {
-        // Above 5 first, so placing one cannot clobber another.
+        // Above 5 first, so placing one cannot clobber another (or the
+        // exec-error pipe).
+        int exec_err = ::fcntl(exec_w.get(), F_DUPFD_CLOEXEC, 10);
         int fds[3] = {::fcntl(out_r.get(), F_DUPFD_CLOEXEC, 10), ::fcntl(err_r.get(), F_DUPFD_CLOEXEC, 10),
                       ::fcntl(ready_w.get(), F_DUPFD_CLOEXEC, 10)};
         for (int i = 0; i < 3; ++i) {
@@ -110,27 +114,33 @@ BinaryLogger start_binary_logger(const std::string& uri, const std::string& cont
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::setpgid(0, 0);   // not in the shim's group: a signal to it spares the logger
         ::execve(argv[0], argv.data(), envp.data());
+        int e = errno;
+        [[maybe_unused]] ssize_t n = ::write(exec_err, &e, sizeof e);
         _exit(127);
     }
     out_r.reset();
     err_r.reset();
     ready_w.reset();
-    // Ready when it closes fd 5 (or exits: EOF either way); a logger that
-    // died at once is a failure.
+    exec_w.reset();
+    auto fail = [&](int err, const std::string& why) {
+        int st;
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        return Error(err, "log binary " + args[0] + ": " + why);
+    };
+    // The exec's outcome first: its errno, or EOF once it worked.
+    int exec_errno = 0;
+    ssize_t n;
+    while ((n = ::read(exec_r.get(), &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+    }
+    if (n > 0) throw fail(exec_errno, std::string("exec: ") + std::strerror(exec_errno));
+    // Then ready: fd 5 closed (EOF; also if it exited).
     pollfd p{ready_r.get(), POLLIN, 0};
     int r;
     while ((r = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
     }
-    int st = 0;
-    bool dead = ::waitpid(pid, &st, WNOHANG) == pid;
-    if (r <= 0 || dead) {
-        if (!dead) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &st, 0);
-        }
-        throw Error(r <= 0 ? ETIMEDOUT : EIO, "log binary " + args[0] +
-                                                  (r <= 0 ? ": not ready in time" : ": exited before it was ready"));
-    }
+    if (r <= 0) throw fail(ETIMEDOUT, "not ready in time");
     bl.pid = pid;
     return bl;
 }

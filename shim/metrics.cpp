@@ -61,9 +61,12 @@ AnyMetrics metrics_v1(const cgroup::Stats& st) {
 }
 
 AnyMetrics metrics_v2(const cgroup::Stats& st) {
+    // Stats reads a "max" limit as 0 (runc's events convention); containerd's
+    // v2 Metrics say "max" as the largest uint64, as its own shim does.
+    auto limit = [](uint64_t v) { return v == 0 ? UINT64_MAX : v; };
     berth::cgroups::v2::Metrics mt;
     mt.mutable_pids()->set_current(st.pids_current);
-    mt.mutable_pids()->set_limit(st.pids_limit);
+    mt.mutable_pids()->set_limit(limit(st.pids_limit));
     auto* cpu = mt.mutable_cpu();
     cpu->set_usage_usec(st.cpu_total_ns / 1000);
     cpu->set_user_usec(st.cpu_user_ns / 1000);
@@ -106,10 +109,10 @@ AnyMetrics metrics_v2(const cgroup::Stats& st) {
     mem->set_thp_fault_alloc(raw(st, "thp_fault_alloc"));
     mem->set_thp_collapse_alloc(raw(st, "thp_collapse_alloc"));
     mem->set_usage(st.memory.usage);
-    mem->set_usage_limit(st.memory.limit);
+    mem->set_usage_limit(limit(st.memory.limit));
     mem->set_max_usage(st.memory.max);
     mem->set_swap_usage(st.swap.usage);
-    mem->set_swap_limit(st.swap.limit);
+    mem->set_swap_limit(limit(st.swap.limit));
     mem->set_swap_max_usage(st.swap.max);
     mt.mutable_memory_events()->set_oom_kill(st.oom_kills);
     return {"io.containerd.cgroups.v2.Metrics", mt.SerializeAsString()};

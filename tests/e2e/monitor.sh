@@ -125,7 +125,7 @@ check "Start answers the same pid; State says running" $? "$out; $(shim_log b1)"
 wait_for 10 grep -qx hello-out "$W/b1.out" && wait_for 10 grep -qx hello-err "$W/b1.err"
 check "stdout and stderr reach their file:// URIs" $? "out: $(cat "$W/b1.out" 2>&1); err: $(cat "$W/b1.err" 2>&1)"
 d=$(cgroup_dir "$pid" memory); out=$(ctl "$A" pids b1 2>&1)
-echo "$out" | grep -qx "$pid" && [ "$d" = "/sys/fs/cgroup/memory/$CG/b1" ]
+echo "$out" | grep -qx "$pid" && { [ "$d" = "/sys/fs/cgroup/memory/$CG/b1" ] || [ "$d" = "/sys/fs/cgroup/$CG/b1" ]; }
 check "Pids lists the init, which is in the config's cgroup" $? "pids: $out; cgroup $d"
 
 jq --argjson args '["sh", "-c", "echo exec-out; echo exec-err >&2; grep -q trap /proc/1/cmdline && echo sees-init; exit 5"]' \

@@ -148,7 +148,8 @@ c_run t-bg -d "$IMG" t-bg sh -c 'trap "exit 3" TERM; while :; do sleep 0.1; done
 check "run -d: the task is running" $? "$(c task ls 2>&1)"
 pid=$(c task ls 2>/dev/null | awk '$1 == "t-bg" { print $2 }')
 d=$(cgroup_dir "$pid" memory)
-[ "$d" = "/sys/fs/cgroup/memory/$CG/t-bg" ]; check "the init is in the cgroup ctr asked for" $? "$d"
+[ "$d" = "/sys/fs/cgroup/memory/$CG/t-bg" ] || [ "$d" = "/sys/fs/cgroup/$CG/t-bg" ]   # v1 or v2
+check "the init is in the cgroup ctr asked for" $? "$d"
 
 out=$(c task exec --exec-id e1 t-bg sh -c 'echo exec says hi; cat /proc/1/cmdline | tr "\0" " "' 2>&1)
 echo "$out" | grep -q '^exec says hi$' && echo "$out" | grep -q 'trap'
@@ -163,10 +164,14 @@ echo "$out" | grep -q '/dev/pts/[0-9]' && [ "$rc" = 6 ]; check "task exec -t: th
 out=$(c task ps t-bg 2>&1)
 echo "$out" | grep -qw "$pid"; check "task ps lists the container's init" $? "init $pid; $out"
 
+# containerd's cgroup v1 Metrics (memory.usage_in_bytes) or v2 Metrics
+# (memory.usage, and "max" limits as the largest uint64, as its shim says).
 out=$(c task metrics t-bg 2>&1)
 echo "$out" | awk '$1 == "pids.current" && $2 >= 1 { ok = 1 } END { exit !ok }' &&
-    echo "$out" | grep -q 'memory.usage_in_bytes'
-check "task metrics (cgroup v1 Metrics from the shim)" $? "$out"
+    { echo "$out" | grep -q 'memory.usage_in_bytes' ||
+        { echo "$out" | awk '$1 == "memory.usage" && $2 > 0 { ok = 1 } END { exit !ok }' &&
+          echo "$out" | grep -qE '^pids.limit +18446744073709551615'; }; }
+check "task metrics (cgroup v1 or v2 Metrics from the shim)" $? "$out"
 
 c task pause t-bg >/dev/null 2>&1 && [ "$(task_status t-bg)" = PAUSED ] && [ "$(freezer_state "$pid")" = FROZEN ] &&
     c task resume t-bg >/dev/null 2>&1 && [ "$(task_status t-bg)" = RUNNING ] && [ "$(freezer_state "$pid")" = THAWED ]

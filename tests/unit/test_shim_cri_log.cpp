@@ -10,6 +10,8 @@
 #include "test_dir.hpp"
 #include "file_util.hpp"
 
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -52,6 +54,7 @@ void expect_eq(const std::string& got, const std::string& want, const char* what
 } // namespace
 
 TestSuite(cri_log, .init = make_test_dir, .fini = remove_test_dir);
+TestSuite(binary_logger, .init = make_test_dir, .fini = remove_test_dir);
 
 Test(cri_log, record_format) {
     timespec t{};
@@ -158,4 +161,44 @@ Test(binary_logger, bad_uris) {
             cr_assert_eq(e.err(), EINVAL, "%s", u);
         }
     }
+}
+
+// A logger that is not there fails at once with exec's errno, naming it
+// (however fast or slow the failed child dies).
+Test(binary_logger, missing_binary_fails_naming_it) {
+    for (int i = 0; i < 20; ++i) {
+        try {
+            start_binary_logger("binary:///nonexistent/berth-logger", "c1", "ns");
+            cr_assert_fail("started a logger that does not exist");
+        } catch (const Error& e) {
+            cr_assert_eq(e.err(), ENOENT, "%s", e.what());
+            cr_assert(std::string(e.what()).find("/nonexistent/berth-logger") != std::string::npos, "%s", e.what());
+        }
+    }
+}
+
+// A real logger: fds 3 and 4 carry the process's output, CONTAINER_ID and
+// CONTAINER_NAMESPACE its identity, the query its arguments; start returns
+// once it closed fd 5.
+Test(binary_logger, logger_gets_streams_env_and_args) {
+    std::string script = test_dir() + "/logger.sh";
+    write_file_atomic(script,
+               "#!/bin/sh\n"
+               "echo \"$CONTAINER_ID $CONTAINER_NAMESPACE $*\" >\"$2/env\"\n"
+               "exec 5>&-\n"
+               "cat <&3 >\"$2/out\" & cat <&4 >\"$2/err\" & wait\n"
+               "echo done >\"$2/done\"\n");
+    cr_assert_eq(::chmod(script.c_str(), 0755), 0);
+    auto bl = start_binary_logger("binary://" + script + "?--dir=" + test_dir(), "c1", "ns1");
+    cr_assert_gt(bl.pid, 0);
+    cr_assert_eq(::write(bl.out.get(), "to out\n", 7), 7);
+    cr_assert_eq(::write(bl.err.get(), "to err\n", 7), 7);
+    bl.out.reset();
+    bl.err.reset();
+    int st = 0;
+    cr_assert_eq(::waitpid(bl.pid, &st, 0), bl.pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    expect_eq(read_file(test_dir() + "/env"), "c1 ns1 --dir " + test_dir() + "\n");
+    expect_eq(read_file(test_dir() + "/out"), "to out\n");
+    expect_eq(read_file(test_dir() + "/err"), "to err\n");
 }

@@ -62,11 +62,12 @@ Test(shim_metrics, v2_type_url_and_fields) {
 Test(shim_metrics, v2_field_numbers) {
     cgroup::Stats st;
     st.pids_current = 5;
+    st.pids_limit = 3;
     berth::cgroups::v2::Metrics m;
     cr_assert(m.ParseFromString(shim::metrics_v2(st).value));
-    // Only pids.current set among the numbers; every sub-message present.
+    // current = 1, limit = 2; every sub-message present.
     std::string pids = m.pids().SerializeAsString();
-    cr_assert_eq(pids, std::string("\x08\x05", 2));
+    cr_assert_eq(pids, std::string("\x08\x05\x10\x03", 4));
     berth::cgroups::v2::Metrics only;
     only.mutable_memory()->set_usage(1);
     cr_assert_eq(only.SerializeAsString(), std::string("\x22\x03\x80\x02\x01", 5));
@@ -86,4 +87,15 @@ Test(shim_metrics, v1_type_url) {
     cr_assert_eq(m.pids().current(), 5u);
     cr_assert_eq(m.cpu().usage().total(), 3'000'000u);
     cr_assert_eq(m.memory_oom_control().oom_kill(), 1u);
+}
+
+// No limit ("max", read as 0): the largest uint64, as containerd's shim says it.
+Test(shim_metrics, v2_unlimited_is_max) {
+    cgroup::Stats st;
+    st.pids_current = 2;
+    berth::cgroups::v2::Metrics m;
+    cr_assert(m.ParseFromString(shim::metrics_v2(st).value));
+    cr_assert_eq(m.pids().limit(), UINT64_MAX);
+    cr_assert_eq(m.memory().usage_limit(), UINT64_MAX);
+    cr_assert_eq(m.memory().swap_limit(), UINT64_MAX);
 }

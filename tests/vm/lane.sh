@@ -310,7 +310,7 @@ run_shim() {
 		[ -x "$BUILD/$b" ] || die "no $BUILD/$b: build first (ninja -C $BUILD)"
 		cp "$BUILD/$b" "$st/bin/"
 	done
-	cp -a "$SRC/tests/e2e" "$st/src/tests/"; cp -a "$SRC/shim/proto" "$st/src/shim/"
+	cp -a "$SRC/tests/e2e" "$st/src/tests/"; cp -a "$SRC/shim/proto" "$st/src/shim/"; cp -a "$SRC/contrib" "$st/src/"
 	R=$(mktemp -d /tmp/berth-lane.XXXXXX)
 	LANE_RUN_DIR=$R LANE_TIMEOUT=${LANE_TIMEOUT:-1500} run '
 		export BERTH_SRC=$PWD/src BERTH_SHIM=$PWD/bin/berth-shim BERTH_SHIMCTL=$PWD/bin/berth-shimctl BERTH=$PWD/bin/berth
