@@ -39,9 +39,9 @@ long now_ms() {
 AttachSession::AttachSession(EventLoop& loop, const std::string& path, AttachOptions opts, InputRelay* input)
     : loop_(loop), fd_(connect_seqpacket(path)), opts_(opts), input_(opts.in ? input : nullptr) {
     if (opts_.in && !input_) throw Error(EINVAL, "attach: the process has no stdin");
+    if (!input_) input_done_ = true;
+    update();   // first: if it throws, no relay holds a pointer to us
     if (input_) input_->add_session(this);
-    else input_done_ = true;
-    update();
 }
 
 AttachSession::~AttachSession() {
@@ -64,7 +64,7 @@ void AttachSession::send(Stream s, std::string_view data) {
     }
     if (queued_ > max_queued) {
         log_error("attach: a session fell " + std::to_string(queued_) + " bytes behind the output: dropped");
-        close();
+        gone();
         return;
     }
     on_event(EPOLLOUT);
@@ -77,32 +77,42 @@ void AttachSession::on_event(uint32_t ev) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) break;
         if (n < 0) {
-            close();   // EPIPE, ECONNRESET: the client left
+            gone();   // EPIPE, ECONNRESET: the client left
             return;
         }
         queued_ -= queue_.front().size();
         queue_.pop_front();
     }
-    if ((ev & EPOLLIN) && !input_done_ && !input_paused_) {
-        char buf[max_packet];
-        for (;;) {
-            ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && errno == EAGAIN) break;
-            if (n <= 0) {   // the client shut its input down (or left)
-                end_input();
-                break;
-            }
-            input_->push(std::string_view(buf, static_cast<size_t>(n)));
-            if (!input_->room()) break;   // the relay pauses us
-        }
-    }
+    // Input first, even on a hang-up: what the client sent before it left
+    // still goes in (unless the relay is full: then it is lost with it).
+    if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !input_done_ && !input_paused_) read_input();
     if ((ev & (EPOLLHUP | EPOLLERR)) && fd_) {
-        end_input();
-        close();
+        gone();
         return;
     }
     update();
+}
+
+void AttachSession::read_input() {
+    char buf[max_packet];
+    while (input_ && !input_done_) {
+        ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        if (n <= 0) {   // the client shut its input down (or left)
+            end_input();
+            break;
+        }
+        input_->push(std::string_view(buf, static_cast<size_t>(n)));
+        // The push may have ended stdin (EPIPE: input_gone() cleared input_),
+        // or filled the relay (it pauses us).
+        if (!input_ || !input_->room()) break;
+    }
+}
+
+void AttachSession::gone() {
+    end_input();
+    close();
 }
 
 void AttachSession::end_input() {

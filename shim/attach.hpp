@@ -46,7 +46,10 @@ public:
 
 private:
     void on_event(uint32_t ev);
+    void read_input();
     void end_input();
+    // The client left (or was dropped): its input ends too (stdin_once).
+    void gone();
     void update();
     void close();
     EventLoop& loop_;

@@ -10,18 +10,25 @@ EventLoop::EventLoop() : ep_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (!ep_) throw_errno("epoll_create1");
 }
 
+namespace {
+uint64_t tag(int fd, uint32_t gen) { return uint64_t(gen) << 32 | uint32_t(fd); }
+} // namespace
+
 void EventLoop::add(int fd, uint32_t events, Handler h) {
+    uint32_t gen = ++next_gen_;
     epoll_event ev{};
     ev.events = events;
-    ev.data.fd = fd;
+    ev.data.u64 = tag(fd, gen);
     if (::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) throw_errno("epoll_ctl add fd " + std::to_string(fd));
-    handlers_[fd] = std::move(h);
+    handlers_[fd] = Entry{gen, std::move(h)};
 }
 
 void EventLoop::modify(int fd, uint32_t events) {
+    auto it = handlers_.find(fd);
+    if (it == handlers_.end()) throw Error(ENOENT, "epoll_ctl mod fd " + std::to_string(fd) + ": not watched");
     epoll_event ev{};
     ev.events = events;
-    ev.data.fd = fd;
+    ev.data.u64 = tag(fd, it->second.gen);
     if (::epoll_ctl(ep_.get(), EPOLL_CTL_MOD, fd, &ev) < 0) throw_errno("epoll_ctl mod fd " + std::to_string(fd));
 }
 
@@ -37,10 +44,12 @@ int EventLoop::run_once(int timeout_ms) {
         throw_errno("epoll_wait");
     }
     for (int i = 0; i < n && !stopped_; ++i) {
-        auto it = handlers_.find(evs[i].data.fd);
-        if (it == handlers_.end()) continue;   // removed by an earlier handler
+        int fd = static_cast<int>(evs[i].data.u64 & 0xffffffffu);
+        auto it = handlers_.find(fd);
+        // Removed by an earlier handler, or the fd was reused since.
+        if (it == handlers_.end() || it->second.gen != uint32_t(evs[i].data.u64 >> 32)) continue;
         // A copy: the handler may remove itself.
-        Handler h = it->second;
+        Handler h = it->second.h;
         h(evs[i].events);
     }
     return n;

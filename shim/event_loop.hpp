@@ -29,8 +29,16 @@ public:
     bool stopped() const { return stopped_; }
 
 private:
+    // Each registration gets a generation, carried in the epoll event with
+    // the fd: an event already fetched for a closed fd must not reach a
+    // handler registered later on the same fd number.
+    struct Entry {
+        uint32_t gen;
+        Handler h;
+    };
     UniqueFd ep_;
-    std::unordered_map<int, Handler> handlers_;
+    std::unordered_map<int, Entry> handlers_;
+    uint32_t next_gen_ = 0;
     bool stopped_ = false;
 };
 

@@ -167,11 +167,16 @@ bool OutputRelay::flush() {
 void OutputRelay::drain(int timeout_ms) {
     if (!src_ && !fifo_) return;
     long deadline = now_ms() + timeout_ms;
+    // What the pipe held at the exit is at most its size; more means a
+    // process left behind (a background child) still writes: stop there.
+    constexpr size_t max_drain = 4 << 20;
+    size_t taken = 0;
     for (;;) {
+        if (src_ && !eof_ && (taken >= max_drain || now_ms() >= deadline)) eof_ = true;
         if (src_ && !eof_) {
             char tmp[16384];
             ssize_t n = ::read(src_.get(), tmp, sizeof tmp);
-            if (n > 0) deliver(std::string_view(tmp, static_cast<size_t>(n)));
+            if (n > 0) deliver(std::string_view(tmp, static_cast<size_t>(n))), taken += static_cast<size_t>(n);
             else if (n < 0 && errno == EINTR) continue;
             else eof_ = true;   // EOF, EAGAIN (nothing more now) or EIO
         }
@@ -241,7 +246,9 @@ void InputRelay::push(std::string_view data) {
 
 void InputRelay::on_fifo() {
     char tmp[16384];
-    ssize_t n = ::read(fifo_.get(), tmp, std::min(sizeof tmp, cap - std::min(cap, buf_.size())));
+    size_t room = cap - std::min(cap, buf_.size());
+    if (room == 0) return update();   // (not watched while full; a 0-byte read would look like EOF)
+    ssize_t n = ::read(fifo_.get(), tmp, std::min(sizeof tmp, room));
     if (n > 0) {
         push(std::string_view(tmp, static_cast<size_t>(n)));
         return;
@@ -425,12 +432,16 @@ void ProcessIo::reopen_log() {
 }
 
 void ProcessIo::finish() {
+    // One deadline for everything: the loop (every container of the pod's
+    // shim) waits on this.
+    const long deadline = now_ms() + 2000;
+    auto left = [&](long cap) { return static_cast<int>(std::clamp(deadline - now_ms(), 0L, cap)); };
     in_.reset();
-    if (out_) out_->drain(2000);
-    if (err_) err_->drain(2000);
+    if (out_) out_->drain(left(2000));
+    if (err_) err_->drain(left(2000));
     out_.reset();
     err_.reset();
-    for (auto& s : sessions_) s->finish(500);
+    for (auto& s : sessions_) s->finish(left(500));
     sessions_.clear();
     out_log_.reset();
     err_log_.reset();

@@ -245,8 +245,9 @@ std::string TaskService::dispatch_monitor(const std::string& m, const std::strin
     if (m == "ReopenLog") {
         auto r = parse<berth::shim::v1::ReopenLogRequest>(payload);
         Process& p = process(container(r.id()), r.exec_id());
-        if (p.io) p.io->reopen_log();
-        else if (!p.exited) fail(berth::ttrpc::failed_precondition, "reopen log " + r.id() + "/" + r.exec_id() + ": not started");
+        if (p.exited) return berth::ttrpc::Empty().SerializeAsString();   // nothing writes to it any more
+        if (!p.io) fail(berth::ttrpc::failed_precondition, "reopen log " + r.id() + "/" + r.exec_id() + ": not started");
+        p.io->reopen_log();
         return berth::ttrpc::Empty().SerializeAsString();
     }
     fail(berth::ttrpc::unimplemented, "berth.shim.v1.Monitor/" + m + " not implemented");
@@ -366,9 +367,19 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
             }
             child = ChildStdio();
             p.pid = pid;
+            try {
+                p.io->start();
+            } catch (...) {
+                // Without its stdio the exec is of no use: gone, not half-started.
+                ::kill(pid, SIGKILL);
+                while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+                }
+                p.pid = 0;
+                p.io.reset();
+                throw;
+            }
             p.started = true;
             p.spec.reset();
-            p.io->start();
             ev::TaskExecStarted e;
             e.set_container_id(c.id);
             e.set_exec_id(p.exec_id);

@@ -12,8 +12,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -171,4 +173,91 @@ Test(io_relay, attach_stdin_without_pipe_is_refused) {
         cr_assert(std::string(e.what()).find("missing.sock") != std::string::npos, "%s", e.what());
     }
     io->finish();
+}
+
+// The process closed its stdin: input from a session meets EPIPE, which
+// ends stdin under the session's feet; the shim must not fall over.
+Test(io_relay, attach_input_after_the_process_closed_stdin) {
+    EventLoop loop;
+    StdioRequest req;
+    req.in = "pipe://";
+    req.out = "k8s-file://" + test_dir() + "/0.log";
+    ChildStdio child;
+    auto io = ProcessIo::open(loop, req, child);
+    io->start();
+    UniqueFd l = listen_seqpacket(test_dir() + "/attach.sock");
+    AttachOptions o;
+    o.in = o.out = true;
+    io->attach(test_dir() + "/attach.sock", o);
+    UniqueFd client = accept_one(l.get());
+    ::signal(SIGPIPE, SIG_IGN);   // as berth-shim has it (blocked)
+    child.in.reset();   // the process's `exec 0<&-`
+    cr_assert_eq(::send(client.get(), "lost", 4, 0), 4);
+    cr_assert_eq(::send(client.get(), "also lost", 9, 0), 9);
+    pump(loop);
+    try {
+        io->attach(test_dir() + "/attach.sock", o);
+        cr_assert_fail("attached stdin after the process closed it");
+    } catch (const Error& e) {
+        cr_assert_eq(e.err(), EPIPE, "%s", e.what());
+    }
+    io->finish();
+}
+
+// A stdin_once client that goes away without ending its input (killed,
+// or dropped for falling behind) still closes stdin.
+Test(io_relay, stdin_once_client_that_disconnects_closes_stdin) {
+    EventLoop loop;
+    StdioRequest req;
+    req.in = "pipe://";
+    req.out = "k8s-file://" + test_dir() + "/0.log";
+    ChildStdio child;
+    auto io = ProcessIo::open(loop, req, child);
+    io->start();
+    UniqueFd l = listen_seqpacket(test_dir() + "/attach.sock");
+    AttachOptions o;
+    o.in = o.out = o.stdin_once = true;
+    io->attach(test_dir() + "/attach.sock", o);
+    UniqueFd client = accept_one(l.get());
+    cr_assert_eq(::send(client.get(), "x\n", 2, 0), 2);
+    client.reset();
+    // Output for the gone client: the failed send notices first.
+    cr_assert_eq(::write(child.out.get(), "out\n", 4), 4);
+    pump(loop);
+    std::string in;
+    char buf[64];
+    ssize_t n;
+    int fl = ::fcntl(child.in.get(), F_GETFL);
+    ::fcntl(child.in.get(), F_SETFL, fl | O_NONBLOCK);
+    while ((n = ::read(child.in.get(), buf, sizeof buf)) > 0) in.append(buf, static_cast<size_t>(n));
+    cr_assert_eq(n, 0, "stdin at EOF (errno %d)", errno);
+    cr_assert_str_eq(in.c_str(), "x\n");
+    io->finish();
+}
+
+// A process left behind (a background child) keeps the output pipe open
+// and writing after the exit: finish() still returns, within its deadline.
+Test(io_relay, finish_returns_while_a_writer_lives_on) {
+    EventLoop loop;
+    StdioRequest req;
+    req.out = "k8s-file://" + test_dir() + "/0.log";
+    ChildStdio child;
+    auto io = ProcessIo::open(loop, req, child);
+    io->start();
+    pid_t writer = ::fork();
+    cr_assert_geq(writer, 0);
+    if (writer == 0) {
+        for (;;) (void)!::write(child.out.get(), "yes\n", 4);
+    }
+    child.out.reset();
+    ::usleep(50 * 1000);   // the writer is at it: the pipe is never empty
+    timespec t0, t1;
+    ::clock_gettime(CLOCK_MONOTONIC, &t0);
+    io->finish();
+    ::clock_gettime(CLOCK_MONOTONIC, &t1);
+    ::kill(writer, SIGKILL);
+    ::waitpid(writer, nullptr, 0);
+    double s = double(t1.tv_sec - t0.tv_sec) + double(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert_lt(s, 5.0, "finish() took %.1f s", s);
+    cr_assert_gt(read_file(test_dir() + "/0.log").size(), 0u);
 }
