@@ -45,10 +45,6 @@ UniqueFd accept_one(int l) {
     return c;
 }
 
-void pump(EventLoop& loop, int rounds = 20) {
-    for (int i = 0; i < rounds; ++i) loop.run_once(5);
-}
-
 size_t logged_bytes(const std::string& text) {
     // "STAMP stdout F CONTENT\n": the content after the third space.
     size_t total = 0, pos = 0;
@@ -62,23 +58,51 @@ size_t logged_bytes(const std::string& text) {
     return total;
 }
 
+// A process's stdio as the shim holds it, its output to a k8s-file log;
+// the test plays the process through `child`, and listens for attach
+// sessions on `sock`.
+struct Relay {
+    EventLoop loop;
+    ChildStdio child;
+    std::unique_ptr<ProcessIo> io;
+    std::string sock = test_dir() + "/attach.sock";
+    UniqueFd listener;
+
+    explicit Relay(const std::string& in = "") {
+        StdioRequest req;
+        req.in = in;
+        req.out = "k8s-file://" + test_dir() + "/0.log";
+        io = ProcessIo::open(loop, req, child);
+        cr_assert(child.out);
+        io->start();
+        listener = listen_seqpacket(sock);
+    }
+    // A new session; the client's end of it.
+    UniqueFd attach(const AttachOptions& o) {
+        io->attach(sock, o);
+        return accept_one(listener.get());
+    }
+    void pump(int rounds = 20) {
+        for (int i = 0; i < rounds; ++i) loop.run_once(5);
+    }
+};
+
+AttachOptions opts(bool in, bool out, bool stdin_once = false) {
+    AttachOptions o;
+    o.in = in;
+    o.out = out;
+    o.stdin_once = stdin_once;
+    return o;
+}
+
 } // namespace
 
 TestSuite(io_relay, .init = make_test_dir, .fini = remove_test_dir);
 
 Test(io_relay, slow_attach_client_is_dropped_log_keeps_everything) {
-    EventLoop loop;
-    StdioRequest req;
-    req.out = "k8s-file://" + test_dir() + "/0.log";
-    ChildStdio child;
-    auto io = ProcessIo::open(loop, req, child);
-    cr_assert(child.out);
-    io->start();
-    UniqueFd l = listen_seqpacket(test_dir() + "/attach.sock");
-    AttachOptions o;
-    o.out = true;
-    io->attach(test_dir() + "/attach.sock", o);
-    UniqueFd client = accept_one(l.get());
+    Relay r;
+    auto& child = r.child;
+    UniqueFd client = r.attach(opts(false, true));
 
     // 4 MiB in 1000-byte lines; the client reads nothing.
     std::string line(999, 'x');
@@ -90,15 +114,15 @@ Test(io_relay, slow_attach_client_is_dropped_log_keeps_everything) {
         ssize_t n = ::write(child.out.get(), line.data(), line.size());
         if (n < 0) {
             cr_assert_eq(errno, EAGAIN);
-            pump(loop, 1);   // the relay must drain the pipe: we never wait on the client
+            r.pump(1);   // the relay must drain the pipe: we never wait on the client
             continue;
         }
         cr_assert_eq(n, static_cast<ssize_t>(line.size()), "a pipe write of < PIPE_BUF is whole");
         written += static_cast<size_t>(n);
     }
     child.out.reset();
-    pump(loop);
-    io->finish();
+    r.pump();
+    r.io->finish();
     std::string log = read_file(test_dir() + "/0.log");
     cr_assert_eq(logged_bytes(log), written / 1000 * 999, "the log has every line");
     // The client got a prefix, then the shim hung up on it.
@@ -114,146 +138,100 @@ Test(io_relay, slow_attach_client_is_dropped_log_keeps_everything) {
 }
 
 Test(io_relay, attach_stdin_once_closes_stdin) {
-    EventLoop loop;
-    StdioRequest req;
-    req.in = "pipe://";
-    req.out = "k8s-file://" + test_dir() + "/0.log";
-    ChildStdio child;
-    auto io = ProcessIo::open(loop, req, child);
-    cr_assert(child.in);
-    io->start();
-    UniqueFd l = listen_seqpacket(test_dir() + "/attach.sock");
-    AttachOptions o;
-    o.in = o.out = o.stdin_once = true;
-    io->attach(test_dir() + "/attach.sock", o);
-    UniqueFd client = accept_one(l.get());
+    Relay r("pipe://");
+    UniqueFd client = r.attach(opts(true, true, true));
     cr_assert_eq(::send(client.get(), "abc", 3, 0), 3);
     cr_assert_eq(::send(client.get(), "def\n", 4, 0), 4);
     cr_assert_eq(::shutdown(client.get(), SHUT_WR), 0);
-    pump(loop);
+    r.pump();
     std::string in;
     char buf[64];
     ssize_t n;
-    while ((n = ::read(child.in.get(), buf, sizeof buf)) > 0) in.append(buf, static_cast<size_t>(n));
+    while ((n = ::read(r.child.in.get(), buf, sizeof buf)) > 0) in.append(buf, static_cast<size_t>(n));
     cr_assert_eq(n, 0, "stdin ended with the session's input");
     cr_assert_str_eq(in.c_str(), "abcdef\n");
     // A second session can't write to a closed stdin.
     try {
-        io->attach(test_dir() + "/attach.sock", o);
+        r.io->attach(r.sock, opts(true, true, true));
         cr_assert_fail("attached stdin after it was closed");
     } catch (const Error& e) {
         cr_assert_eq(e.err(), EPIPE, "%s", e.what());
     }
-    io->finish();
+    r.io->finish();
 }
 
 Test(io_relay, attach_stdin_without_pipe_is_refused) {
-    EventLoop loop;
-    StdioRequest req;
-    req.out = "k8s-file://" + test_dir() + "/0.log";
-    ChildStdio child;
-    auto io = ProcessIo::open(loop, req, child);
-    io->start();
-    UniqueFd l = listen_seqpacket(test_dir() + "/attach.sock");
-    AttachOptions o;
-    o.in = true;
+    Relay r;
     try {
-        io->attach(test_dir() + "/attach.sock", o);
+        r.io->attach(r.sock, opts(true, false));
         cr_assert_fail("attached stdin to a process without one");
     } catch (const Error& e) {
         cr_assert_eq(e.err(), EINVAL);
         cr_assert(std::string(e.what()).find("pipe://") != std::string::npos, "%s", e.what());
     }
     try {
-        o.in = false;
-        o.out = true;
-        io->attach(test_dir() + "/missing.sock", o);
+        r.io->attach(test_dir() + "/missing.sock", opts(false, true));
         cr_assert_fail("attached to a socket nobody listens on");
     } catch (const Error& e) {
         cr_assert(std::string(e.what()).find("missing.sock") != std::string::npos, "%s", e.what());
     }
-    io->finish();
+    r.io->finish();
 }
 
 // The process closed its stdin: input from a session meets EPIPE, which
 // ends stdin under the session's feet; the shim must not fall over.
 Test(io_relay, attach_input_after_the_process_closed_stdin) {
-    EventLoop loop;
-    StdioRequest req;
-    req.in = "pipe://";
-    req.out = "k8s-file://" + test_dir() + "/0.log";
-    ChildStdio child;
-    auto io = ProcessIo::open(loop, req, child);
-    io->start();
-    UniqueFd l = listen_seqpacket(test_dir() + "/attach.sock");
-    AttachOptions o;
-    o.in = o.out = true;
-    io->attach(test_dir() + "/attach.sock", o);
-    UniqueFd client = accept_one(l.get());
+    Relay r("pipe://");
+    UniqueFd client = r.attach(opts(true, true));
     ::signal(SIGPIPE, SIG_IGN);   // as berth-shim has it (blocked)
-    child.in.reset();   // the process's `exec 0<&-`
+    r.child.in.reset();           // the process's `exec 0<&-`
     cr_assert_eq(::send(client.get(), "lost", 4, 0), 4);
     cr_assert_eq(::send(client.get(), "also lost", 9, 0), 9);
-    pump(loop);
+    r.pump();
     try {
-        io->attach(test_dir() + "/attach.sock", o);
+        r.io->attach(r.sock, opts(true, true));
         cr_assert_fail("attached stdin after the process closed it");
     } catch (const Error& e) {
         cr_assert_eq(e.err(), EPIPE, "%s", e.what());
     }
-    io->finish();
+    r.io->finish();
 }
 
 // A stdin_once client that goes away without ending its input (killed,
 // or dropped for falling behind) still closes stdin.
 Test(io_relay, stdin_once_client_that_disconnects_closes_stdin) {
-    EventLoop loop;
-    StdioRequest req;
-    req.in = "pipe://";
-    req.out = "k8s-file://" + test_dir() + "/0.log";
-    ChildStdio child;
-    auto io = ProcessIo::open(loop, req, child);
-    io->start();
-    UniqueFd l = listen_seqpacket(test_dir() + "/attach.sock");
-    AttachOptions o;
-    o.in = o.out = o.stdin_once = true;
-    io->attach(test_dir() + "/attach.sock", o);
-    UniqueFd client = accept_one(l.get());
+    Relay r("pipe://");
+    UniqueFd client = r.attach(opts(true, true, true));
     cr_assert_eq(::send(client.get(), "x\n", 2, 0), 2);
     client.reset();
     // Output for the gone client: the failed send notices first.
-    cr_assert_eq(::write(child.out.get(), "out\n", 4), 4);
-    pump(loop);
+    cr_assert_eq(::write(r.child.out.get(), "out\n", 4), 4);
+    r.pump();
     std::string in;
     char buf[64];
     ssize_t n;
-    int fl = ::fcntl(child.in.get(), F_GETFL);
-    ::fcntl(child.in.get(), F_SETFL, fl | O_NONBLOCK);
-    while ((n = ::read(child.in.get(), buf, sizeof buf)) > 0) in.append(buf, static_cast<size_t>(n));
+    int fl = ::fcntl(r.child.in.get(), F_GETFL);
+    ::fcntl(r.child.in.get(), F_SETFL, fl | O_NONBLOCK);
+    while ((n = ::read(r.child.in.get(), buf, sizeof buf)) > 0) in.append(buf, static_cast<size_t>(n));
     cr_assert_eq(n, 0, "stdin at EOF (errno %d)", errno);
     cr_assert_str_eq(in.c_str(), "x\n");
-    io->finish();
+    r.io->finish();
 }
 
 // A process left behind (a background child) keeps the output pipe open
 // and writing after the exit: finish() still returns, within its deadline.
 Test(io_relay, finish_returns_while_a_writer_lives_on) {
-    EventLoop loop;
-    StdioRequest req;
-    req.out = "k8s-file://" + test_dir() + "/0.log";
-    ChildStdio child;
-    auto io = ProcessIo::open(loop, req, child);
-    io->start();
+    Relay r;
     pid_t writer = ::fork();
     cr_assert_geq(writer, 0);
     if (writer == 0) {
-        for (;;) (void)!::write(child.out.get(), "yes\n", 4);
+        for (;;) (void)!::write(r.child.out.get(), "yes\n", 4);
     }
-    child.out.reset();
+    r.child.out.reset();
     ::usleep(50 * 1000);   // the writer is at it: the pipe is never empty
     timespec t0, t1;
     ::clock_gettime(CLOCK_MONOTONIC, &t0);
-    io->finish();
+    r.io->finish();
     ::clock_gettime(CLOCK_MONOTONIC, &t1);
     ::kill(writer, SIGKILL);
     ::waitpid(writer, nullptr, 0);
