@@ -408,9 +408,16 @@ Test(lifecycle, notify_socket_ready_is_forwarded) {
     ssize_t n = recv(sock, buf, sizeof buf, MSG_DONTWAIT);
     cr_assert_gt(n, 0, "no notification on the host socket after start returned");
     IT_ASSERT_STR_EQ(std::string(buf, static_cast<size_t>(n)), "READY=1\nMAINPID=" + pid + "\n", "notification");
-    // (The init's environment is the container's only once it has exec'd.)
-    std::string env = itest::read_file("/proc/" + pid + "/environ");
-    cr_assert(contains(env, std::string("NOTIFY_SOCKET=/run/notify/notify.sock") + '\0'), "container env lacks NOTIFY_SOCKET");
+    // The init's environment reads as the container's once it has exec'd
+    // `sleep` (busybox sh overwrites its own); READY= comes just before
+    // that exec, so allow it time (a slow guest lost this race).
+    const std::string want = std::string("NOTIFY_SOCKET=/run/notify/notify.sock") + '\0';
+    std::string env;
+    for (int i = 0; i < 100 && !contains(env, want); ++i) {
+        if (i) ::usleep(50000);
+        env = itest::read_file("/proc/" + pid + "/environ");
+    }
+    cr_assert(contains(env, want), "container env lacks NOTIFY_SOCKET");
     close(sock);
     IT_ASSERT_OK(c.del(true));
     IT_ASSERT_NO_TRACE(c.id, c.bundle);
