@@ -18,9 +18,6 @@ namespace berth {
 struct RuntimeContext {
     std::string root = "/run/berth";   // state root (--root)
     const Logger* log = nullptr;
-    // argv to re-execute from a sealed copy of the binary when a container
-    // needs that protection (exe_seal.hpp); null: never re-execute.
-    char** argv = nullptr;
     // Who owns a new container's cgroup (--systemd-cgroup); an existing
     // container keeps the driver its state.json names.
     cgroup::Driver cgroup_driver = cgroup::Driver::cgroupfs;

@@ -2,7 +2,7 @@
 #include "container.hpp"
 #include "error.hpp"
 #include "hooks.hpp"
-#include "exe_seal.hpp"
+#include "exe_guard.hpp"
 #include "file_util.hpp"
 #include "init.hpp"
 #include "namespaces.hpp"
@@ -132,13 +132,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     std::string rootfs = real_path(cfg.root.path.front() == '/' ? cfg.root.path : bundle + "/" + cfg.root.path,
                                    "root.path");
 
-    // Before anything is created: this may re-execute berth from a sealed
-    // copy, which then repeats the steps above.
-    // The caller's signal mask goes with it (run blocks the ones it forwards).
-    if (ctx.argv && needs_sealed_exe(cfg) && !exe_is_sealed()) {
-        if (sigmask) ::sigprocmask(SIG_SETMASK, sigmask, nullptr);
-        reexec_sealed(ctx.argv);
-    }
+    require_protected_exe();
 
     std::unique_ptr<SeccompFilter> seccomp;
     if (lin.seccomp) {

@@ -2,7 +2,7 @@
 #include "cgroup.hpp"
 #include "container.hpp"
 #include "error.hpp"
-#include "exe_seal.hpp"
+#include "exe_guard.hpp"
 #include "exec_init.hpp"
 #include "file_util.hpp"
 #include "foreground.hpp"
@@ -32,13 +32,6 @@ spec::Config container_config(const StateDir& dir, const ContainerState& st) {
     std::string text = dir.load_config();
     if (text.empty()) return spec::load_bundle_config(st.bundle);
     return with_context(dir.path() + "/config.json", [&] { return spec::parse_config(text, ""); });
-}
-
-bool has_cap(const std::optional<spec::Capabilities>& c, const char* name) {
-    if (!c) return false;
-    for (const auto* set : {&c->bounding, &c->effective, &c->permitted})
-        if (std::find(set->begin(), set->end(), name) != set->end()) return true;
-    return false;
 }
 
 // The pid namespace counts for children only: berth joins it just for the
@@ -119,12 +112,7 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
     if (!cfg.linux) cfg.linux.emplace();
     const auto& lin = *cfg.linux;
 
-    // The process runs in the container's pid namespace, where its
-    // processes may reach ours: the same rule as for the init.
-    if (ctx.argv && (needs_sealed_exe(cfg) || has_cap(proc.capabilities, "CAP_SYS_PTRACE")) && !exe_is_sealed()) {
-        dir.reset();
-        reexec_sealed(ctx.argv);
-    }
+    require_protected_exe();
 
     std::unique_ptr<SeccompFilter> seccomp;
     if (lin.seccomp) {

@@ -13,12 +13,12 @@
 #include "config.hpp"
 #include "container.hpp"
 #include "error.hpp"
+#include "exe_guard.hpp"
 #include "event_loop.hpp"
 #include "idle_memory.hpp"
 #include "file_util.hpp"
 #include "log.hpp"
 #include "publisher.hpp"
-#include "sealed_helper.hpp"
 #include "server.hpp"
 #include "task.pb.h"
 #include "task_service.hpp"
@@ -344,10 +344,6 @@ int do_delete(const Opts& o) {
 } // namespace
 
 int main(int argc, char** argv) {
-    // The sealed helper (sealed_helper.hpp): before anything else, as it
-    // shares none of the shim's set-up.
-    if (argc > 1 && (std::strcmp(argv[1], "_create") == 0 || std::strcmp(argv[1], "_exec") == 0))
-        return berth::shim::sealed_helper_main(argc, argv);
     try {
         Opts o = parse_args(argc, argv);
         if (o.version) {
@@ -361,7 +357,14 @@ int main(int argc, char** argv) {
             std::fwrite(out.data(), 1, out.size(), stdout);
             return 0;
         }
-        if (o.action == "start") return do_start(o);
+        if (o.action == "start") {
+            // The daemon clones every container process of its pod: it runs
+            // from a protected binary (exe_guard.hpp). Before stdin is read,
+            // as the re-executed start reads it again.
+            berth::ensure_protected_exe(argv);
+            berth::restore_process_name(argv[0]);
+            return do_start(o);
+        }
         if (o.action == "delete") return do_delete(o);
         throw Error(EINVAL, o.action.empty() ? "no action: use start or delete (containerd runs this)"
                                              : "unknown action " + o.action);

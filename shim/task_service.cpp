@@ -7,7 +7,6 @@
 #include "log.hpp"
 #include "metrics.hpp"
 #include "monitor.pb.h"
-#include "sealed_helper.hpp"
 #include "mount_options.hpp"
 #include "proc.hpp"
 #include "task.pb.h"
@@ -289,13 +288,7 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
         if (p.terminal) o.console_fd = child.console.get();
         {
             StdioSwap swap(child);
-            if (needs_sealed_create(o.bundle)) {
-                log_info("container " + c->id + ": its processes could reach the waiting init, so it is created "
-                         "from a sealed copy of berth-shim");
-                p.pid = sealed_create(ctx_, c->id, o.bundle, o.console_fd);
-            } else {
-                p.pid = create_container(ctx_, c->id, o, &none);
-            }
+            p.pid = create_container(ctx_, c->id, o, &none);
         }
         child = ChildStdio();
         try {
@@ -358,12 +351,7 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
             if (p.terminal) eo.console_fd = child.console.get();
             {
                 StdioSwap swap(child);
-                if (needs_sealed_exec(c.bundle, eo.process)) {
-                    log_info("exec " + p.exec_id + " in " + c.id + ": started from a sealed copy of berth-shim");
-                    pid = sealed_exec(ctx_, c.id, p.spec_json, p.terminal, eo.console_fd);
-                } else {
-                    exec_container(ctx_, c.id, eo);
-                }
+                exec_container(ctx_, c.id, eo);
             }
             child = ChildStdio();
             p.pid = pid;
@@ -448,7 +436,6 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
         p->terminal = r.terminal();
         // The spec travels as JSON (containerd's typeurl for non-protobuf types).
         p->spec = spec::parse_process(r.spec().value(), "exec spec");
-        p->spec_json = r.spec().value();
         c.execs[p->exec_id] = std::move(p);
         ev::TaskExecAdded e;
         e.set_container_id(c.id);

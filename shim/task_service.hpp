@@ -49,7 +49,6 @@ public:
         timespec exited_at{};
         std::unique_ptr<ProcessIo> io;
         std::optional<spec::Process> spec;   // exec: what Start runs
-        std::string spec_json;               // ... as containerd sent it (for the sealed helper)
         std::vector<CallRef> waiters;
     };
     struct Container {

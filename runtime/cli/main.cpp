@@ -2,6 +2,7 @@
 #include "berth_config.h"
 #include "commands.hpp"
 #include "error.hpp"
+#include "exe_guard.hpp"
 #include "log.hpp"
 
 #include <seccomp.h>
@@ -90,7 +91,6 @@ int main_impl(int argc, char** argv, Logger& log) {
     RuntimeContext ctx;
     ctx.root = global.get("root", default_root());
     ctx.log = &log;
-    ctx.argv = argv;
     if (global.has("log")) log.open(global.get("log"));
     std::string fmt = global.get("log-format", "text");
     if (fmt != "text" && fmt != "json") throw Error(EINVAL, "--log-format: unknown format \"" + fmt + "\"");
@@ -119,6 +119,8 @@ int main_impl(int argc, char** argv, Logger& log) {
             throw Error(EINVAL, std::string(c.name) + ": missing argument; usage: berth " + c.synopsis);
         if (p.args.size() > c.max_args)
             throw Error(EINVAL, std::string(c.name) + ": too many arguments; usage: berth " + c.synopsis);
+        // Verbs that clone into a container run from a protected binary.
+        if (name == "create" || name == "run" || name == "exec") ensure_protected_exe(argv);
         return c.run(ctx, p);
     }
     throw Error(EINVAL, "unknown command \"" + name + "\"; see berth --help");
@@ -128,10 +130,7 @@ int main_impl(int argc, char** argv, Logger& log) {
 } // namespace berth::cli
 
 int main(int argc, char** argv) {
-    // Re-executed from a sealed memfd (exe_seal.hpp), the kernel names us
-    // after the fd ("3"); keep the name tools and people look for.
-    if (const char* fn = reinterpret_cast<const char*>(getauxval(AT_EXECFN)); fn && std::strncmp(fn, "/dev/fd/", 8) == 0)
-        prctl(PR_SET_NAME, "berth");
+    berth::restore_process_name(argv[0]);
     berth::Logger log;
     try {
         return berth::cli::main_impl(argc, argv, log);

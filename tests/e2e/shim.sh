@@ -190,19 +190,23 @@ check "task delete reports the exit codes (3 and 137)" $? "$out"
 
 wait_for 10 eval '[ -z "$(shim_pids)" ]'; check "each shim exits once its task is deleted" $? "left: $(shim_pids)"
 
-# --- CVE-2019-5736: a container holding CAP_SYS_PTRACE (--privileged) could
-# reach its waiting init through /proc/PID/exe, so the shim creates it, and
-# execs into it, from a sealed copy of itself (and logs so); others in-process.
+# --- CVE-2019-5736: every process the shim clones into a container runs the
+# shim's binary until it execs, and a container can make it execute that
+# binary again (a `#!/proc/self/exe` script). The shim runs from a read-only
+# view of its binary (exe_guard.hpp), so what /proc/PID/exe leads to can't be
+# opened for writing, by the container or anyone; the file on disk is intact.
 out=$(c_run t-priv -d --privileged "$IMG" t-priv sh -c 'grep CapEff /proc/self/status; sleep 100' 2>&1) &&
     wait_for 10 eval '[ "$(task_status t-priv)" = RUNNING ]'
-check "a --privileged container runs (created through the sealed helper)" $? "$out $(c task ls 2>&1)"
+check "a --privileged container runs" $? "$out $(c task ls 2>&1)"
 out=$(c task exec --exec-id pe1 t-priv sh -c 'echo exec-in-privileged; exit 5' 2>&1); rc=$?
 [ "$rc" = 5 ] && [ "$out" = exec-in-privileged ]
-check "task exec into it (sealed helper): output and exit status" $? "rc=$rc; $out"
-wait_for 10 eval "grep -q 'container t-priv: its processes could reach the waiting init' '$W/containerd.log'" &&
-    grep -q 'exec pe1 in t-priv: started from a sealed copy' "$W/containerd.log" &&
-    ! grep -q 'container t-fg: its processes could reach' "$W/containerd.log"
-check "the shim used its sealed copy for exactly that container" $? "$(grep -i 'sealed' "$W/containerd.log" | tail -3)"
+check "task exec into it: output and exit status" $? "rc=$rc; $out"
+spid=$(shim_pids | head -1)
+# (Opening it for writing now would give ETXTBSY, which the kernel checks
+# first; once the binary is free it would give EROFS.)
+ro=$([ -n "$spid" ] && python3 -c 'import os, sys; print(bool(os.statvfs(sys.argv[1]).f_flag & os.ST_RDONLY))' "/proc/$spid/exe" 2>&1)
+[ "$ro" = True ]
+check "the shim runs from a read-only view of its binary" $? "shim $spid: $ro ($(ls -l /proc/$spid/exe 2>&1))"
 c task kill -s KILL t-priv >/dev/null 2>&1; wait_for 10 eval '[ "$(task_status t-priv)" = STOPPED ]'
 out=$(c task delete t-priv 2>&1); c container delete t-priv >/dev/null 2>&1
 echo "$out" | grep -q 'exit code 137'; check "its exit comes back through the shim (137)" $? "$out"

@@ -129,9 +129,9 @@ Test(hardening, masked_and_readonly_paths_cannot_be_undone) {
     itest::finish();
 }
 
-Test(hardening, ptrace_capable_neighbour_finds_only_a_sealed_copy) {
+Test(hardening, ptrace_capable_neighbour_cannot_write_the_waiting_init_binary) {
     // CAP_SYS_PTRACE overrides the non-dumpable guard: A may open B's init's
-    // exe. It must find an immutable memfd copy, not the berth on the host.
+    // exe. It must find a read-only view, never a writable berth.
     std::string shared = itest::make_dir("shared");
     auto a = itest::container();
     for (auto* set : {&a.cfg.process->capabilities->bounding, &a.cfg.process->capabilities->effective,
@@ -147,7 +147,6 @@ Test(hardening, ptrace_capable_neighbour_finds_only_a_sealed_copy) {
     cr_assert_eq(stat(std::getenv("BERTH"), &before), 0);
     itest::Container b;
     auto out = probe_waiting_neighbour(a, b, shared);
-    cr_assert(contains(out, "exe=/memfd:berth"), "B's init runs the host binary: %s", out.c_str());
     cr_assert(contains(out, "exe-opened"), "with CAP_SYS_PTRACE the exe should open: %s", out.c_str());
     cr_assert(contains(out, "write-refused") && !contains(out, "WRITE-WENT-THROUGH"), "%s", out.c_str());
     struct stat after;
@@ -155,6 +154,103 @@ Test(hardening, ptrace_capable_neighbour_finds_only_a_sealed_copy) {
     cr_assert_eq(before.st_size, after.st_size, "the berth binary changed size");
     cr_assert_eq(before.st_mtim.tv_sec, after.st_mtim.tv_sec, "the berth binary was modified");
     IT_ASSERT_OK(b.del(true));
+    cr_assert(a.wait_status("stopped"));
+    IT_ASSERT_OK(a.del());
+    itest::finish();
+}
+
+// ---- CVE-2019-5736: the runtime binary executed again inside the container ----
+
+namespace {
+
+// A copy of berth for the attack to aim at (a failure must not corrupt the
+// build's binary); this test's berth commands run it from here on.
+std::string berth_under_attack() {
+    std::string copy = itest::work_dir() + "/berth";
+    IT_ASSERT_OK(itest::run_cmd({"/bin/cp", std::getenv("BERTH"), copy}));
+    setenv("BERTH", copy.c_str(), 1);
+    return copy;
+}
+
+// c's private rootfs gets /attack (tests/integration/exe_attack.cpp) and a
+// /bin/sh that makes the kernel run the runtime binary again, which then
+// blocks opening `fifo` for its log (see exe_attack.cpp).
+void arm(itest::Container& c, const std::string& fifo) {
+    std::string root = c.copy_rootfs();
+    c.cfg.root.readonly = false;   // room for the FIFO
+    IT_ASSERT_OK(itest::run_cmd({"/bin/cp", std::getenv("BERTH_EXE_ATTACK"), root + "/attack"}));
+    cr_assert_eq(::unlink((root + "/bin/sh").c_str()), 0);
+    itest::write_file(root + "/bin/sh", "#!/proc/self/exe --log=" + fifo + "\n");
+    cr_assert_eq(::chmod((root + "/bin/sh").c_str(), 0755), 0);
+}
+
+std::string attack_outcome(const itest::Container& attacker) {
+    std::string out;
+    for (int i = 0; i < 3000; ++i) {   // up to 30 s
+        out = attacker.output();
+        if (contains(out, "OVERWRITTEN") || contains(out, "write-refused") || contains(out, "no-target")) break;
+        ::usleep(10000);
+    }
+    return out;
+}
+
+// The attack reached the binary, got nowhere, and the binary on the host is
+// byte for byte what it was: running it does not run the payload.
+void expect_binary_intact(const std::string& out, const std::string& copy, const std::string& marker) {
+    // Cleanup must not depend on the binary under attack.
+    setenv("BERTH", std::getenv("BERTH_ORIGINAL"), 1);
+    cr_assert(contains(out, "exe="), "the attack never reached the runtime binary: %s", out.c_str());
+    cr_assert(!contains(out, "OVERWRITTEN"), "the container overwrote the host's berth: %s", out.c_str());
+    cr_assert(contains(out, "write-refused"), "%s", out.c_str());
+    cr_assert(itest::read_file(copy) == itest::read_file(std::getenv("BERTH_ORIGINAL")),
+              "the berth binary on the host changed");
+    itest::run_cmd({copy, "--version"});
+    cr_assert(!itest::exists(marker), "the payload ran on the host");
+}
+
+} // namespace
+
+Test(hardening, exec_of_a_script_running_proc_self_exe_cannot_overwrite_berth) {
+    setenv("BERTH_ORIGINAL", std::getenv("BERTH"), 1);
+    std::string copy = berth_under_attack();
+    std::string marker = itest::work_dir() + "/pwned";
+    auto c = itest::container();
+    arm(c, "/tmp/attack.fifo");
+    c.cfg.process->args = {"/attack", "/tmp/attack.fifo", marker};
+    IT_ASSERT_OK(c.run({"-d"}));
+    cr_assert(contains(itest::wait_output(c, "waiting"), "waiting"), "%s", c.output().c_str());
+    // As a user on the host would; it fails (berth re-run inside gets
+    // "/bin/sh" as its command), which is not the point.
+    itest::berth({"exec", c.id, "/bin/sh", "-c", "true"});
+    expect_binary_intact(attack_outcome(c), copy, marker);
+    cr_assert(c.wait_status("stopped"));   // the attack ends with its report
+    IT_ASSERT_OK(c.del());
+    itest::finish();
+}
+
+Test(hardening, init_running_a_proc_self_exe_script_cannot_overwrite_berth) {
+    setenv("BERTH_ORIGINAL", std::getenv("BERTH"), 1);
+    std::string copy = berth_under_attack();
+    std::string marker = itest::work_dir() + "/pwned";
+    std::string shared = itest::make_dir("shared");
+    // A waits with the attack; B, in A's pid namespace, has the script as
+    // its process, so B's init (berth until it execs) runs berth again.
+    auto a = itest::container();
+    a.copy_rootfs();
+    IT_ASSERT_OK(itest::run_cmd({"/bin/cp", std::getenv("BERTH_EXE_ATTACK"), a.bundle + "/rootfs/attack"}));
+    a.cfg.mounts.push_back(Mount{"/shared", "bind", shared, {"rbind", "rw"}});
+    a.cfg.process->args = {"/attack", "/shared/fifo", marker};
+    IT_ASSERT_OK(a.run({"-d"}));
+    cr_assert(contains(itest::wait_output(a, "waiting"), "waiting"), "%s", a.output().c_str());
+    auto b = itest::container();
+    arm(b, "/shared/fifo");
+    b.cfg.mounts.push_back(Mount{"/shared", "bind", shared, {"rbind", "rw"}});
+    itest::join_ns(b, NsType::pid, "/proc/" + std::to_string(a.pid()) + "/ns/pid");
+    b.cfg.process->args = {"/bin/sh"};
+    IT_ASSERT_OK(b.run({"-d"}));
+    expect_binary_intact(attack_outcome(a), copy, marker);
+    cr_assert(b.wait_status("stopped"));
+    IT_ASSERT_OK(b.del());
     cr_assert(a.wait_status("stopped"));
     IT_ASSERT_OK(a.del());
     itest::finish();
