@@ -5,6 +5,7 @@
 #include "exe_guard.hpp"
 #include "file_util.hpp"
 #include "init.hpp"
+#include "mount_options.hpp"
 #include "namespaces.hpp"
 #include "notify_socket.hpp"
 #include "proc.hpp"
@@ -13,6 +14,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -76,6 +78,43 @@ void check_sysctl_namespaces(const spec::Linux& lin) {
     }
 }
 
+// Without a mount namespace of its own the container shares the runtime's
+// (the spec allows that): whatever would mount, mask or make read-only there
+// would do it to the host's mounts, so those fields are refused.
+void refuse_host_mount_changes(const spec::Config& cfg, bool no_pivot, const std::string& bundle) {
+    const auto& lin = *cfg.linux;
+    if (lin.find_ns(spec::NsType::mount)) return;
+    auto refuse = [&](const std::string& field) {
+        throw Error(EINVAL, bundle + "/config.json: " + field +
+                                ": needs a mount namespace of the container's own (linux.namespaces has no \"mount\"); "
+                                "without one it would change the host's mounts");
+    };
+    if (!cfg.mounts.empty()) refuse("mounts");
+    if (!lin.maskedPaths.empty()) refuse("linux.maskedPaths");
+    if (!lin.readonlyPaths.empty()) refuse("linux.readonlyPaths");
+    if (cfg.root.readonly) refuse("root.readonly");
+    if (!lin.rootfsPropagation.empty()) refuse("linux.rootfsPropagation");
+    if (!lin.devices.empty()) refuse("linux.devices");
+    if (no_pivot) refuse("--no-pivot");
+}
+
+// A user namespace's root can't open bind sources its host uid could not (a
+// 0700 host dir): like runc, clone them here with the runtime's credentials
+// (open_tree), for the init to attach. Index-aligned with cfg.mounts.
+std::vector<UniqueFd> clone_bind_sources(const spec::Config& cfg, const std::string& bundle) {
+    std::vector<UniqueFd> fds(cfg.mounts.size());
+    for (size_t i = 0; i < cfg.mounts.size(); ++i) {
+        const auto& m = cfg.mounts[i];
+        auto o = parse_mount_options(m.options);
+        if (m.type == "cgroup" || m.type == "cgroup2" || !(o.bind() || m.type == "bind")) continue;
+        std::string src = m.source.empty() || m.source.front() == '/' ? m.source : bundle + "/" + m.source;
+        unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((o.flags & MS_REC) ? AT_RECURSIVE : 0);
+        fds[i].reset(::open_tree(AT_FDCWD, src.c_str(), flags));
+        if (!fds[i]) throw_errno("mounts[" + std::to_string(i) + "] (" + m.destination + "): open bind source " + src);
+    }
+    return fds;
+}
+
 // Undoes a create that did not finish: the init, its cgroup, the state dir.
 class CreateGuard {
 public:
@@ -124,8 +163,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     }
     if (!cfg.linux) cfg.linux.emplace();
     const auto& lin = *cfg.linux;
-    if (!lin.find_ns(spec::NsType::mount))
-        throw Error(EINVAL, bundle + "/config.json: linux.namespaces: a mount namespace is required");
+    refuse_host_mount_changes(cfg, opts.no_pivot, bundle);
     if (cfg.process->terminal && opts.console_socket.empty() && opts.console_fd < 0)
         throw Error(EINVAL, "process.terminal is true: use --console-socket with create when a terminal is used");
     check_sysctl_namespaces(lin);
@@ -197,6 +235,12 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
 
     auto parent_ns = prepare_parent_namespaces(lin);
     uint64_t flags = clone_flags(lin);
+    // Inherited by the init through the clone; ours close when we return.
+    std::vector<UniqueFd> bind_sources;
+    if ((flags & CLONE_NEWUSER) && !rootless && (flags & CLONE_NEWNS)) {
+        bind_sources = clone_bind_sources(cfg, bundle);
+        for (const auto& fd : bind_sources) a.bind_sources.push_back(fd.get());
+    }
     const auto& hk = cfg.hooks;
     a.hook_handshake = !hk.prestart.empty() || !hk.createRuntime.empty() || !hk.createContainer.empty() ||
                        !hk.startContainer.empty();

@@ -129,6 +129,11 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
     a.linux = &lin;
     a.id = id;
     a.init_pidfd = init.get();
+    // Joining a mount namespace puts a process at the top of what is
+    // mounted over its root; the init's own root is where it belongs.
+    UniqueFd init_root(::open(("/proc/" + std::to_string(st.pid) + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!init_root) throw_errno("cannot exec in container \"" + id + "\": open its init's root");
+    a.root_fd = init_root.get();
     a.preserve_fds = opts.preserve_fds;
     a.seccomp = seccomp.get();
     a.cgroup = cg.get();

@@ -30,6 +30,10 @@ std::string setup(ExecInitArgs& a, std::vector<std::string>& env) {
     // user namespace first, checked against the credentials it gives.
     if (a.ns_flags && ::setns(a.init_pidfd, a.ns_flags) < 0) throw_errno("join the container's namespaces");
     ::close(a.init_pidfd);
+    if (a.root_fd >= 0) {
+        if (::fchdir(a.root_fd) < 0 || ::chroot(".") < 0) throw_errno("enter the container's root");
+        ::close(a.root_fd);
+    }
     if (a.pid_in_child) {
         int pidfd = -1;
         pid_t pid = with_context("fork into the container's pid namespace", [&] { return clone_pidfd(0, &pidfd); });

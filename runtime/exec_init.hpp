@@ -20,6 +20,7 @@ struct ExecInitArgs {
     std::string id;
     SyncSocket sync;                 // the child's end
     int init_pidfd = -1;             // the container's init: namespaces are joined through it
+    int root_fd = -1;                // the init's root (/proc/PID/root): chrooted into once joined
     int ns_flags = 0;                // CLONE_NEW* to join (pid only when pid_in_child)
     bool pid_in_child = false;       // the parent could not join the pid namespace for us (unprivileged):
                                      // join it here and fork once more into it

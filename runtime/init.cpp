@@ -71,7 +71,9 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::st
     ctx.bundle = a.bundle;
     ctx.userns = a.userns;
     ctx.no_pivot = a.no_pivot;
+    ctx.own_mount_ns = lin.find_ns(spec::NsType::mount) != nullptr;
     ctx.cgroup_dirs = std::move(a.cgroup_dirs);
+    ctx.bind_sources = std::move(a.bind_sources);
     if (a.hook_handshake) {
         ctx.before_pivot = [&] {
             // The parent runs prestart and createRuntime in the runtime's
@@ -84,7 +86,7 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::st
     }
     prepare_rootfs(ctx);
     if (proc.terminal) setup_terminal(a.console_fd, proc);
-    finalize_rootfs(cfg);
+    finalize_rootfs(ctx);
 
     // The parent joins us to the cgroup while we mount (the first
     // cgroup.procs write can wait out an RCU grace period); a new cgroup

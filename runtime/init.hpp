@@ -35,6 +35,7 @@ struct InitArgs {
     const cgroup::Manager* cgroup = nullptr;
     const SeccompFilter* seccomp = nullptr;   // built by the parent, loaded here   // non-null: the init joins its v1 cgroups itself
     std::vector<std::pair<cgroup::Hierarchy, std::string>> cgroup_dirs;
+    std::vector<int> bind_sources;  // see RootfsContext::bind_sources
     sigset_t sigmask;              // the caller's mask, restored in the init
 };
 

@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "file_util.hpp"
+#include "procfs.hpp"
 
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -30,10 +31,10 @@ void apply_exec_labels(const spec::Process& p) {
         // The per-LSM file first (kernels with stacked LSMs), then the legacy one.
         std::string cmd = "exec " + p.apparmorProfile;
         try {
-            write_existing("/proc/thread-self/attr/apparmor/exec", cmd);
+            write_procfs(procfs_thread_self() + "/attr/apparmor/exec", cmd);
         } catch (const Error&) {
             with_context("process.apparmorProfile " + p.apparmorProfile,
-                         [&] { write_existing("/proc/thread-self/attr/exec", cmd); });
+                         [&] { write_procfs(procfs_thread_self() + "/attr/exec", cmd); });
         }
     }
     if (!p.selinuxLabel.empty()) {
@@ -41,7 +42,7 @@ void apply_exec_labels(const spec::Process& p) {
             throw Error(ENOTSUP, "process.selinuxLabel: SELinux is not enabled on this host; cannot apply \"" +
                                      p.selinuxLabel + "\"");
         with_context("process.selinuxLabel " + p.selinuxLabel,
-                     [&] { write_existing("/proc/thread-self/attr/exec", p.selinuxLabel); });
+                     [&] { write_procfs(procfs_thread_self() + "/attr/exec", p.selinuxLabel); });
     }
 }
 

@@ -68,8 +68,18 @@ std::string host_source(const std::string& src, const std::string& bundle) {
     return bundle + "/" + src;
 }
 
-void bind_mount(const spec::Mount& m, const MountOptions& o, RootfsContext& ctx) {
+void bind_mount(const spec::Mount& m, const MountOptions& o, RootfsContext& ctx, int cloned_source) {
     std::string src = host_source(m.source, ctx.bundle);
+    if (cloned_source >= 0) {
+        // Cloned on the host side, where the source could be opened.
+        struct stat st;
+        if (::fstat(cloned_source, &st) < 0) throw_errno("stat bind source " + src);
+        UniqueFd dst = S_ISDIR(st.st_mode) ? mkdir_in_root(ctx.rootfd, m.destination)
+                                           : mkfile_in_root(ctx.rootfd, m.destination);
+        if (::move_mount(cloned_source, "", dst.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            throw_errno("bind " + src);
+        return;
+    }
     UniqueFd sfd(::open(src.c_str(), O_PATH | O_CLOEXEC));
     if (!sfd) throw_errno("open bind source " + src);
     struct stat st;
@@ -154,10 +164,47 @@ void copy_tree(int from, int to, const std::string& where) {
     }
 }
 
+// proc and sysfs go on an ordinary directory only, as runc has it: through
+// a symlink (to a tmpfs of the image's, say) they would land where the image
+// chose, and writes berth later makes under /proc (LSM labels) would reach
+// files the image controls (CVE-2019-16884).
+void require_plain_dir(const spec::Mount& m, RootfsContext& ctx) {
+    std::string parent, name;
+    split_last(m.destination, parent, name);
+    if (name.empty() || name == "." || name == "..") return;
+    UniqueFd dir;
+    try {
+        dir = open_in_root(ctx.rootfd, parent, O_PATH | O_DIRECTORY);
+    } catch (const Error& e) {
+        if (e.err() == ENOENT) return;   // made below, as a directory
+        throw;
+    }
+    struct stat st;
+    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT) return;
+        throw_errno("stat " + m.destination);
+    }
+    if (!S_ISDIR(st.st_mode))
+        throw Error(EINVAL, m.type + " must be mounted on an ordinary directory, and " + m.destination +
+                                " in the rootfs is " + (S_ISLNK(st.st_mode) ? "a symlink" : "not a directory"));
+}
+
+bool is_dev(const std::string& dest) {
+    size_t end = dest.find_last_not_of('/');
+    return end != std::string::npos && dest.compare(0, end + 1, "/dev") == 0;
+}
+
 void fs_mount(const spec::Mount& m, const MountOptions& o, RootfsContext& ctx) {
+    if (m.type == "proc" || m.type == "sysfs") require_plain_dir(m, ctx);
     UniqueFd dst = mkdir_in_root(ctx.rootfd, m.destination);
     std::string target = fd_path(dst.get());
     unsigned long flags = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    // A read-only /dev is filled first (devices, /dev/pts, /dev/shm) and
+    // made read-only at the end, as runc does.
+    if (is_dev(m.destination) && (flags & MS_RDONLY)) {
+        flags &= ~MS_RDONLY;
+        ctx.dev_readonly = true;
+    }
     std::string data = o.data;
     std::string what = "mount " + m.type;
     // tmpcopyup: hold the directory being covered to copy it afterwards.
@@ -203,12 +250,12 @@ void fs_mount(const spec::Mount& m, const MountOptions& o, RootfsContext& ctx) {
 
 } // namespace
 
-void mount_entry(const spec::Mount& m, RootfsContext& ctx) {
+void mount_entry(const spec::Mount& m, size_t index, RootfsContext& ctx) {
     auto o = parse_mount_options(m.options);
     if (o.idmap) throw Error(ENOTSUP, "idmapped mounts are not supported yet");
     bool bind = o.bind() || m.type == "bind";
     if (m.type == "cgroup" || m.type == "cgroup2") cgroup_mount(m, o, ctx);
-    else if (bind) bind_mount(m, o, ctx);
+    else if (bind) bind_mount(m, o, ctx, index < ctx.bind_sources.size() ? ctx.bind_sources[index] : -1);
     else fs_mount(m, o, ctx);
 
     bool rebind = bind && (o.flags & kRemountable);

@@ -117,9 +117,9 @@ Test(hardening, waiting_init_binary_unreachable_from_shared_pid_namespace) {
 
 Test(hardening, masked_and_readonly_paths_cannot_be_undone) {
     auto c = itest::container();
-    c.cfg.linux->maskedPaths = {"/proc/kcore"};
+    c.cfg.linux->maskedPaths = {"/proc/keys"};
     c.cfg.linux->readonlyPaths = {"/proc/sys"};
-    c.sh("umount /proc/kcore 2>&1; echo rc=$?; mount -o remount,rw /proc/sys 2>&1; echo rc=$?; "
+    c.sh("umount /proc/keys 2>&1; echo rc=$?; mount -o remount,rw /proc/sys 2>&1; echo rc=$?; "
          "echo 1 > /proc/sys/kernel/ns_last_pid 2>&1; echo rc=$?");
     auto r = c.run();
     IT_ASSERT_OK(r);

@@ -235,7 +235,7 @@ Test(mounts, recursive_readonly_rro) {
 
 namespace {
 
-enum class Via { tmpfs, bind_dir, bind_file, device, proc };
+enum class Via { tmpfs, bind_dir, bind_file, device, proc, sysfs };
 
 // A rootfs (private copy) where `where` (/mnt/evil, or /proc) is a symlink
 // with target `link`, which names the host dir `escape`. Something is then
@@ -251,7 +251,7 @@ void check_escape(const std::string& link_where, const std::string& link, Via vi
     std::string rootfs = c.copy_rootfs();
     itest::make_dir(c.id + "/rootfs/mnt");
     std::string at = rootfs + link_where;
-    ::rmdir(at.c_str());   // /proc: replace the image's dir with the link
+    ::rmdir(at.c_str());   // /proc, /sys: replace the image's dir with the link
     cr_assert(::symlink(target.c_str(), at.c_str()) == 0, "symlink %s: %s", at.c_str(), std::strerror(errno));
 
     std::string check;
@@ -286,7 +286,8 @@ void check_escape(const std::string& link_where, const std::string& link, Via vi
         break;
     }
     case Via::proc:
-        check = "test -r /proc/self/status && echo ok";
+    case Via::sysfs:
+        check = "echo ok";
         break;
     }
     c.sh(check);
@@ -297,11 +298,10 @@ void check_escape(const std::string& link_where, const std::string& link, Via vi
     auto host_mounts = itest::mounts_mentioning(escape);
     cr_assert(host_mounts.empty(), "a host mount appeared: %s\n%s", host_mounts.empty() ? "" : host_mounts[0].c_str(),
               r.describe().c_str());
-    if (via == Via::proc) {
-        // runc refuses proc on a symlink; following it inside the rootfs is
-        // fine too. Either way nothing may be left behind.
-        if (r.status != 0) IT_ASSERT_FAIL(r, "/proc");
-        else IT_ASSERT_STR_EQ(r.out, "ok\n", r.describe());
+    if (via == Via::proc || via == Via::sysfs) {
+        // As runc: proc and sysfs only on an ordinary directory
+        // (CVE-2019-16884), and the error says where.
+        IT_ASSERT_FAIL(r, link_where, "must be mounted on an ordinary directory", "symlink");
     } else {
         // The container works, with the mount inside its own rootfs.
         IT_ASSERT_OK(r);
@@ -321,7 +321,8 @@ Test(mounts, symlink_escape_relative) { check_escape("/mnt/evil", kUp, Via::tmpf
 Test(mounts, symlink_escape_bind_dir) { check_escape("/mnt/evil", "", Via::bind_dir); }
 Test(mounts, symlink_escape_bind_file_relative) { check_escape("/mnt/evil", kUp, Via::bind_file); }
 Test(mounts, symlink_escape_device) { check_escape("/mnt/evil", "", Via::device); }
-Test(mounts, symlink_escape_proc) { check_escape("/proc", "", Via::proc); }
+Test(mounts, proc_on_a_symlink_is_refused) { check_escape("/proc", "", Via::proc); }
+Test(mounts, sysfs_on_a_symlink_is_refused) { check_escape("/sys", "", Via::sysfs); }
 
 // ---- maskedPaths, readonlyPaths, root.readonly ---------------------------------
 
@@ -494,5 +495,29 @@ Test(mounts, tmpcopyup_only_for_tmpfs) {
     cr_assert_neq(r.status, 0, "%s", r.describe().c_str());
     cr_assert(contains(r.err, "tmpcopyup"), "%s", r.describe().c_str());
     IT_ASSERT_STR_EQ(itest::check_no_trace(c.id, c.bundle), "", r.describe());
+    itest::finish();
+}
+
+// ---- rootfsPropagation and a read-only /dev -------------------------------------
+
+Test(mounts, rootfs_propagation_runbindable) {
+    auto c = itest::container();
+    c.cfg.linux->rootfsPropagation = "runbindable";
+    c.sh("awk '$5 == \"/\"' /proc/self/mountinfo");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.out, "unbindable"), "/ is not unbindable:\n%s", r.describe().c_str());
+    itest::finish();
+}
+
+Test(mounts, readonly_dev_is_filled_before_it_is_made_read_only) {
+    auto c = itest::container();
+    for (auto& m : c.cfg.mounts)
+        if (m.destination == "/dev") m.options.push_back("ro");
+    c.sh("touch /dev/x 2>&1; echo rc=$?; test -d /dev/pts && test -c /dev/null && echo > /dev/null && echo devices-ok");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.out, "Read-only file system") && contains(r.out, "rc=1"), "%s", r.describe().c_str());
+    cr_assert(contains(r.out, "devices-ok"), "%s", r.describe().c_str());
     itest::finish();
 }

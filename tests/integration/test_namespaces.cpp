@@ -276,3 +276,80 @@ Test(namespaces, user_namespace_files_on_bind_mount_show_mapped_ids) {
     }
     itest::finish();
 }
+
+// ---- the runtime's mount namespace, inherited ------------------------------
+
+namespace {
+
+// No "mount" in linux.namespaces: the container shares berth's mount
+// namespace (the spec allows it), so nothing may be mounted for it.
+void inherit_mount_ns(itest::Container& c) {
+    auto& ns = c.cfg.linux->namespaces;
+    ns.erase(std::remove_if(ns.begin(), ns.end(), [](const Namespace& n) { return n.type == NsType::mount; }),
+             ns.end());
+    c.cfg.mounts.clear();
+    c.cfg.linux->maskedPaths.clear();
+    c.cfg.linux->readonlyPaths.clear();
+    c.cfg.root.readonly = false;
+}
+
+} // namespace
+
+Test(namespaces, inherited_mount_namespace_chroots_into_the_rootfs) {
+    auto c = itest::container();
+    std::string rootfs = c.copy_rootfs();
+    itest::write_file(rootfs + "/container-root", "");
+    inherit_mount_ns(c);
+    c.sh("ls /; exec sleep 30");
+    IT_ASSERT_OK(c.run({"-d"}));
+    cr_assert(c.wait_status("running"));
+    auto out = itest::wait_output(c, "container-root");
+    cr_assert(itest::contains(out, "container-root"), "%s", out.c_str());
+    std::string pid = std::to_string(c.pid());
+    IT_ASSERT_STR_EQ(itest::readlink_str("/proc/" + pid + "/ns/mnt"), itest::readlink_str("/proc/self/ns/mnt"),
+                     "the container has a mount namespace of its own");
+    IT_ASSERT_STR_EQ(itest::readlink_str("/proc/" + pid + "/root"), rootfs, "its root");
+    IT_ASSERT_OK(c.kill());
+    cr_assert(c.wait_status("stopped"));
+    IT_ASSERT_OK(c.del());
+    itest::finish();
+}
+
+Test(namespaces, inherited_mount_namespace_refuses_what_would_mount_on_the_host) {
+    auto c = itest::container();
+    inherit_mount_ns(c);
+    c.cfg.mounts.push_back(berth::spec::Mount{"/tmp", "tmpfs", "tmpfs", {}});
+    c.sh("true");
+    auto r = c.run();
+    IT_ASSERT_FAIL(r, "mounts", "mount namespace", "host's mounts");
+    IT_ASSERT_NO_TRACE(c.id, c.bundle);
+
+    auto d = itest::container();
+    inherit_mount_ns(d);
+    d.cfg.linux->maskedPaths = {"/proc/keys"};
+    d.sh("true");
+    auto rd = d.run();
+    IT_ASSERT_FAIL(rd, "linux.maskedPaths", "mount namespace");
+    IT_ASSERT_NO_TRACE(d.id, d.bundle);
+    itest::finish();
+}
+
+Test(namespaces, user_namespace_binds_a_source_only_the_host_can_open) {
+    // Below a 0700 dir of the host root's: the container's root (uid 100000
+    // on the host) can't reach the source, berth on the host side can.
+    std::string dir = itest::make_dir("private") + "/shared";
+    cr_assert_eq(mkdir(dir.c_str(), 0755), 0);
+    itest::write_file(dir + "/f", "host only\n");
+    cr_assert_eq(chmod(dir.substr(0, dir.rfind('/')).c_str(), 0700), 0);
+    auto c = itest::container();
+    add_ns(c, NsType::user);
+    c.cfg.linux->uidMappings = {IdMapping{0, 100000, 65536}};
+    c.cfg.linux->gidMappings = {IdMapping{0, 100000, 65536}};
+    // Onto a dir the image has: the mapped root may not create one.
+    c.cfg.mounts.push_back(berth::spec::Mount{"/tmp", "bind", dir, {"rbind", "ro"}});
+    c.sh("cat /tmp/f 2>&1");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    IT_ASSERT_STR_EQ(r.out, "host only\n", r.describe());
+    itest::finish();
+}
