@@ -94,14 +94,14 @@ void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, b
     auto status = current_status(st, dir);
     if (status == Status::stopped) {
         if (all) return;   // runc: --all only suppresses "not running"
-        throw Error(ESRCH, "container \"" + id + "\" is not running");
+        throw Error(ESRCH, "kill container \"" + id + "\": container not running");
     }
     if (all || !st.own_pid_ns) {
         signal_all(st, *open_cgroup(st), sig);
         return;
     }
     auto fd = init_pidfd(st);
-    if (!fd || !pidfd_signal(fd.get(), sig)) throw Error(ESRCH, "container \"" + id + "\" is not running");
+    if (!fd || !pidfd_signal(fd.get(), sig)) throw Error(ESRCH, "kill container \"" + id + "\": container not running");
 }
 
 void delete_container(const RuntimeContext& ctx, const std::string& id, bool force) {
@@ -151,7 +151,7 @@ std::pair<ContainerState, Status> live(const StateDir& dir, const std::string& i
     auto st = dir.load();
     auto status = current_status(st, dir);
     if (status == Status::stopped)
-        throw Error(ESRCH, std::string(what) + ": container \"" + id + "\" is not running");
+        throw Error(ESRCH, std::string(what) + " container \"" + id + "\": container not running");
     if (st.cgroup_path.empty())
         throw Error(ENOTSUP, std::string(what) + ": container \"" + id + "\" has no cgroup of its own (rootless)");
     return {st, status};
@@ -186,7 +186,7 @@ cgroup::Stats container_stats(const RuntimeContext& ctx, const std::string& id, 
     auto st = dir.load();
     auto cg = open_cgroup(st);
     bool is_stopped = current_status(st, dir, cg.get()) == Status::stopped;
-    if (is_stopped && !stopped) throw Error(ESRCH, "events: container \"" + id + "\" is not running");
+    if (is_stopped && !stopped) throw Error(ESRCH, "events of container \"" + id + "\": container not running");
     if (st.cgroup_path.empty())
         throw Error(ENOTSUP, "events: container \"" + id + "\" has no cgroup of its own (rootless)");
     if (stopped) *stopped = is_stopped;
@@ -228,8 +228,9 @@ std::vector<ContainerInfo> list_containers(const RuntimeContext& ctx) {
 int parse_signal(const std::string& s) {
     if (s.empty()) throw Error(EINVAL, "empty signal");
     if (s.find_first_not_of("0123456789") == std::string::npos) {
-        int n = std::stoi(s);
-        if (n <= 0 || n >= NSIG) throw Error(EINVAL, "invalid signal number " + s);
+        // 0 sends nothing: kill(2)'s check that the process is there.
+        int n = s.size() > 3 ? NSIG : std::stoi(s);
+        if (n >= NSIG) throw Error(EINVAL, "invalid signal number " + s);
         return n;
     }
     std::string name = s;

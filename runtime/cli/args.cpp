@@ -27,16 +27,15 @@ const Flag* find_short(const std::vector<Flag>& flags, char c) {
 } // namespace
 
 Parsed parse(const std::vector<std::string>& argv, size_t& i, const std::vector<Flag>& flags,
-             bool stop_at_positional) {
+             const ParseOptions& o) {
     Parsed p;
     bool only_positional = false;
     for (; i < argv.size(); ++i) {
         const std::string& a = argv[i];
         if (only_positional || a.size() < 2 || a[0] != '-') {
-            if (stop_at_positional) return p;
+            if (o.order == FlagOrder::until_command) return p;
             p.args.push_back(a);
-            // runc stops flag parsing at the first positional (exec ID CMD -x...).
-            only_positional = true;
+            if (o.order == FlagOrder::leading) only_positional = true;
             continue;
         }
         if (a == "--") {
@@ -53,7 +52,15 @@ Parsed parse(const std::vector<std::string>& argv, size_t& i, const std::vector<
         }
         const Flag* f = find_long(flags, body);
         if (!f && a[1] != '-' && body.size() == 1) f = find_short(flags, body[0]);
-        if (!f) throw Error(EINVAL, "unknown flag " + a);
+        if (!f) {
+            const Flag* g = o.globals ? find_long(*o.globals, body) : nullptr;
+            if (g) {
+                std::string use = "--" + std::string(g->name) + (g->takes_value ? " VALUE" : "");
+                throw Error(EINVAL, "flag " + a + " is a global flag: give it before the command, as in `berth " +
+                                        use + " " + std::string(o.command) + " ...`");
+            }
+            throw Error(EINVAL, "unknown flag " + a);
+        }
         if (f->takes_value && !has_value) {
             if (i + 1 >= argv.size()) throw Error(EINVAL, "flag --" + std::string(f->name) + " needs a value");
             value = argv[++i];
@@ -77,18 +84,24 @@ unsigned parse_uint(const std::string& s, const std::string& what) {
 
 void print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 
-std::string usage(const std::string& synopsis, const std::string& what, const std::vector<Flag>& flags) {
-    std::string s = "Usage: berth " + synopsis + "\n\n" + what + "\n";
-    if (!flags.empty()) s += "\nOptions:\n";
+std::string flag_table(const std::vector<Flag>& flags) {
+    std::string s;
     for (const auto& f : flags) {
         std::string left = "  ";
         if (f.short_name) left += std::string("-") + f.short_name + ", ";
         else left += "    ";
-        left += std::string("--") + f.name + (f.takes_value ? " VALUE" : "");
+        left += std::string("--") + f.name;
+        if (f.takes_value) left += std::string(" ") + (f.value_name ? f.value_name : "VALUE");
         if (left.size() < 34) left.resize(34, ' ');
         else left += "  ";
         s += left + f.help + "\n";
     }
+    return s;
+}
+
+std::string usage(const std::string& synopsis, const std::string& what, const std::vector<Flag>& flags) {
+    std::string s = "Usage: berth " + synopsis + "\n\n" + what + "\n";
+    if (!flags.empty()) s += "\nOptions:\n" + flag_table(flags);
     return s;
 }
 

@@ -1,10 +1,12 @@
-// runc-style argument parsing: global flags, a command, its flags, then
-// positionals. Flags take "--name value", "--name=value", "-name value"
-// (Go's single dash) and "-x value".
+// runc-style argument parsing: global flags, a command, then its flags and
+// positionals in any order, as runc's CLI reorders them (`update ID
+// --memory 1g`). Flags take "--name value", "--name=value", "-name value"
+// (Go's single dash) and "-x value"; "--" ends the flags.
 #pragma once
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace berth::cli {
@@ -14,6 +16,8 @@ struct Flag {
     char short_name;      // 0 when none
     bool takes_value;
     const char* help;
+    const char* value_name = nullptr;   // in help and man pages (default VALUE); FILE, DIR and PATH complete as paths
+    bool repeatable = false;            // each value kept (Parsed::all); completion offers it again
 };
 
 struct Parsed {
@@ -32,11 +36,25 @@ struct Parsed {
     }
 };
 
-// Parse argv[i..] until the first positional when stop_at_positional (the
-// global flags before the command), or all of them. Throws Error(EINVAL)
-// naming an unknown flag or a missing value. Advances i.
+// Where flags may appear among the positionals.
+enum class FlagOrder {
+    anywhere,        // before, between and after them (runc's reordering)
+    leading,         // only before the first one; the rest are arguments (exec ID CMD -x, ps ID -ef)
+    until_command,   // before the first one, which is left unparsed (the global flags)
+};
+
+struct ParseOptions {
+    FlagOrder order = FlagOrder::anywhere;
+    // The global flags, so one given after the command gets a hint saying
+    // where it goes, naming `command`.
+    const std::vector<Flag>* globals = nullptr;
+    std::string_view command;
+};
+
+// Parse argv[i..]. Throws Error(EINVAL) naming an unknown flag or a missing
+// value. Advances i (with until_command, to the command).
 Parsed parse(const std::vector<std::string>& argv, size_t& i, const std::vector<Flag>& flags,
-             bool stop_at_positional);
+             const ParseOptions& o = {});
 
 // A non-negative int-sized number; errors name `what` ("--preserve-fds").
 unsigned parse_uint(const std::string& s, const std::string& what);
@@ -44,6 +62,8 @@ unsigned parse_uint(const std::string& s, const std::string& what);
 // Write to stdout (no iostreams: their static init costs resident memory).
 void print(const std::string& s);
 
+// "  -b, --bundle DIR   help" lines, the help text's options table.
+std::string flag_table(const std::vector<Flag>& flags);
 std::string usage(const std::string& synopsis, const std::string& what, const std::vector<Flag>& flags);
 
 } // namespace berth::cli

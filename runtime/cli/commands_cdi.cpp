@@ -17,20 +17,20 @@ namespace berth::cli {
 namespace {
 
 const std::vector<Flag> generate_flags = {
-    {"root", 0, true, "look for the driver under this prefix (default /)"},
-    {"dev-root", 0, true, "look for /dev/nvidia* under this prefix (default: --root)"},
-    {"lib-dir", 0, true, "also search this library dir (inside --root; repeatable)"},
-    {"hook-path", 0, true, "berth binary the ldcache hook runs (default: this binary)"},
+    {"root", 0, true, "look for the driver under this prefix (default /)", "DIR"},
+    {"dev-root", 0, true, "look for /dev/nvidia* under this prefix (default: --root)", "DIR"},
+    {"lib-dir", 0, true, "also search this library dir (inside --root; repeatable)", "DIR", true},
+    {"hook-path", 0, true, "berth binary the ldcache hook runs (default: this binary)", "PATH"},
     {"no-hook", 0, false, "no update-ldcache hook"},
-    {"ldconfig", 0, true, "ldconfig the hook runs (default /sbin/ldconfig)"},
-    {"nvidia-smi", 0, true, "nvidia-smi to ask for GPU UUIDs when /proc/driver/nvidia has none"},
-    {"device-name-strategy", 0, true, "index, uuid or both (default both)"},
-    {"format", 0, true, "yaml or json (default: from --output's name, else yaml)"},
-    {"output", 'o', true, "write the spec here (e.g. /var/run/cdi/nvidia.yaml); default stdout"},
+    {"ldconfig", 0, true, "ldconfig the hook runs (default /sbin/ldconfig)", "PATH"},
+    {"nvidia-smi", 0, true, "nvidia-smi to ask for GPU UUIDs when /proc/driver/nvidia has none", "PATH"},
+    {"device-name-strategy", 0, true, "index, uuid or both (default both)", "STRATEGY"},
+    {"format", 0, true, "yaml or json (default: from --output's name, else yaml)", "FORMAT"},
+    {"output", 'o', true, "write the spec here (e.g. /var/run/cdi/nvidia.yaml); default stdout", "FILE"},
 };
 const std::vector<Flag> hook_flags = {
-    {"folder", 0, true, "a library dir inside the container (repeatable)"},
-    {"ldconfig", 0, true, "host ldconfig to run (default /sbin/ldconfig)"},
+    {"folder", 0, true, "a library dir inside the container (repeatable)", "DIR", true},
+    {"ldconfig", 0, true, "host ldconfig to run (default /sbin/ldconfig)", "PATH"},
 };
 
 std::string self_exe() {
@@ -51,7 +51,7 @@ std::vector<std::string> spec_dirs(const RuntimeContext& ctx) {
     return r.spec_dirs;
 }
 
-int cdi_list(const RuntimeContext& ctx) {
+int cdi_list(const RuntimeContext& ctx, const Parsed&) {
     auto reg = cdi::Registry::load(spec_dirs(ctx));
     for (const auto& e : reg.errors) std::fprintf(stderr, "berth: warning: %s\n", e.c_str());
     for (const auto& [name, why] : reg.conflicts) std::fprintf(stderr, "berth: warning: %s\n", why.c_str());
@@ -60,7 +60,7 @@ int cdi_list(const RuntimeContext& ctx) {
     return 0;
 }
 
-int cdi_generate(const Parsed& p) {
+int cdi_generate(const RuntimeContext&, const Parsed& p) {
     cdi::NvidiaOptions o;
     o.root = p.get("root", "/");
     o.dev_root = p.get("dev-root");
@@ -89,7 +89,7 @@ int cdi_generate(const Parsed& p) {
     return 0;
 }
 
-int cdi_hook(const Parsed& p) {
+int cdi_hook(const RuntimeContext&, const Parsed& p) {
     std::string state, chunk(4096, '\0');
     ssize_t n;
     while ((n = ::read(0, chunk.data(), chunk.size())) > 0 || (n < 0 && errno == EINTR))
@@ -98,47 +98,26 @@ int cdi_hook(const Parsed& p) {
     return 0;
 }
 
-int cmd_cdi(const RuntimeContext& ctx, const Parsed& p) {
-    const auto& a = p.args;
-    auto words = [&](std::initializer_list<const char*> w) {
-        if (a.size() < w.size()) return false;
-        size_t i = 0;
-        for (auto* s : w)
-            if (a[i++] != s) return false;
-        return true;
-    };
-    auto rest = [&](size_t from, const std::vector<Flag>& flags, const char* synopsis, const char* what) {
-        std::vector<Flag> f = flags;
-        f.push_back({"help", 'h', false, "show help"});
-        size_t i = from;
-        Parsed sub = parse(a, i, f, false);
-        if (sub.flag("help")) {
-            print(usage(synopsis, what, flags));
-            std::exit(0);
-        }
-        if (!sub.args.empty()) throw Error(EINVAL, "cdi: unexpected argument \"" + sub.args[0] + "\"; usage: berth " + synopsis);
-        return sub;
-    };
-    if (words({"list"})) {
-        rest(1, {}, "cdi list", "Print each known CDI device (vendor.com/class=name) and its spec file.");
-        return cdi_list(ctx);
-    }
-    if (words({"generate", "nvidia"}))
-        return cdi_generate(rest(2, generate_flags, "cdi generate nvidia [OPTIONS]",
-                                 "Write a CDI spec (nvidia.com/gpu) for the NVIDIA driver and GPUs found."));
-    if (words({"hook", "update-ldcache"}))
-        return cdi_hook(rest(2, hook_flags, "cdi hook update-ldcache [--folder DIR]... [--ldconfig PATH]",
-                             "createContainer hook: rebuild the container's ld cache (state JSON on stdin)."));
-    throw Error(EINVAL, "cdi: unknown subcommand \"" + (a.empty() ? std::string() : a[0]) +
-                            "\"; use list, generate nvidia or hook update-ldcache");
-}
-
 } // namespace
 
 extern const std::vector<Command> cdi_commands = {
-    {"cdi", "cdi list | cdi generate nvidia [OPTIONS] | cdi hook update-ldcache [OPTIONS]",
-     "CDI devices: list the known ones, write a spec for the NVIDIA driver, or run the ldcache hook.", {}, cmd_cdi,
-     1, SIZE_MAX},
+    {.name = "cdi",
+     .synopsis = "cdi SUBCOMMAND [OPTIONS]",
+     .what = "CDI devices: list the known ones, write a spec for the NVIDIA driver, or run the ldcache hook.",
+     .flags = {},
+     .run = nullptr,
+     .min_args = 0,
+     .max_args = SIZE_MAX,
+     .order = FlagOrder::leading,
+     .operand = Operand::none,
+     .details = nullptr,
+     .subcommands = {
+         {{"list"}, "cdi list", "Print each known CDI device (vendor.com/class=name) and its spec file.", {}, cdi_list},
+         {{"generate", "nvidia"}, "cdi generate nvidia [OPTIONS]",
+          "Write a CDI spec (nvidia.com/gpu) for the NVIDIA driver and GPUs found.", generate_flags, cdi_generate},
+         {{"hook", "update-ldcache"}, "cdi hook update-ldcache [--folder DIR]... [--ldconfig PATH]",
+          "createContainer hook: rebuild the container's ld cache (state JSON on stdin).", hook_flags, cdi_hook},
+     }},
 };
 
 } // namespace berth::cli

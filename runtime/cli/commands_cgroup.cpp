@@ -49,7 +49,7 @@ uint64_t parse_uint(const std::string& flag, const std::string& s) {
 }
 
 const std::vector<Flag> update_flags = {
-    {"resources", 'r', true, "a LinuxResources JSON file, or - for stdin"},
+    {"resources", 'r', true, "a LinuxResources JSON file, or - for stdin", "FILE"},
     {"memory", 0, true, "memory limit (bytes, or with k/m/g)"},
     {"memory-reservation", 0, true, "memory soft limit"},
     {"memory-swap", 0, true, "memory plus swap limit"},
@@ -253,13 +253,14 @@ int cmd_events(const RuntimeContext& ctx, const Parsed& p) {
 extern const std::vector<Command> cgroup_commands = {
     {"events", "events [OPTIONS] ID", "Print the container's stats, once or as a stream with OOM events.",
      {{"stats", 0, false, "print one stats snapshot and exit"},
-      {"interval", 0, true, "time between stats in the stream (default 5s)"}},
+      {"interval", 0, true, "time between stats in the stream (default 5s)", "DURATION"}},
      cmd_events, 1, 1},
     {"update", "update [OPTIONS] ID", "Change a container's resource limits.", update_flags, cmd_update, 1, 1},
     {"pause", "pause ID", "Freeze every process of the container.", {}, cmd_pause, 1, 1},
     {"resume", "resume ID", "Thaw a paused container.", {}, cmd_resume, 1, 1},
     {"ps", "ps [OPTIONS] ID [PS ARGS...]", "List the container's processes.",
-     {{"format", 'f', true, "table or json"}}, cmd_ps, 1, SIZE_MAX},
+     {{"format", 'f', true, "table or json", "FORMAT"}}, cmd_ps, 1, SIZE_MAX, FlagOrder::leading, Operand::container,
+     "Options go before ID: the arguments after it are ps(1)'s (default -ef)."},
 };
 
 } // namespace berth::cli

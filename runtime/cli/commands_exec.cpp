@@ -9,23 +9,23 @@ namespace berth::cli {
 namespace {
 
 const std::vector<Flag> exec_flags = {
-    {"process", 'p', true, "a process.json to run (other process flags are then ignored)"},
+    {"process", 'p', true, "a process.json to run (other process flags are then ignored)", "FILE"},
     {"tty", 't', false, "allocate a pseudo-TTY"},
-    {"console-socket", 0, true, "unix socket that receives the pty master"},
+    {"console-socket", 0, true, "unix socket that receives the pty master", "PATH"},
     {"detach", 'd', false, "do not wait for the process to exit"},
-    {"pid-file", 0, true, "write the process's host pid to this file"},
-    {"env", 'e', true, "set an environment variable (repeatable)"},
-    {"cwd", 0, true, "working directory in the container"},
-    {"user", 'u', true, "UID[:GID] to run as"},
-    {"additional-gids", 'g', true, "an additional group id (repeatable)"},
-    {"cap", 'c', true, "add a capability (repeatable)"},
+    {"pid-file", 0, true, "write the process's host pid to this file", "FILE"},
+    {"env", 'e', true, "set an environment variable (repeatable)", "KEY=VALUE", true},
+    {"cwd", 0, true, "working directory in the container", "DIR"},
+    {"user", 'u', true, "UID[:GID] to run as", "UID[:GID]"},
+    {"additional-gids", 'g', true, "an additional group id (repeatable)", "GID", true},
+    {"cap", 'c', true, "add a capability (repeatable)", "CAP", true},
     {"no-new-privs", 0, false, "set no_new_privs"},
     {"apparmor", 0, true, "AppArmor profile for the process"},
     {"process-label", 0, true, "SELinux label for the process"},
-    {"preserve-fds", 0, true, "pass N fds after stdio to the process"},
+    {"preserve-fds", 0, true, "pass N fds after stdio to the process", "N"},
     {"ignore-paused", 0, false, "exec in a paused container (the process runs once it is resumed)"},
     {"cgroup", 0, true, "sub-cgroup to run in (not supported)"},
-    {"pidfd-socket", 0, true, "unix socket that receives a pidfd (not supported)"},
+    {"pidfd-socket", 0, true, "unix socket that receives a pidfd (not supported)", "PATH"},
 };
 
 uint32_t parse_id(const std::string& s, const char* what) {
@@ -84,7 +84,7 @@ spec::Process process_from_flags(const RuntimeContext& ctx, const Parsed& p) {
     return proc;
 }
 
-int cmd_exec(const RuntimeContext& ctx, const Parsed& p) {
+int exec_process_from_flags(const RuntimeContext& ctx, const Parsed& p) {
     if (p.has("cgroup")) throw Error(ENOTSUP, "exec --cgroup: running in a sub-cgroup is not supported");
     if (p.has("pidfd-socket")) throw Error(ENOTSUP, "exec --pidfd-socket is not supported yet");
     ExecOptions o;
@@ -97,11 +97,24 @@ int cmd_exec(const RuntimeContext& ctx, const Parsed& p) {
     return exec_container(ctx, p.args[0], o);
 }
 
+// runc exits 255 when the process could not be started, so a caller can
+// tell that from the process's own exit status.
+int cmd_exec(const RuntimeContext& ctx, const Parsed& p) {
+    try {
+        return exec_process_from_flags(ctx, p);
+    } catch (const Error& e) {
+        throw ExitFailure(255, Error(e).prefix("exec failed"));
+    }
+}
+
 } // namespace
 
 extern const std::vector<Command> exec_commands = {
     {"exec", "exec [OPTIONS] ID COMMAND [ARGS...]", "Run a process in a container.", exec_flags, cmd_exec, 1,
-     SIZE_MAX},
+     SIZE_MAX, FlagOrder::leading, Operand::container,
+     "Options go before ID: everything after it is the command and its arguments. In the foreground berth\n"
+     "exits with the process's status (128+N when killed by signal N); when the process could not be\n"
+     "started it exits 255, as runc does."},
 };
 
 } // namespace berth::cli

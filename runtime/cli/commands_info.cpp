@@ -78,12 +78,14 @@ int cmd_features(const RuntimeContext&, const Parsed&) {
 extern const std::vector<Command> info_commands = {
     {"state", "state ID", "Print the container's state as JSON.", {}, cmd_state, 1, 1},
     {"list", "list [OPTIONS]", "List containers.",
-     {{"format", 'f', true, "table or json"}, {"quiet", 'q', false, "print only ids"}}, cmd_list, 0, 0},
+     {{"format", 'f', true, "table or json", "FORMAT"}, {"quiet", 'q', false, "print only ids"}}, cmd_list, 0, 0,
+     FlagOrder::anywhere, Operand::none},
     {"spec", "spec [OPTIONS]", "Write a default config.json into the bundle.",
-     {{"bundle", 'b', true, "bundle directory (default: current directory)"},
+     {{"bundle", 'b', true, "bundle directory (default: current directory)", "DIR"},
       {"rootless", 0, false, "a config for running without root"}},
-     cmd_spec, 0, 0},
-    {"features", "features", "Print what this runtime supports as JSON.", {}, cmd_features, 0, 0},
+     cmd_spec, 0, 0, FlagOrder::anywhere, Operand::none},
+    {"features", "features", "Print what this runtime supports as JSON.", {}, cmd_features, 0, 0,
+     FlagOrder::anywhere, Operand::none},
 };
 
 } // namespace berth::cli

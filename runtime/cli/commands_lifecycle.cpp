@@ -11,13 +11,13 @@ namespace berth::cli {
 namespace {
 
 const std::vector<Flag> create_flags = {
-    {"bundle", 'b', true, "path to the bundle directory (default: current directory)"},
-    {"console-socket", 0, true, "unix socket that receives the pty master of a terminal container"},
-    {"pidfd-socket", 0, true, "unix socket that receives a pidfd of the init"},
-    {"pid-file", 0, true, "write the init's host pid to this file"},
+    {"bundle", 'b', true, "path to the bundle directory (default: current directory)", "DIR"},
+    {"console-socket", 0, true, "unix socket that receives the pty master of a terminal container", "PATH"},
+    {"pidfd-socket", 0, true, "unix socket that receives a pidfd of the init", "PATH"},
+    {"pid-file", 0, true, "write the init's host pid to this file", "FILE"},
     {"no-pivot", 0, false, "use MS_MOVE and chroot instead of pivot_root"},
     {"no-new-keyring", 0, false, "keep the caller's session keyring"},
-    {"preserve-fds", 0, true, "pass N fds after stdio (and LISTEN_FDS) to the container"},
+    {"preserve-fds", 0, true, "pass N fds after stdio (and LISTEN_FDS) to the container", "N"},
 };
 
 std::vector<Flag> run_flags() {
@@ -76,12 +76,21 @@ int cmd_delete(const RuntimeContext& ctx, const Parsed& p) {
 
 extern const std::vector<Command> lifecycle_commands = {
     {"create", "create [OPTIONS] ID", "Create a container from a bundle; its process waits for `start`.",
-     create_flags, cmd_create, 1, 1},
+     create_flags, cmd_create, 1, 1, FlagOrder::anywhere, Operand::new_id,
+     "The bundle's config.json is read and validated, the container's namespaces, cgroup, mounts, devices\n"
+     "and process are set up, and its process waits, not yet executed, until `berth start ID`. A failed\n"
+     "create leaves no state, cgroup, mount or process behind."},
     {"run", "run [OPTIONS] ID", "Create and start a container; in the foreground, exit with its status.",
-     run_flags(), cmd_run, 1, 1},
+     run_flags(), cmd_run, 1, 1, FlagOrder::anywhere, Operand::new_id,
+     "In the foreground (without --detach) berth forwards signals to the container's process, relays a\n"
+     "terminal when process.terminal is true and no --console-socket is given, deletes the container when\n"
+     "it exits (unless --keep) and exits with its status (128+N when killed by signal N)."},
     {"start", "start ID", "Start the user process of a created container.", {}, cmd_start, 1, 1},
     {"kill", "kill [OPTIONS] ID [SIGNAL]", "Send a signal (default SIGTERM) to the container's init.",
-     {{"all", 'a', false, "signal every process in the container's cgroup"}}, cmd_kill, 1, 2},
+     {{"all", 'a', false, "signal every process in the container's cgroup"}}, cmd_kill, 1, 2, FlagOrder::anywhere,
+     Operand::container,
+     "SIGNAL is a name (KILL, SIGKILL, RTMIN+1) or a number; 0 sends nothing and only checks that the\n"
+     "container is running. A stopped container fails with \"container not running\" (runc's words)."},
     {"delete", "delete [OPTIONS] ID", "Delete a stopped (or, with --force, any) container and its resources.",
      {{"force", 'f', false, "kill a running container first; succeed if it does not exist"}}, cmd_delete, 1, 1},
 };

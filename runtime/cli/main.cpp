@@ -12,43 +12,12 @@
 #include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cstring>
 
 namespace berth::cli {
 
-extern const std::vector<Command> lifecycle_commands;
-extern const std::vector<Command> info_commands;
-extern const std::vector<Command> cgroup_commands;
-extern const std::vector<Command> exec_commands;
-extern const std::vector<Command> cdi_commands;
-
-const std::vector<Command>& commands() {
-    static const std::vector<Command> all = [] {
-        std::vector<Command> v = lifecycle_commands;
-        v.insert(v.end(), exec_commands.begin(), exec_commands.end());
-        v.insert(v.end(), cgroup_commands.begin(), cgroup_commands.end());
-        v.insert(v.end(), info_commands.begin(), info_commands.end());
-        v.insert(v.end(), cdi_commands.begin(), cdi_commands.end());
-        return v;
-    }();
-    return all;
-}
-
 namespace {
-
-const std::vector<Flag> global_flags = {
-    {"root", 0, true, "state directory (default /run/berth; $XDG_RUNTIME_DIR/berth for non-root)"},
-    {"log", 0, true, "write log lines to this file (default stderr)"},
-    {"log-format", 0, true, "text or json"},
-    {"debug", 0, false, "log debug lines"},
-    {"systemd-cgroup", 0, false, "use the systemd cgroup driver"},
-    {"rootless", 0, true, "true, false or auto (accepted for runc compatibility)"},
-    {"criu", 0, true, "accepted for runc compatibility"},
-    {"cdi-spec-dir", 0, true, "a CDI spec directory, later ones winning (repeatable; default /etc/cdi, /var/run/cdi)"},
-    {"cdi-config", 0, true, "CDI settings file (default /etc/berth/cdi.json)"},
-    {"help", 'h', false, "show help"},
-    {"version", 'v', false, "print the version"},
-};
 
 // runc's rule: root's state lives in /run; another user's in its runtime dir.
 std::string default_root() {
@@ -65,27 +34,118 @@ void print_version() {
 
 std::string main_usage() {
     std::string s = usage("[GLOBAL OPTIONS] COMMAND [OPTIONS] ARGS...",
-                          "An OCI container runtime with runc's command line.", global_flags);
+                          "An OCI container runtime with runc's command line.", global_flags());
     s += "\nCommands:\n";
     for (const auto& c : commands()) {
         std::string n = std::string("  ") + c.name;
         n.resize(14, ' ');
         s += n + c.what + "\n";
     }
+    s += "  help        Show help for berth or for a command (berth help COMMAND).\n";
+    s += "\nRun `berth COMMAND --help` for a command's options; see also berth(8).\n";
     return s;
+}
+
+std::string command_usage(const Command& c) {
+    std::string s = usage(c.synopsis, c.what, c.flags);
+    if (c.details) s += std::string("\n") + c.details + "\n";
+    if (!c.subcommands.empty()) {
+        s += "\nSubcommands:\n";
+        for (const auto& sub : c.subcommands) s += "  berth " + std::string(sub.synopsis) + "\n      " + sub.what + "\n";
+        s += "\nRun `berth " + std::string(c.name) + " SUBCOMMAND --help` for its options.\n";
+    }
+    return s;
+}
+
+// The subcommands whose words start with `words` (all of them for none).
+std::vector<const Subcommand*> subcommands_under(const Command& c, const std::vector<std::string>& words) {
+    std::vector<const Subcommand*> out;
+    for (const auto& sub : c.subcommands) {
+        if (words.size() > sub.words.size()) continue;
+        if (std::equal(words.begin(), words.end(), sub.words.begin())) out.push_back(&sub);
+    }
+    return out;
+}
+
+// `berth cdi generate nvidia [OPTIONS]`: the subcommand whose words lead
+// the arguments, its flags parsed from what follows (in any order).
+int run_subcommand(const RuntimeContext& ctx, const Command& c, const std::vector<std::string>& a) {
+    for (const auto& sub : c.subcommands) {
+        if (a.size() < sub.words.size() || !std::equal(sub.words.begin(), sub.words.end(), a.begin())) continue;
+        std::vector<Flag> flags = sub.flags;
+        flags.push_back({"help", 'h', false, "show help"});
+        size_t i = sub.words.size();
+        Parsed p = parse(a, i, flags, {FlagOrder::anywhere, &global_flags(), c.name});
+        if (p.flag("help")) {
+            print(usage(sub.synopsis, sub.what, sub.flags));
+            return 0;
+        }
+        if (!p.args.empty())
+            throw Error(EINVAL, std::string(c.name) + ": unexpected argument \"" + p.args[0] + "\"; usage: berth " +
+                                    sub.synopsis);
+        return sub.run(ctx, p);
+    }
+    // Words that lead to subcommands (`cdi generate`): their help when asked.
+    std::vector<std::string> words;
+    for (const auto& w : a) {
+        if (w.starts_with("-")) break;
+        words.push_back(w);
+    }
+    auto under = words.empty() ? std::vector<const Subcommand*>{} : subcommands_under(c, words);
+    bool help = std::find(a.begin(), a.end(), "--help") != a.end() || std::find(a.begin(), a.end(), "-h") != a.end();
+    if (!under.empty() && help) {
+        for (const auto* sub : under) print(usage(sub->synopsis, sub->what, sub->flags) + (sub == under.back() ? "" : "\n"));
+        return 0;
+    }
+    std::string known;
+    for (const auto& sub : c.subcommands) {
+        std::string w;
+        for (const auto& x : sub.words) w += (w.empty() ? "" : " ") + x;
+        known += (known.empty() ? "" : ", ") + w;
+    }
+    std::string what = words.empty() ? std::string("missing subcommand") : "unknown subcommand \"" + words[0] + "\"";
+    if (!under.empty()) {
+        what = "\"";
+        for (const auto& w : words) what += (what.size() > 1 ? " " : "") + w;
+        what += "\" needs more words";
+    }
+    throw Error(EINVAL, std::string(c.name) + ": " + what + "; use " + known + " (see berth help " + c.name + ")");
+}
+
+// `berth help [COMMAND [SUBCOMMAND...]]` (flags ignored: `help --help`).
+int help(const std::vector<std::string>& args) {
+    std::vector<std::string> topic;
+    for (const auto& a : args)
+        if (!a.starts_with("-")) topic.push_back(a);
+    if (topic.empty() || topic[0] == "help") {
+        print(main_usage());
+        return 0;
+    }
+    const Command* c = find_command(topic[0]);
+    if (!c) throw Error(EINVAL, "help: unknown command \"" + topic[0] + "\"; see berth help");
+    if (topic.size() == 1 || c->subcommands.empty()) {
+        print(command_usage(*c));
+        return 0;
+    }
+    std::vector<std::string> words(topic.begin() + 1, topic.end());
+    auto under = subcommands_under(*c, words);
+    if (under.empty()) throw Error(EINVAL, "help: unknown subcommand \"" + words[0] + "\" of " + c->name);
+    for (const auto* sub : under) print(usage(sub->synopsis, sub->what, sub->flags) + (sub == under.back() ? "" : "\n"));
+    return 0;
 }
 
 int main_impl(int argc, char** argv, Logger& log) {
     std::vector<std::string> args(argv, argv + argc);
     size_t i = 1;
-    auto global = parse(args, i, global_flags, true);
+    auto global = parse(args, i, global_flags(), {FlagOrder::until_command});
     if (global.flag("version")) {
         print_version();
         return 0;
     }
     if (i >= args.size() || global.flag("help")) {
+        if (global.flag("help")) return help(std::vector<std::string>(args.begin() + static_cast<long>(i), args.end()));
         print(main_usage());
-        return global.flag("help") ? 0 : 1;
+        return 1;
     }
 
     RuntimeContext ctx;
@@ -106,24 +166,27 @@ int main_impl(int argc, char** argv, Logger& log) {
     ctx.cdi.gpu_mode = self == "berth-gpu";
 
     const std::string& name = args[i++];
-    for (const auto& c : commands()) {
-        if (name != c.name) continue;
-        std::vector<Flag> flags = c.flags;
-        flags.push_back({"help", 'h', false, "show help"});
-        auto p = parse(args, i, flags, false);
-        if (p.flag("help")) {
-            print(usage(c.synopsis, c.what, c.flags));
-            return 0;
-        }
-        if (p.args.size() < c.min_args)
-            throw Error(EINVAL, std::string(c.name) + ": missing argument; usage: berth " + c.synopsis);
-        if (p.args.size() > c.max_args)
-            throw Error(EINVAL, std::string(c.name) + ": too many arguments; usage: berth " + c.synopsis);
-        // Verbs that clone into a container run from a protected binary.
-        if (name == "create" || name == "run" || name == "exec") ensure_protected_exe(argv);
-        return c.run(ctx, p);
+    if (name == "help") return help(std::vector<std::string>(args.begin() + static_cast<long>(i), args.end()));
+    const Command* c = find_command(name);
+    if (!c) throw Error(EINVAL, "unknown command \"" + name + "\"; see berth help");
+    std::vector<Flag> flags = c->flags;
+    flags.push_back({"help", 'h', false, "show help"});
+    // A command with subcommands parses only its own leading flags; the
+    // words and flags after them are the subcommand's.
+    FlagOrder order = c->subcommands.empty() ? c->order : FlagOrder::leading;
+    auto p = parse(args, i, flags, {order, &global_flags(), name});
+    if (p.flag("help")) {
+        print(command_usage(*c));
+        return 0;
     }
-    throw Error(EINVAL, "unknown command \"" + name + "\"; see berth --help");
+    if (!c->subcommands.empty()) return run_subcommand(ctx, *c, p.args);
+    if (p.args.size() < c->min_args)
+        throw Error(EINVAL, std::string(c->name) + ": missing argument; usage: berth " + c->synopsis);
+    if (p.args.size() > c->max_args)
+        throw Error(EINVAL, std::string(c->name) + ": too many arguments; usage: berth " + c->synopsis);
+    // Verbs that clone into a container run from a protected binary.
+    if (name == "create" || name == "run" || name == "exec") ensure_protected_exe(argv);
+    return c->run(ctx, p);
 }
 
 } // namespace
@@ -132,12 +195,17 @@ int main_impl(int argc, char** argv, Logger& log) {
 int main(int argc, char** argv) {
     berth::restore_process_name(argv[0]);
     berth::Logger log;
+    int status = 1;
     try {
         return berth::cli::main_impl(argc, argv, log);
+    } catch (const berth::cli::ExitFailure& e) {
+        status = e.status;
+        log.error(e.what());
+        if (log.to_file()) std::fprintf(stderr, "berth: %s\n", e.what());
     } catch (const std::exception& e) {
         log.error(e.what());
         // With --log, runc writes the error there and to stderr as well.
         if (log.to_file()) std::fprintf(stderr, "berth: %s\n", e.what());
-        return 1;
     }
+    return status;
 }

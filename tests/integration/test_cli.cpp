@@ -1,0 +1,170 @@
+// The CLI contract with clients and people: flags where runc takes them,
+// runc's error words and exit statuses, --debug's step lines, help for every
+// command, `spec` as runc's, and configs runc takes despite their flaws.
+#include "harness.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <regex>
+#include <set>
+
+using itest::contains;
+using itest::trim;
+
+TestSuite(cli, .init = itest::setup, .fini = itest::teardown, .timeout = 90);
+
+namespace {
+
+std::string berth_bin() { return std::getenv("BERTH") ? std::getenv("BERTH") : ""; }
+
+// The container's pids.max as the host sees it.
+std::string pids_max(const itest::Container& c) {
+    bool v2 = itest::exists("/sys/fs/cgroup/cgroup.controllers");
+    return trim(itest::read_file("/sys/fs/cgroup/" + std::string(v2 ? "" : "pids") + itest::cgroup_parent() + "/" +
+                                 c.id + "/pids.max"));
+}
+
+itest::Container running(const std::string& script = "exec sleep 60") {
+    auto c = itest::container();
+    c.sh(script);
+    auto r = c.run({"-d"});
+    IT_ASSERT_OK(r);
+    cr_assert(c.wait_status("running"), "%s", c.state().describe().c_str());
+    return c;
+}
+
+// A program on PATH that exists nowhere: runc's "command not found".
+std::string missing_program() { return "no-such-program-" + std::to_string(::getpid()); }
+
+} // namespace
+
+// runc reorders a command's flags after its positionals (urfave/cli), and
+// scripts rely on it: `update ID --pids-limit N`, `kill ID --all SIG`.
+Test(cli, flags_after_the_container_id) {
+    auto c = running();
+    auto r = itest::berth({"update", c.id, "--pids-limit", "42"});
+    IT_ASSERT_OK(r);
+    IT_ASSERT_STR_EQ(pids_max(c), "42", r.describe());
+    r = itest::berth({"update", c.id, "--pids-limit=43"});
+    IT_ASSERT_OK(r);
+    IT_ASSERT_STR_EQ(pids_max(c), "43", r.describe());
+    // Signal 0 sends nothing: it checks the container is running.
+    IT_ASSERT_OK(itest::berth({"kill", "-a", c.id, "0"}));
+    IT_ASSERT_OK(itest::berth({"kill", c.id, "0", "--all"}));
+    IT_ASSERT_OK(itest::berth({"kill", c.id, "0"}));
+    IT_ASSERT_STR_EQ(c.status(), "running", "signal 0 changed the container");
+    IT_ASSERT_OK(itest::berth({"kill", c.id, "--all", "KILL"}));
+    cr_assert(c.wait_status("stopped"), "%s", c.state().describe().c_str());
+    // A stopped container: runc's words, which containerd's shim matches.
+    r = itest::berth({"kill", c.id, "0"});
+    IT_ASSERT_FAIL(r, "container not running", c.id);
+    r = itest::berth({"kill", c.id, "KILL"});
+    IT_ASSERT_FAIL(r, "container not running", c.id);
+    IT_ASSERT_OK(itest::berth({"delete", c.id, "--force"}));
+    IT_ASSERT_NO_TRACE(c.id, c.bundle);
+    itest::finish();
+}
+
+// exec stops at the container id: what follows is the command's, flags
+// included (runc's exec and ps take no reordering).
+Test(cli, exec_passes_flags_after_the_id_to_the_command) {
+    auto c = running();
+    auto r = itest::berth({"exec", c.id, "echo", "-n", "--tty", "x"});
+    IT_ASSERT_OK(r);
+    IT_ASSERT_STR_EQ(r.out, "--tty x", r.describe());
+    r = itest::berth({"exec", "-e", "A=b", c.id, "sh", "-c", "echo $A"});
+    IT_ASSERT_OK(r);
+    IT_ASSERT_STR_EQ(r.out, "b\n", r.describe());
+    IT_ASSERT_OK(c.del(true));
+    itest::finish();
+}
+
+// runc's exit statuses: exec is the process's status, or 255 when it could
+// not start; clients tell the two apart by it.
+Test(cli, exec_exit_statuses) {
+    auto c = running();
+    auto r = itest::berth({"exec", c.id, "sh", "-c", "exit 3"});
+    cr_assert_eq(r.status, 3, "%s", r.describe().c_str());
+    std::string prog = missing_program();
+    r = itest::berth({"exec", c.id, prog});
+    cr_assert_eq(r.status, 255, "%s", r.describe().c_str());
+    // podman and Docker map these words to "command not found" (127).
+    cr_assert(contains(r.err, prog) && contains(r.err, "executable file not found"), "%s", r.describe().c_str());
+    r = itest::berth({"exec", itest::new_id(), "true"});
+    cr_assert_eq(r.status, 255, "%s", r.describe().c_str());
+    cr_assert(contains(r.err, "does not exist"), "%s", r.describe().c_str());
+    IT_ASSERT_OK(c.del(true));
+    // A failed create or run exits 1, as runc's.
+    auto d = itest::container();
+    d.cfg.process->args = {prog};
+    auto rr = d.run();
+    cr_assert_eq(rr.status, 1, "%s", rr.describe().c_str());
+    IT_ASSERT_NO_TRACE(d.id, d.bundle);
+    itest::finish();
+}
+
+// Each phrase a client matches on, from berth's stderr (containerd's runc
+// shim: "container not running", "does not exist"; podman: "does not
+// exist"), with the container's id.
+Test(cli, error_words_clients_match) {
+    std::string id = itest::new_id();
+    for (const char* verb : {"state", "kill", "delete", "start", "pause", "update", "ps", "events"}) {
+        auto r = itest::berth({verb, id});
+        IT_ASSERT_FAIL(r, "does not exist", id);
+    }
+    auto c = itest::container();
+    c.sh("true");
+    IT_ASSERT_OK(c.run({"-d", "--keep"}));
+    cr_assert(c.wait_status("stopped"), "%s", c.state().describe().c_str());
+    for (const char* verb : {"kill", "update", "pause"}) {
+        auto r = itest::berth({verb, c.id});
+        IT_ASSERT_FAIL(r, "container not running", c.id);
+    }
+    IT_ASSERT_OK(c.del());
+    itest::finish();
+}
+
+// `berth help`, `help COMMAND` and `COMMAND --help` for every command, and
+// subcommands' help; a global flag after the command says where it goes.
+Test(cli, help_everywhere) {
+    auto h = itest::run_cmd({berth_bin(), "help"});
+    IT_ASSERT_OK(h);
+    std::vector<std::string> cmds;
+    bool in_list = false;
+    for (const auto& l : itest::lines(h.out)) {
+        if (l == "Commands:") in_list = true;
+        else if (in_list && l.rfind("  ", 0) == 0) cmds.push_back(l.substr(2, l.find(' ', 2) - 2));
+        else if (in_list) in_list = false;
+    }
+    cr_assert(cmds.size() > 10, "no command list in:\n%s", h.out.c_str());
+    for (const auto& cmd : cmds) {
+        auto a = itest::run_cmd({berth_bin(), cmd, "--help"});
+        IT_ASSERT_OK(a);
+        cr_assert(contains(a.out, "Usage: berth " + (cmd == "help" ? std::string() : cmd)), "%s", a.describe().c_str());
+        auto b = itest::run_cmd({berth_bin(), "help", cmd});
+        IT_ASSERT_OK(b);
+    }
+    for (auto args : std::vector<std::vector<std::string>>{{"cdi", "--help"},
+                                                           {"cdi", "generate", "--help"},
+                                                           {"cdi", "generate", "nvidia", "--help"},
+                                                           {"cdi", "hook", "-h"},
+                                                           {"help", "cdi", "generate"}}) {
+        args.insert(args.begin(), berth_bin());
+        auto r = itest::run_cmd(args);
+        IT_ASSERT_OK(r);
+        cr_assert(contains(r.out, "Usage: berth cdi"), "%s", r.describe().c_str());
+    }
+    auto g = itest::run_cmd({berth_bin(), "cdi", "generate", "-h"});
+    cr_assert(contains(g.out, "--output"), "%s", g.describe().c_str());
+    // --help after the id too, as runc reorders it.
+    auto k = itest::run_cmd({berth_bin(), "kill", "some-id", "--help"});
+    IT_ASSERT_OK(k);
+    auto l = itest::run_cmd({berth_bin(), "list", "--root", itest::state_root()});
+    IT_ASSERT_FAIL(l, "global flag", "berth --root VALUE list");
+    auto u = itest::run_cmd({berth_bin(), "cdi", "frobnicate"});
+    IT_ASSERT_FAIL(u, "frobnicate", "generate nvidia");
+    itest::finish();
+}
+
