@@ -169,6 +169,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     check_sysctl_namespaces(lin);
     std::string rootfs = real_path(cfg.root.path.front() == '/' ? cfg.root.path : bundle + "/" + cfg.root.path,
                                    "root.path");
+    BERTH_DEBUG(ctx.log, "create " + id + ": loaded " + bundle + "/config.json, rootfs " + rootfs);
 
     require_protected_exe();
 
@@ -204,6 +205,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     }
 
     if (lin.resources) cg->set(*lin.resources);
+    BERTH_DEBUG(ctx.log, "create " + id + ": cgroup " + (cg->path().empty() ? "(none)" : cg->path()) + " ready");
 
     if (::mkfifo(dir.fifo_path().c_str(), 0622) < 0) throw_errno("create " + dir.fifo_path());
     UniqueFd fifo(::open(dir.fifo_path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
@@ -224,6 +226,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     a.preserve_fds = opts.preserve_fds;
     a.no_pivot = opts.no_pivot;
     a.no_new_keyring = opts.no_new_keyring;
+    a.debug = ctx.log && ctx.log->debug_enabled();
     a.userns = lin.find_ns(spec::NsType::user) != nullptr;
     auto cgns = lin.find_ns(spec::NsType::cgroup);
     a.new_cgroupns = cgns && cgns->path.empty();
@@ -262,6 +265,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
         container_init(a);
     }
     guard.set_child(pid, pidfd);
+    BERTH_DEBUG(ctx.log, "create " + id + ": cloned the init, pid " + std::to_string(pid));
     parent_ns.restore();
     a.sync.close();
     ::close(fifo.release());
@@ -287,6 +291,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
         });
     }
     tell(SyncType::cgroup_joined);
+    BERTH_DEBUG(ctx.log, "create " + id + ": init placed in its cgroup; waiting for its setup");
     // The state as hooks and the seccomp listener see it during create.
     auto creating_state = [&] {
         ContainerState cs;
@@ -315,6 +320,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
         if (m.type == SyncType::hooks) {
             // In the runtime's namespaces, with the container's in place.
             auto state = creating_state();
+            BERTH_DEBUG(ctx.log, "create " + id + ": running prestart and createRuntime hooks");
             run_hooks(hk.prestart, state, "prestart");
             run_hooks(hk.createRuntime, state, "createRuntime");
             try {
@@ -353,6 +359,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
         with_context("--pid-file", [&] { write_file_atomic(opts.pid_file, std::to_string(pid)); });
     }
     guard.commit();
+    BERTH_DEBUG(ctx.log, "create " + id + ": created; the init waits for start");
     return pid;
 }
 

@@ -108,6 +108,7 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
         throw Error(EINVAL, "cannot exec in container \"" + id + "\": it is stopped");
     if (status == Status::paused && !opts.ignore_paused)
         throw Error(EINVAL, "cannot exec in container \"" + id + "\": it is paused (use --ignore-paused)");
+    BERTH_DEBUG(ctx.log, "exec " + id + ": init pid " + std::to_string(st.pid) + ", status " + status_name(status));
     spec::Config cfg = container_config(*dir, st);
     if (!cfg.linux) cfg.linux.emplace();
     const auto& lin = *cfg.linux;
@@ -197,6 +198,7 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
             exec_init(a);
         }
         guard.set(pid, UniqueFd(pidfd));
+        BERTH_DEBUG(ctx.log, "exec " + id + ": cloned the process, pid " + std::to_string(pid) + "; joining the container");
     }
     pid_for_child.restore();
     a.sync.close();
@@ -245,6 +247,7 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
         }
     }
     pid_t pid = guard.pid();
+    BERTH_DEBUG(ctx.log, "exec " + id + ": pid " + std::to_string(pid) + " runs " + proc.args.front());
     if (!opts.pid_file.empty())
         with_context("--pid-file", [&] { write_file_atomic(opts.pid_file, std::to_string(pid)); });
     UniqueFd master;

@@ -68,12 +68,14 @@ void start_container(const RuntimeContext& ctx, const std::string& id) {
         if (errno == ENXIO) throw Error(ESRCH, "cannot start container \"" + id + "\": its init has exited");
         throw_errno("open " + dir.fifo_path());
     }
+    BERTH_DEBUG(ctx.log, "start " + id + ": releasing the init, pid " + std::to_string(st.pid));
     char c = 0;
     if (::write(fifo.get(), &c, 1) != 1) throw_errno("write " + dir.fifo_path());
     // No fifo means started: the status moves to running.
     if (::unlink(dir.fifo_path().c_str()) < 0) throw_errno("remove " + dir.fifo_path());
     // poststart failures are logged, not fatal (the runtime spec's rule).
     if (!st.poststart.empty()) {
+        BERTH_DEBUG(ctx.log, "start " + id + ": running poststart hooks");
         try {
             run_hooks(st.poststart, oci_state_json(st, Status::running, false), "poststart");
         } catch (const Error& e) {
@@ -92,6 +94,8 @@ void kill_container(const RuntimeContext& ctx, const std::string& id, int sig, b
     auto dir = StateDir::open(ctx.root, id, true);
     auto st = dir.load();
     auto status = current_status(st, dir);
+    BERTH_DEBUG(ctx.log, "kill " + id + ": signal " + std::to_string(sig) + (all ? " to every process" : " to the init") +
+                             ", pid " + std::to_string(st.pid) + ", status " + status_name(status));
     if (status == Status::stopped) {
         if (all) return;   // runc: --all only suppresses "not running"
         throw Error(ESRCH, "kill container \"" + id + "\": container not running");
@@ -122,6 +126,7 @@ void delete_container(const RuntimeContext& ctx, const std::string& id, bool for
     // One view of the host's cgroups for the whole delete.
     auto cg = open_cgroup(st);
     auto status = current_status(st, dir, cg.get());
+    BERTH_DEBUG(ctx.log, "delete " + id + ": status " + status_name(status) + ", cgroup " + st.cgroup_path);
     if ((status == Status::running || status == Status::paused) && !force)
         throw Error(EBUSY, "cannot delete container \"" + id + "\" that is not stopped: " + status_name(status) +
                                " (use --force)");
@@ -135,6 +140,7 @@ void delete_container(const RuntimeContext& ctx, const std::string& id, bool for
     }
     with_context("delete container \"" + id + "\"", [&] { cg->destroy(); });
     dir.remove();
+    BERTH_DEBUG(ctx.log, "delete " + id + ": cgroup and state removed");
     if (!st.poststop.empty()) {
         try {
             run_hooks(st.poststop, oci_state_json(st, Status::stopped, false), "poststop");

@@ -152,6 +152,7 @@ int run_container(const RuntimeContext& ctx, const std::string& id, const Create
         throw;
     }
     if (detach) return 0;
+    BERTH_DEBUG(ctx.log, "run " + id + ": started; waiting for pid " + std::to_string(pid));
 
     // The init is our child: its pid can't be reused before we reap it.
     UniqueFd pidfd = pidfd_open(pid);
@@ -163,6 +164,7 @@ int run_container(const RuntimeContext& ctx, const std::string& id, const Create
     } else {
         status = wait_foreground(pid, pidfd.get(), set, master.get());
     }
+    BERTH_DEBUG(ctx.log, "run " + id + ": exited with status " + std::to_string(status));
     if (!keep) delete_container(ctx, id, true);
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return status;

@@ -52,7 +52,14 @@ void Logger::log(LogLevel level, std::string_view msg) const {
         if (level != LogLevel::error) line += std::string(level_name(level)) + ": ";
         line += msg;
     } else {
-        line = rfc3339_now() + " " + std::string(level_name(level)) + " " + std::string(msg);
+        // logrus's text format, as runc writes it: the message quoted.
+        line = "time=\"" + rfc3339_now() + "\" level=" + std::string(level_name(level)) + " msg=\"";
+        for (char c : msg) {
+            if (c == '"' || c == '\\') line += '\\';
+            if (c == '\n') line += "\\n";
+            else line += c;
+        }
+        line += '"';
     }
     line += '\n';
     // One write per line keeps lines whole when several processes share the file.

@@ -23,6 +23,11 @@ namespace berth {
 
 namespace {
 
+// A step, as a debug line the parent logs (only with --debug).
+void step(const InitArgs& a, const char* what) {
+    if (a.debug) a.sync.send(SyncType::log, 0, what, static_cast<uint32_t>(LogLevel::debug));
+}
+
 void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::string& hook_state) {
     const auto& cfg = *a.config;
     const auto& proc = *cfg.process;
@@ -59,6 +64,7 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::st
     auto joins = open_ns_paths(lin);
     join_namespaces(joins);
     if (a.userns) become_userns_root();
+    step(a, "init: in the container's namespaces");
     if (!a.no_new_keyring) join_session_keyring(a.id);
     if (!cfg.hostname.empty() && ::sethostname(cfg.hostname.data(), cfg.hostname.size()) < 0)
         throw_errno("hostname: sethostname");
@@ -85,6 +91,7 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::st
         };
     }
     prepare_rootfs(ctx);
+    step(a, "init: mounts done, root switched to the container's rootfs");
     if (proc.terminal) setup_terminal(a.console_fd, proc);
     finalize_rootfs(ctx);
 
@@ -95,6 +102,7 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::st
     if (a.parent_unprivileged) non_dumpable();
     if (a.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) throw_errno("create cgroup namespace");
 
+    step(a, "init: in the container's cgroup; setting up the process");
     ProcessFinish f;
     f.process = &proc;
     f.linux = &lin;

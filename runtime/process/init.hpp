@@ -32,6 +32,7 @@ struct InitArgs {
     bool setgroups_denied = false; // rootless: /proc/PID/setgroups says deny
     bool parent_unprivileged = false;
     bool hook_handshake = false;   // the config has hooks the init or the parent runs before start
+    bool debug = false;            // send a debug line to the parent at each step (--debug)
     const cgroup::Manager* cgroup = nullptr;
     const SeccompFilter* seccomp = nullptr;   // built by the parent, loaded here   // non-null: the init joins its v1 cgroups itself
     std::vector<std::pair<cgroup::Hierarchy, std::string>> cgroup_dirs;

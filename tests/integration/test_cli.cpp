@@ -126,6 +126,50 @@ Test(cli, error_words_clients_match) {
     itest::finish();
 }
 
+// --debug: a line per step, in runc's text and JSON formats, so where a
+// container failed can be seen; none without it.
+Test(cli, debug_lines_in_both_formats) {
+    auto c = itest::container();
+    c.sh("exec sleep 60");
+    c.write_config();
+    std::string text = itest::work_dir() + "/log.txt", json = itest::work_dir() + "/log.json";
+    itest::SpawnOpts o;
+    o.stdout_path = c.out_path;
+    IT_ASSERT_OK(itest::berth({"--debug", "--log", text, "create", "--bundle", c.bundle, c.id}, o));
+    IT_ASSERT_OK(itest::berth({"--debug", "--log", json, "--log-format", "json", "start", c.id}));
+    IT_ASSERT_OK(itest::berth({"--debug", "--log", json, "--log-format", "json", "exec", c.id, "true"}));
+    IT_ASSERT_OK(itest::berth({"--debug", "--log", text, "kill", c.id, "KILL"}));
+    cr_assert(c.wait_status("stopped"));
+    IT_ASSERT_OK(itest::berth({"--debug", "--log", text, "delete", c.id}));
+    std::string t = itest::read_file(text), j = itest::read_file(json);
+    std::regex text_line(R"(^time="[0-9T:.Z-]+" level=debug msg="create .+"$)");
+    int creates = 0;
+    for (const auto& l : itest::lines(t)) creates += std::regex_match(l, text_line);
+    cr_assert(creates >= 4, "want a debug line per create step, got:\n%s", t.c_str());
+    for (const char* step : {"cloned the init", "init: in the container's namespaces", "init: mounts done",
+                             "created;", "kill ", "delete "})
+        cr_assert(contains(t, step), "no \"%s\" step in:\n%s", step, t.c_str());
+    std::regex json_line(R"(^\{"level":"debug","msg":"(start|exec) .+","time":"[0-9T:.Z-]+"\}$)");
+    int js = 0;
+    for (const auto& l : itest::lines(j)) js += std::regex_match(l, json_line);
+    cr_assert(js >= 3, "want start and exec debug lines in JSON, got:\n%s", j.c_str());
+
+    // A failure shows how far it got; without --debug, no debug lines.
+    auto d = itest::container();
+    d.cfg.process->args = {missing_program()};
+    d.write_config();
+    std::string fail_log = itest::work_dir() + "/fail.txt", quiet = itest::work_dir() + "/quiet.txt";
+    auto r = itest::berth({"--debug", "--log", fail_log, "create", "--bundle", d.bundle, d.id});
+    cr_assert_neq(r.status, 0);
+    std::string f = itest::read_file(fail_log);
+    cr_assert(contains(f, "cloned the init") && contains(f, "level=error"), "%s", f.c_str());
+    r = itest::berth({"--log", quiet, "create", "--bundle", d.bundle, d.id});
+    cr_assert_neq(r.status, 0);
+    cr_assert(!contains(itest::read_file(quiet), "level=debug"), "%s", itest::read_file(quiet).c_str());
+    IT_ASSERT_NO_TRACE(d.id, d.bundle);
+    itest::finish();
+}
+
 // `berth help`, `help COMMAND` and `COMMAND --help` for every command, and
 // subcommands' help; a global flag after the command says where it goes.
 Test(cli, help_everywhere) {
