@@ -1,4 +1,5 @@
-// The config `berth spec` writes: runc 1.1's `runc spec` (and --rootless).
+// The config `berth spec` writes: runc 1.1's `runc spec` (and --rootless),
+// field for field, but for ociVersion (berth's) and the hostname.
 #include "config.hpp"
 
 #include "berth_config.h"
@@ -23,6 +24,7 @@ Process default_process() {
     caps.bounding = default_caps();
     caps.effective = default_caps();
     caps.permitted = default_caps();
+    caps.ambient = default_caps();
     p.capabilities = std::move(caps);
     p.rlimits = {{"RLIMIT_NOFILE", 1024, 1024}};
     p.noNewPrivileges = true;
@@ -46,7 +48,7 @@ Linux default_linux() {
     Resources r;
     r.devices = {{.allow = false, .access = "rwm"}};
     l.resources = std::move(r);
-    for (NsType t : {NsType::pid, NsType::network, NsType::ipc, NsType::uts, NsType::mount, NsType::cgroup})
+    for (NsType t : {NsType::pid, NsType::network, NsType::ipc, NsType::uts, NsType::mount})
         l.namespaces.push_back({t, ""});
     l.maskedPaths = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                      "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"};
@@ -57,8 +59,8 @@ Linux default_linux() {
 // `runc spec --rootless`: a user namespace mapping the caller to root, no
 // network namespace (a rootless caller cannot set one up), host /sys bound
 // in (sysfs cannot be mounted without owning the network namespace), no
-// cgroup mount or limits (no delegated cgroup to put them in), and no gid=
-// options (gid 5 is not mapped).
+// cgroup limits (no delegated cgroup to put them in), and no gid= options
+// (gid 5 is not mapped).
 void make_rootless(Config& c) {
     Linux& l = *c.linux;
     std::erase_if(l.namespaces, [](const Namespace& n) { return n.type == NsType::network || n.type == NsType::user; });
@@ -67,7 +69,6 @@ void make_rootless(Config& c) {
     l.gidMappings = {{0, static_cast<uint32_t>(::getegid()), 1}};
     l.resources.reset();
 
-    std::erase_if(c.mounts, [](const Mount& m) { return m.destination == "/sys/fs/cgroup"; });
     for (Mount& m : c.mounts) {
         if (m.destination == "/sys") {
             m = {"/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}};

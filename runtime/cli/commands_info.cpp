@@ -83,7 +83,9 @@ extern const std::vector<Command> info_commands = {
     {"spec", "spec [OPTIONS]", "Write a default config.json into the bundle.",
      {{"bundle", 'b', true, "bundle directory (default: current directory)", "DIR"},
       {"rootless", 0, false, "a config for running without root"}},
-     cmd_spec, 0, 0, FlagOrder::anywhere, Operand::none},
+     cmd_spec, 0, 0, FlagOrder::anywhere, Operand::none,
+     "The config is what `runc spec` writes (with --rootless too), but for ociVersion (the version of the\n"
+     "runtime spec berth implements) and the hostname (berth)."},
     {"features", "features", "Print what this runtime supports as JSON.", {}, cmd_features, 0, 0,
      FlagOrder::anywhere, Operand::none},
 };

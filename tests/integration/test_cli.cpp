@@ -212,3 +212,38 @@ Test(cli, help_everywhere) {
     itest::finish();
 }
 
+// `berth spec` (and --rootless) is `runc spec`'s config, field by field,
+// but for ociVersion and hostname.
+Test(cli, spec_matches_runc_spec) {
+    if (!itest::exists("/usr/sbin/runc") && !itest::exists("/usr/bin/runc")) itest::skip("runc is not installed");
+    std::string runc = itest::exists("/usr/sbin/runc") ? "/usr/sbin/runc" : "/usr/bin/runc";
+    for (bool rootless : {false, true}) {
+        std::string a = itest::make_dir(rootless ? "runc-rootless" : "runc"),
+                    b = itest::make_dir(rootless ? "berth-rootless" : "berth");
+        std::vector<std::string> ra = {runc, "spec", "--bundle", a}, rb = {berth_bin(), "spec", "--bundle", b};
+        if (rootless) {
+            ra.push_back("--rootless");
+            rb.push_back("--rootless");
+        }
+        IT_ASSERT_OK(itest::run_cmd(ra));
+        IT_ASSERT_OK(itest::run_cmd(rb));
+        // Normalised: parsed and written back by the same code, with the
+        // two fields that differ by design made equal.
+        auto ca = berth::spec::parse_config(itest::read_file(a + "/config.json"), "runc's config.json");
+        auto cb = berth::spec::parse_config(itest::read_file(b + "/config.json"), "berth's config.json");
+        ca.ociVersion = cb.ociVersion;
+        ca.hostname = cb.hostname;
+        IT_ASSERT_STR_EQ(berth::spec::to_json(cb), berth::spec::to_json(ca), rootless ? "--rootless" : "");
+        // Nothing either writes that the other's parser would drop.
+        std::string raw_a = itest::read_file(a + "/config.json"), raw_b = itest::read_file(b + "/config.json");
+        std::regex key("\"([A-Za-z]+)\":");
+        std::set<std::string> ka, kb;
+        for (auto it = std::sregex_iterator(raw_a.begin(), raw_a.end(), key); it != std::sregex_iterator(); ++it)
+            ka.insert((*it)[1]);
+        for (auto it = std::sregex_iterator(raw_b.begin(), raw_b.end(), key); it != std::sregex_iterator(); ++it)
+            kb.insert((*it)[1]);
+        cr_assert(ka == kb, "the two configs use different keys:\nrunc:  %s\nberth: %s", raw_a.c_str(), raw_b.c_str());
+    }
+    itest::finish();
+}
+
