@@ -153,7 +153,9 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     validate_id(id);
     std::string bundle = real_path(opts.bundle, "bundle");
     std::string config_text;
-    spec::Config cfg = spec::load_bundle_config(bundle, &config_text);
+    std::vector<std::string> relaxed;
+    spec::Config cfg = spec::load_bundle_config(bundle, &config_text, &relaxed);
+    for (const auto& w : relaxed) if (ctx.log) ctx.log->warn(w);
     if (!cfg.process) throw Error(EINVAL, bundle + "/config.json: process: required to create a container");
     // CDI devices (annotations, NVIDIA_VISIBLE_DEVICES, runtime defaults):
     // the edited config is what runs, and what exec later starts from.

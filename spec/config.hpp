@@ -337,9 +337,15 @@ Config parse_config(std::string_view text, std::string_view what = "config.json"
 // the field.
 void validate_config(const Config& c, const std::string& bundle);
 
-// Read BUNDLE/config.json, parse and validate it. Errors name the file.
-// `text`, when given, receives the file's contents.
-Config load_bundle_config(const std::string& bundle, std::string* text = nullptr);
+// Repair in place what runc accepts though the spec or the kernel would not
+// (see spec/relax.cpp), before validate_config; one warning per repair.
+std::vector<std::string> relax_config(Config& c);
+
+// Read BUNDLE/config.json, parse, relax and validate it. Errors name the
+// file. `text`, when given, receives the config as it runs (the file's
+// contents unless relax_config changed it); `warnings` relax_config's.
+Config load_bundle_config(const std::string& bundle, std::string* text = nullptr,
+                          std::vector<std::string>* warnings = nullptr);
 
 // Parse a process.json (for exec --process) and a LinuxResources document
 // (for update -r).

@@ -13,15 +13,21 @@ namespace berth {
 namespace {
 
 std::vector<int> resolve(const std::vector<std::string>& names, const char* set, int last_cap,
-                         const std::function<void(const std::string&)>& warn, std::vector<int>& warned) {
+                         const std::function<void(const std::string&)>& warn, std::vector<int>& warned,
+                         std::vector<std::string>& unknown) {
     std::vector<int> out;
     for (const auto& n : names) {
         std::string lower = n;
         for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         cap_value_t v;
         if (cap_from_name(lower.c_str(), &v) < 0) {
-            // libcap knows names by number for caps newer than itself.
-            throw Error(EINVAL, std::string("process.capabilities.") + set + ": unknown capability \"" + n + "\"");
+            // As runc: an unknown name is left out (granting less), with a
+            // warning. libcap knows names by number for caps newer than itself.
+            if (std::find(unknown.begin(), unknown.end(), n) == unknown.end()) {
+                unknown.push_back(n);
+                warn(std::string("process.capabilities.") + set + ": unknown capability \"" + n + "\"; left out");
+            }
+            continue;
         }
         // Beyond this kernel, or not in our own bounding set: can't be granted.
         bool unknown_to_kernel = v > last_cap;
@@ -50,11 +56,12 @@ CapPlan plan_capabilities(const spec::Process& p, const std::function<void(const
     int last = static_cast<int>(cap_max_bits()) - 1;
     const auto& c = *p.capabilities;
     std::vector<int> warned;
-    plan.bounding = resolve(c.bounding, "bounding", last, warn, warned);
-    plan.effective = resolve(c.effective, "effective", last, warn, warned);
-    plan.permitted = resolve(c.permitted, "permitted", last, warn, warned);
-    plan.inheritable = resolve(c.inheritable, "inheritable", last, warn, warned);
-    plan.ambient = resolve(c.ambient, "ambient", last, warn, warned);
+    std::vector<std::string> unknown;
+    plan.bounding = resolve(c.bounding, "bounding", last, warn, warned, unknown);
+    plan.effective = resolve(c.effective, "effective", last, warn, warned, unknown);
+    plan.permitted = resolve(c.permitted, "permitted", last, warn, warned, unknown);
+    plan.inheritable = resolve(c.inheritable, "inheritable", last, warn, warned, unknown);
+    plan.ambient = resolve(c.ambient, "ambient", last, warn, warned, unknown);
     return plan;
 }
 

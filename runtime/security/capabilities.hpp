@@ -16,9 +16,9 @@ struct CapPlan {
     std::vector<int> bounding, effective, permitted, inheritable, ambient;
 };
 
-// Resolve names ("CAP_NET_ADMIN"); unknown names are an error naming the
-// set. Capabilities this kernel or this process can't grant are left out,
-// each reported through warn (root here may lack CAP_SYS_RESOURCE).
+// Resolve names ("CAP_NET_ADMIN"). Unknown names, and capabilities this
+// kernel or this process can't grant, are left out, each reported through
+// warn (root here may lack CAP_SYS_RESOURCE), as runc does.
 CapPlan plan_capabilities(const spec::Process& p, const std::function<void(const std::string&)>& warn);
 
 // Before the uid switch: drop the bounding set, keep permitted across setuid.

@@ -247,3 +247,41 @@ Test(cli, spec_matches_runc_spec) {
     itest::finish();
 }
 
+// What runc takes in a config though it is not quite right, berth takes
+// too, with a warning: an identical namespace twice, device access letters
+// other than rwm, an unknown capability, an rlimit given twice, id maps
+// without a user namespace. What would widen access is still refused.
+Test(cli, lenient_where_runc_is) {
+    auto c = itest::container();
+    c.sh("grep -E 'Max open files' /proc/self/limits");
+    auto& lin = *c.cfg.linux;
+    lin.namespaces.push_back(lin.namespaces.front());
+    lin.resources->devices.push_back({.allow = true, .type = "c", .major = 1, .minor = 3, .access = "rwmx"});
+    lin.uidMappings = {{0, 1000, 1}};
+    lin.gidMappings = {{0, 1000, 1}};
+    c.cfg.process->capabilities->bounding.push_back("CAP_NO_SUCH_THING");
+    c.cfg.process->rlimits.insert(c.cfg.process->rlimits.begin(), {"RLIMIT_NOFILE", 2048, 2048});
+    c.cfg.process->rlimits.push_back({"RLIMIT_NOFILE", 512, 512});
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(std::regex_search(r.out, std::regex("Max open files +512 +512")), "%s", r.describe().c_str());
+    for (const char* w : {"linux.namespaces", "\"rwmx\" read as \"rwm\"", "CAP_NO_SUCH_THING", "RLIMIT_NOFILE",
+                          "linux.uidMappings"})
+        cr_assert(contains(r.err, w), "no warning naming %s:\n%s", w, r.describe().c_str());
+    IT_ASSERT_NO_TRACE(c.id, c.bundle);
+
+    // A deny rule whose letters are capitals: meant, but it would deny nothing.
+    auto d = itest::container();
+    d.sh("true");
+    d.cfg.linux->resources->devices.push_back({.allow = false, .type = "c", .major = 1, .minor = 3, .access = "RWM"});
+    IT_ASSERT_FAIL(d.run(), "linux.resources.devices", "RWM");
+    // The same namespace twice with different paths: which one is meant?
+    auto e = itest::container();
+    e.sh("true");
+    e.cfg.linux->namespaces.push_back({berth::spec::NsType::ipc, "/proc/self/ns/ipc"});
+    IT_ASSERT_FAIL(e.run(), "linux.namespaces", "duplicate");
+    IT_ASSERT_NO_TRACE(d.id, d.bundle);
+    IT_ASSERT_NO_TRACE(e.id, e.bundle);
+    itest::finish();
+}
+

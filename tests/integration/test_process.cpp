@@ -254,11 +254,16 @@ Test(process, non_root_without_ambient_has_no_capabilities) {
     itest::finish();
 }
 
-Test(process, unknown_capability_fails_cleanly) {
+// runc leaves an unknown capability out with a warning (configs written
+// for newer kernels name caps older ones lack); so does berth.
+Test(process, unknown_capability_is_left_out_with_a_warning) {
     auto c = itest::container();
     c.cfg.process->capabilities->effective.push_back("CAP_MAKE_COFFEE");
+    c.sh("grep -E '^CapEff' /proc/self/status");
     auto r = c.run();
-    IT_ASSERT_FAIL(r, "process.capabilities.effective", "CAP_MAKE_COFFEE");
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.err, "process.capabilities.effective") && contains(r.err, "CAP_MAKE_COFFEE"), "%s",
+              r.describe().c_str());
     IT_ASSERT_NO_TRACE(c.id, c.bundle);
     itest::finish();
 }
