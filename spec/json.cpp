@@ -3,8 +3,11 @@
 #include "error.hpp"
 
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <type_traits>
@@ -62,22 +65,55 @@ std::string index_path(const std::string& parent, size_t i) {
     return s;
 }
 
-// The first line of yajl's verbose message plus the input snippet it quotes
-// (its "(right here) ---^" arrow line is useless once on one line).
-std::string one_line_error(const char* msg) {
-    std::string_view s(msg);
-    size_t nl = s.find('\n');
-    std::string out(s.substr(0, nl));
-    if (nl == std::string_view::npos) return out;
-    std::string_view rest = s.substr(nl + 1);
-    std::string_view snippet = rest.substr(0, rest.find('\n'));
-    size_t b = snippet.find_first_not_of(' ');
-    if (b != std::string_view::npos) {
-        snippet = snippet.substr(b);
-        snippet = snippet.substr(0, snippet.find_last_not_of(' ') + 1);
-        out.append(" near '").append(snippet).append("'");
+// "line L, column C" (from 1; columns count characters) of a byte offset.
+std::string line_column(std::string_view t, size_t off) {
+    off = std::min(off, t.size());
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < off; ++i) {
+        if (t[i] == '\n') {
+            ++line;
+            col = 1;
+        } else if ((static_cast<unsigned char>(t[i]) & 0xC0) != 0x80) {
+            ++col;
+        }
     }
-    return out;
+    return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+// Where yajl's parser gives up on t: yajl_tree only quotes the text around
+// it, so parse again with a bare handle, which counts the bytes it took.
+size_t error_offset(std::string_view t) {
+    yajl_handle h = yajl_alloc(nullptr, nullptr, nullptr);
+    if (h == nullptr) return t.size();
+    yajl_config(h, yajl_allow_comments, 1);   // as yajl_tree_parse
+    size_t off = t.size();   // premature EOF: the error is at the end
+    if (yajl_parse(h, reinterpret_cast<const unsigned char*>(t.data()), t.size()) == yajl_status_error) {
+        // yajl stops inside or just after the token it could not take:
+        // point at the token's start.
+        off = std::min(yajl_get_bytes_consumed(h), t.size());
+        if (off > 0) --off;
+        auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+'; };
+        if (off < t.size() && t[off] == '"' && off > 0) {
+            // The closing quote of a string: back to its opening one.
+            size_t j = off;
+            while (j > 0 && !(t[j - 1] == '"' && (j < 2 || t[j - 2] != '\\'))) --j;
+            off = j > 0 ? j - 1 : 0;
+        } else if (off < t.size() && word(t[off])) {
+            while (off > 0 && word(t[off - 1])) --off;
+            if (off > 0 && t[off - 1] == '"') --off;
+        }
+    } else {
+        yajl_complete_parse(h);
+    }
+    yajl_free(h);
+    return off;
+}
+
+// yajl's message without the snippet it quotes ("parse error: premature EOF").
+std::string first_line(const char* msg) {
+    std::string_view s(msg);
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+    return std::string(s.substr(0, s.find('\n')));
 }
 
 // One pass over the text for the cases yajl_tree gets silently wrong. Tracks
@@ -85,7 +121,7 @@ std::string one_line_error(const char* msg) {
 // are only counted where they mean something.
 void precheck(std::string_view t, std::string_view what) {
     auto fail = [&](std::string msg, size_t off) {
-        msg += " at offset " + std::to_string(off);
+        msg += " at " + line_column(t, off);
         throw Error(EINVAL, what.empty() ? msg : std::string(what) + ": " + msg);
     };
     int depth = 0;
@@ -270,7 +306,7 @@ Document::Document(std::string_view text, std::string_view what) {
     err[0] = '\0';
     root_ = yajl_tree_parse(buf.c_str(), err, sizeof err);
     if (root_ == nullptr) {
-        std::string msg = one_line_error(err[0] ? err : "parse error");
+        std::string msg = first_line(err[0] ? err : "parse error") + " at " + line_column(text, error_offset(text));
         throw Error(EINVAL, what.empty() ? msg : std::string(what) + ": " + msg);
     }
 }

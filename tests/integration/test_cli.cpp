@@ -285,3 +285,12 @@ Test(cli, lenient_where_runc_is) {
     itest::finish();
 }
 
+// A syntax error in config.json names its line and column.
+Test(cli, json_syntax_error_names_line_and_column) {
+    auto c = itest::container();
+    c.write_config_text("{\n  \"ociVersion\": \"1.2.0\",\n  \"process\": {\n    \"args\": [\"sh\"]\n    \"cwd\": \"/\"\n  }\n}\n");
+    auto r = itest::berth({"run", "--bundle", c.bundle, c.id});
+    IT_ASSERT_FAIL(r, "config.json", "line 5, column 5");
+    IT_ASSERT_NO_TRACE(c.id, c.bundle);
+    itest::finish();
+}

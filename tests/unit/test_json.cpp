@@ -185,7 +185,7 @@ Test(json, empty_what_has_no_prefix) {
 
 Test(json, rejects_what_yajl_tree_would_truncate) {
     using namespace std::string_literals;
-    expect_error([] { Document d("{\"a\": \"x\0y\"}"s, "t"); }, "t: parse error: NUL byte at offset 8");
+    expect_error([] { Document d("{\"a\": \"x\0y\"}"s, "t"); }, "t: parse error: NUL byte at line 1, column 9");
     expect_error([] { Document d(R"({"a": "x\u0000y"})", "t"); }, "t: parse error: \\u0000 in a string is not supported");
     // An escaped backslash followed by "u0000" is plain text.
     Document ok(R"({"a": "x\\u0000y"})", "t");
@@ -244,4 +244,18 @@ Test(json, writer_misuse_throws) {
     expect_error([&] { w.int64(1); }, "json writer: keys must be strings");
     Writer w2;
     expect_error([&] { w2.number(std::numeric_limits<double>::infinity()); }, "json writer: invalid number");
+}
+
+// A syntax error names the line and column of the token yajl stopped at,
+// not the file's first bytes (which yajl_tree quotes).
+Test(json, syntax_errors_name_line_and_column) {
+    const char* config = "{\n  \"ociVersion\": \"1.2.0\",\n  \"process\": {\n    \"args\": [\"sh\"]\n    \"cwd\": \"/\"\n  }\n}\n";
+    expect_error([&] { Document d(config, "config.json"); },
+                 "config.json: parse error: after key and value, inside map, I expect ',' or '}' at line 5, column 5");
+    expect_error([] { Document d("{\"a\": 1,\n \"b\" 2}", "t"); }, "at line 2, column 6");
+    expect_error([] { Document d("{\"a\":\n  tru}", "t"); }, "t: lexical error: invalid string in json text. at line 2, column 3");
+    expect_error([] { Document d("{\"a\": [1, 2,\n", "t"); }, "t: parse error: premature EOF at line 2, column 1");
+    expect_error([] { Document d("{\"a\": 1}\n\n}", "t"); }, "t: parse error: trailing garbage at line 3, column 1");
+    // Columns count characters, not bytes.
+    expect_error([] { Document d("{\"é\": ]}", "t"); }, "at line 1, column 7");
 }
