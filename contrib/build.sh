@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install berth's build dependencies from Debian and build it into ./build.
-# Idempotent. `contrib/build.sh --tests` also installs what the test suites use.
+# Install berth's build dependencies from Debian and build it into ./build:
+# the programs (berth, berth-shim), their man pages and shell completions.
+# Idempotent. `contrib/build.sh --tests` also installs what the test suites
+# use and builds the tests; without it a new build dir leaves them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,9 +20,17 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The tests option is set only when asked for (or for a new build dir), so
+# a build dir set up for the tests keeps them.
+opts=()
+if [[ "${1:-}" == "--tests" ]]; then
+    opts=(-Dtests=enabled)
+elif [[ ! -f build/build.ninja ]]; then
+    opts=(-Dtests=disabled)
+fi
 if [[ -f build/build.ninja ]]; then
-    meson setup --reconfigure build >/dev/null
+    meson setup --reconfigure "${opts[@]}" build >/dev/null
 else
-    meson setup build >/dev/null
+    meson setup "${opts[@]}" build >/dev/null
 fi
 ninja -C build
