@@ -24,6 +24,9 @@ command -v busybox >/dev/null || { echo "1..0 # SKIP busybox-static is not insta
 BERTH=$(readlink -f "$BERTH")
 
 W=$(mktemp -d /tmp/berth-e2e-ctrd.XXXXXX)
+# containerd 1.6 puts shim sockets in /run/containerd/s whatever its state
+# dir, and ctr task exec its fifos in /run/containerd/fifo.
+note_new /run/containerd /run/containerd/s /run/containerd/fifo
 CG=berth-e2e-ctr-$$
 NS=berth-e2e
 IMG=localhost/berth-e2e:latest
@@ -78,6 +81,7 @@ cleanup() {
     done
     umount_under "$W"
     rm -rf "$W"
+    remove_new
 }
 on_exit cleanup
 

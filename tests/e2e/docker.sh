@@ -34,6 +34,8 @@ DPID=''
 had_key=0; [ -e /etc/docker/key.json ] && had_key=1
 had_etc=0; [ -d /etc/docker ] && had_etc=1
 had_run=0; [ -d /run/docker ] && had_run=1
+# dockerd's containerd puts shim sockets in /run/containerd/s.
+note_new /run/containerd /run/containerd/s
 driver=overlay2; [ "$(stat -f -c %T "$W")" = overlayfs ] && driver=vfs
 
 # The setup README.md documents.
@@ -86,6 +88,7 @@ cleanup() {
     [ "$had_key" = 1 ] || rm -f /etc/docker/key.json
     [ "$had_etc" = 1 ] || rmdir /etc/docker 2>/dev/null
     [ "$had_run" = 1 ] || { rmdir /run/docker/plugins 2>/dev/null; rmdir /run/docker 2>/dev/null; }
+    remove_new
 }
 on_exit cleanup
 

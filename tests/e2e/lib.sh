@@ -103,6 +103,24 @@ kill_pid() {
     return 0
 }
 
+# note_new PATH...: paths a client makes on the host whatever its config
+# says (containerd's shim socket dir, podman's image cache); those missing
+# now are removed by remove_new at cleanup, deepest first, so a run leaves
+# nothing behind. A dir is removed only when empty (another user may share
+# it since).
+NEW_PATHS=()
+note_new() {
+    local p
+    for p in "$@"; do [ -e "$p" ] || NEW_PATHS+=("$p"); done
+}
+remove_new() {
+    local i p
+    for ((i = ${#NEW_PATHS[@]} - 1; i >= 0; i--)); do
+        p=${NEW_PATHS[i]}
+        if [ -d "$p" ] && [ ! -L "$p" ]; then rmdir "$p" 2>/dev/null; else rm -f "$p"; fi
+    done
+}
+
 # on_exit FUNC: run FUNC once on exit, Ctrl-C and TERM included, and let no
 # second signal cut it short.
 on_exit() {

@@ -15,6 +15,9 @@ command -v busybox >/dev/null || { echo "1..0 # SKIP busybox-static is not insta
 [ -x "$BERTH" ] || { echo "1..0 # SKIP $BERTH is not built"; exit 0; }
 
 W=$(mktemp -d /tmp/berth-e2e-podman.XXXXXX)
+# What has no setting: root's image blob cache, and berth's default state
+# root (podman's container cleanup gives the runtime no --root).
+note_new /var/lib/containers /var/lib/containers/cache /var/lib/containers/cache/blob-info-cache-v1.boltdb /run/berth
 had_parent=0
 for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do [ -d "$d" ] && had_parent=1; done
 cat > "$W/containers.conf" <<X
@@ -24,6 +27,9 @@ netns = "none"
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+tmp_dir = "$W/libpod"
+[network]
+network_config_dir = "$W/cni"
 X
 printf '[storage]\ndriver = "overlay"\nrunroot = "%s/run"\ngraphroot = "%s/storage"\n' "$W" "$W" > "$W/storage.conf"
 export CONTAINERS_CONF=$W/containers.conf CONTAINERS_STORAGE_CONF=$W/storage.conf
@@ -39,6 +45,7 @@ cleanup() {
     pm rmi -af >/dev/null 2>&1
     umount_under "$W"
     rm -rf "$W"
+    remove_new
     if [ "$had_parent" = 0 ]; then
         for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
             [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null

@@ -22,6 +22,8 @@ command -v busybox >/dev/null || { echo "1..0 # SKIP busybox-static is not insta
 BERTH_SHIM=$(readlink -f "$BERTH_SHIM")
 
 W=$(mktemp -d /tmp/berth-e2e-shim.XXXXXX)
+# ctr task exec makes its fifos in /run/containerd/fifo.
+note_new /run/containerd /run/containerd/fifo
 CG=berth-e2e-shim-$$
 NS=berth-e2e
 IMG=localhost/berth-e2e:latest
@@ -80,6 +82,7 @@ cleanup() {
     umount_under "$W"
     [ -n "${KEEP_LOG:-}" ] && cp "$W/containerd.log" "$KEEP_LOG"
     rm -rf "$W"
+    remove_new
 }
 on_exit cleanup
 

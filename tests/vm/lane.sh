@@ -34,7 +34,9 @@
 #                (default: every build/tests/integration/integration-*)
 #   LANE_TEST_TIMEOUT  per-binary limit in the guest, s (default 600)
 #   LANE_CRITERION_ARGS  extra args for each test binary (e.g. --filter=mounts/*)
-#   LANE_KEEP=1  keep the copied binaries in the run dir (logs are always kept)
+#   LANE_KEEP=1  keep the run dir (/tmp/berth-lane.*) and the copied binaries
+#                in it; without it run-integration removes the run dir after a
+#                green run (its logs are kept after a failure)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -295,6 +297,7 @@ run_integration() {
 	fi
 	[ "$F" -eq 0 ] || return 1
 	[ "$rc" = 0 ] || { log "guest script exited $rc"; return 1; }
+	[ "${LANE_KEEP:-0}" = 1 ] || rm -rf "$R"   # green: nothing left behind
 	return 0
 }
 
