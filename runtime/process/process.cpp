@@ -83,10 +83,16 @@ bool is_executable_file(const std::string& path) {
 
 std::string find_executable(const spec::Process& p) {
     const auto& name = p.args.front();
+    // In runc's (Go's) words, which Docker and podman match to tell a
+    // command not found (exit 127) from one that can't be run (126).
     if (name.find('/') != std::string::npos) {
         struct stat st;
-        if (::stat(name.c_str(), &st) < 0) throw_errno("exec \"" + name + "\"");
-        if (S_ISDIR(st.st_mode)) throw Error(EACCES, "exec \"" + name + "\": is a directory");
+        if (::stat(name.c_str(), &st) < 0) {
+            if (errno == ENOENT) throw Error(ENOENT, "exec \"" + name + "\": stat " + name + ": no such file or directory");
+            throw_errno("exec \"" + name + "\"");
+        }
+        if (S_ISDIR(st.st_mode)) throw Error(EACCES, "exec \"" + name + "\": is a directory: permission denied");
+        if (::access(name.c_str(), X_OK) < 0) throw Error(EACCES, "exec \"" + name + "\": permission denied");
         return name;
     }
     std::string path = env_value(p.env, "PATH");

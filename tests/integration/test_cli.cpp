@@ -90,8 +90,15 @@ Test(cli, exec_exit_statuses) {
     std::string prog = missing_program();
     r = itest::berth({"exec", c.id, prog});
     cr_assert_eq(r.status, 255, "%s", r.describe().c_str());
-    // podman and Docker map these words to "command not found" (127).
+    // podman and Docker map these words to "command not found" (127) and
+    // "permission denied" to "cannot run" (126); Docker wants them in Go's case.
     cr_assert(contains(r.err, prog) && contains(r.err, "executable file not found"), "%s", r.describe().c_str());
+    r = itest::berth({"exec", c.id, "/" + prog});
+    cr_assert_eq(r.status, 255, "%s", r.describe().c_str());
+    cr_assert(contains(r.err, "/" + prog) && contains(r.err, "no such file or directory"), "%s", r.describe().c_str());
+    r = itest::berth({"exec", c.id, "/etc/passwd"});   // not executable: "cannot run" (126)
+    cr_assert_eq(r.status, 255, "%s", r.describe().c_str());
+    cr_assert(contains(r.err, "permission denied"), "%s", r.describe().c_str());
     r = itest::berth({"exec", itest::new_id(), "true"});
     cr_assert_eq(r.status, 255, "%s", r.describe().c_str());
     cr_assert(contains(r.err, "does not exist"), "%s", r.describe().c_str());
