@@ -210,7 +210,9 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     BERTH_DEBUG(ctx.log, "create " + id + ": cgroup " + (cg->path().empty() ? "(none)" : cg->path()) + " ready");
 
     if (::mkfifo(dir.fifo_path().c_str(), 0622) < 0) throw_errno("create " + dir.fifo_path());
-    UniqueFd fifo(::open(dir.fifo_path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    // Read-write: the open does not wait for a writer, and the init's read
+    // blocks until start writes (no poll needed under its seccomp filter).
+    UniqueFd fifo(::open(dir.fifo_path().c_str(), O_RDWR | O_CLOEXEC));
     if (!fifo) throw_errno("open " + dir.fifo_path());
 
     UniqueFd console;

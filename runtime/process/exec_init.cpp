@@ -66,6 +66,7 @@ std::string setup(ExecInitArgs& a, std::vector<std::string>& env) {
 
 void exec_init(ExecInitArgs& a) {
     ::sigprocmask(SIG_SETMASK, &a.sigmask, nullptr);
+    a.sync.use_write();
     auto fail = [&](int err, const std::string& what, bool from_syscall) {
         try { a.sync.send(SyncType::error, err, what, from_syscall); } catch (...) {}
         _exit(1);

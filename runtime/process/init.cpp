@@ -10,7 +10,6 @@
 #include "terminal.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -113,18 +112,16 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::st
     exe = finish_process(f, env);
 }
 
+// Called with the seccomp filter loaded: read(2) only. The fifo is open
+// read-write, so the read blocks until `start` writes instead of seeing
+// EOF while no writer has it open (which would need poll).
 void wait_for_start(int fifo) {
-    pollfd p{fifo, POLLIN, 0};
     for (;;) {
-        if (::poll(&p, 1, -1) < 0) {
-            if (errno == EINTR) continue;
-            _exit(1);
-        }
         char c;
         ssize_t n = ::read(fifo, &c, 1);
         if (n == 1) return;
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        _exit(1);   // a start that opened the fifo and wrote nothing
+        if (n < 0 && errno == EINTR) continue;
+        _exit(1);
     }
 }
 
@@ -132,6 +129,7 @@ void wait_for_start(int fifo) {
 
 void container_init(InitArgs& a) {
     ::sigprocmask(SIG_SETMASK, &a.sigmask, nullptr);
+    a.sync.use_write();
     std::string exe;
     std::vector<std::string> env;
     std::string hook_state;

@@ -22,7 +22,7 @@ struct InitArgs {
     std::string rootfs;
     std::string bundle;
     SyncSocket sync;               // the init's end
-    int fifo_fd = -1;              // exec.fifo, read end: start writes one byte
+    int fifo_fd = -1;              // exec.fifo, open read-write: start writes one byte
     int console_fd = -1;           // connected --console-socket, for process.terminal
     unsigned preserve_fds = 0;
     bool no_pivot = false;

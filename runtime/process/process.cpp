@@ -62,7 +62,6 @@ void apply_user(const spec::Process& p, bool setgroups_denied) {
     }
     if (::setresgid(u.gid, u.gid, u.gid) < 0) throw_errno("process.user.gid: setgid " + std::to_string(u.gid));
     if (::setresuid(u.uid, u.uid, u.uid) < 0) throw_errno("process.user.uid: setuid " + std::to_string(u.uid));
-    ::umask(u.umask.value_or(022));
 }
 
 namespace {

@@ -14,7 +14,7 @@ void apply_personality(const spec::Linux& l);
 void become_userns_root();
 // A new session keyring "_ses.<id>" (where the kernel has keyrings), as runc does.
 void join_session_keyring(const std::string& id);
-// setgroups (unless denied, rootless), setresgid, setresuid, umask.
+// setgroups (unless denied, rootless), setresgid, setresuid.
 void apply_user(const spec::Process& p, bool setgroups_denied = false);
 // The executable for args[0]: as given when it holds a '/', else the first
 // match in the process's PATH. Resolved inside the container (after pivot).

@@ -6,13 +6,44 @@
 #include "lsm.hpp"
 #include "process.hpp"
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 namespace berth {
+
+namespace {
+
+// Mark every fd from `first` up close-on-exec. close_range(2) where the
+// kernel (5.11+) and any seccomp filter berth itself runs under allow it;
+// else one fcntl per fd listed in /proc/self/fd.
+void cloexec_from(unsigned first) {
+    if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    if (errno != ENOSYS && errno != EINVAL && errno != EPERM) throw_errno("mark fds close-on-exec");
+    DIR* d = ::opendir("/proc/self/fd");
+    if (!d) throw_errno("mark fds close-on-exec: open /proc/self/fd");
+    int self = ::dirfd(d);
+    while (dirent* e = ::readdir(d)) {
+        char* end;
+        long fd = std::strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || fd < static_cast<long>(first) || fd == self) continue;
+        int flags = ::fcntl(static_cast<int>(fd), F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC) && ::fcntl(static_cast<int>(fd), F_SETFD, flags | FD_CLOEXEC) < 0) {
+            int err = errno;
+            ::closedir(d);
+            throw_errno(err, "mark fd " + std::to_string(fd) + " close-on-exec");
+        }
+    }
+    ::closedir(d);
+}
+
+} // namespace
 
 std::string finish_process(const ProcessFinish& f, std::vector<std::string>& env) {
     const auto& proc = *f.process;
@@ -31,6 +62,22 @@ std::string finish_process(const ProcessFinish& f, std::vector<std::string>& env
         if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
             throw Error(EPERM, "process.cwd: " + proc.cwd + " is outside the container's root");
     }
+    ::umask(proc.user.umask.value_or(022));
+
+    // Nothing but stdio and the preserved fds may cross into the container.
+    // Done before any filter is loaded: the profile need not allow it.
+    unsigned first = 3 + f.preserve_fds;
+    cloexec_from(first);
+    for (unsigned fd = 3; fd < first; ++fd)
+        if (::fcntl(static_cast<int>(fd), F_SETFD, 0) < 0 && errno != EBADF)
+            throw_errno("preserve fd " + std::to_string(fd));
+    // berth exits once the process is set up; that must not kill it.
+    if (::prctl(PR_SET_PDEATHSIG, 0) < 0) throw_errno("clear parent death signal");
+
+    // After the filter is loaded only what runc itself needs then may
+    // follow: capset/prctl and the set*id calls (without no_new_privs),
+    // stat/access for the executable, and in the init write (ready), read
+    // (the exec fifo), close and execve.
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
     // while we still have it. With it, load as late as possible (runc's order).
     auto load_seccomp = [&] {
@@ -45,16 +92,6 @@ std::string finish_process(const ProcessFinish& f, std::vector<std::string>& env
     if (proc.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw_errno("set no_new_privs");
     std::string exe = find_executable(proc);
     apply_exec_labels(proc);
-
-    // Nothing but stdio and the preserved fds may cross into the container.
-    unsigned first = 3 + f.preserve_fds;
-    if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) throw_errno("mark fds close-on-exec");
-    for (unsigned fd = 3; fd < first; ++fd)
-        if (::fcntl(static_cast<int>(fd), F_SETFD, 0) < 0 && errno != EBADF)
-            throw_errno("preserve fd " + std::to_string(fd));
-
-    // berth exits once the process is set up; that must not kill it.
-    if (::prctl(PR_SET_PDEATHSIG, 0) < 0) throw_errno("clear parent death signal");
     if (proc.noNewPrivileges) load_seccomp();
     return exe;
 }

@@ -1,7 +1,8 @@
 // The last steps shared by a container's init and an exec'd process, from
 // capabilities to the point just before execve: rlimits, personality, cwd,
-// seccomp, capabilities, user, no_new_privs, LSM labels and the fd purge,
-// in runc's order.
+// umask, the fd purge, seccomp, capabilities, user, no_new_privs and LSM
+// labels, in runc's order. Everything after the filter is loaded is what
+// runc does then too, so any profile that runs under runc runs here.
 #pragma once
 
 #include "config.hpp"

@@ -4,6 +4,7 @@
 #include "fd_passing.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <memory>
@@ -33,7 +34,13 @@ void SyncSocket::send(SyncType type, int32_t err, std::string_view text, uint32_
     Header h{static_cast<uint32_t>(type), err, level};
     std::memcpy(buf.data(), &h, sizeof h);
     std::memcpy(buf.data() + sizeof h, text.data(), text.size());
-    send_with_fd(fd_.get(), buf.data(), buf.size(), -1, "on sync socket");
+    if (!plain_) {
+        send_with_fd(fd_.get(), buf.data(), buf.size(), -1, "on sync socket");
+        return;
+    }
+    // One write is one SOCK_SEQPACKET record.
+    while (::write(fd_.get(), buf.data(), buf.size()) < 0)
+        if (errno != EINTR) throw_errno("send on sync socket");
 }
 
 void SyncSocket::send_fd(SyncType type, int fd) const {

@@ -46,9 +46,15 @@ public:
     SyncMsg recv() const;
     int fd() const { return fd_.get(); }
     void close() { fd_.reset(); }
+    // The init's and exec child's end: send fd-less messages with write(2),
+    // the one call a seccomp profile is sure to allow once the filter is
+    // loaded (runc needs it too); sendmsg(2) may be refused. A parent gone
+    // means SIGPIPE, which is what that process should get then anyway.
+    void use_write() { plain_ = true; }
 
 private:
     UniqueFd fd_;
+    bool plain_ = false;
 };
 
 } // namespace berth

@@ -133,6 +133,58 @@ Test(seccomp, deny_by_default_profile) {
     itest::finish();
 }
 
+namespace {
+
+// What busybox's sh, echo, mkdir and sleep use, and what runc itself calls
+// once the filter is in force (without no_new_privs it is loaded before the
+// capability and user changes): nothing newer, no close_range, poll or
+// sendmsg, as in profiles written before those existed.
+Seccomp runc_minimal_profile() {
+    Seccomp s;
+    s.defaultAction = "SCMP_ACT_ERRNO";
+    s.syscalls = {rule({"execve", "brk", "mmap", "munmap", "mprotect", "arch_prctl", "set_tid_address",
+                        "set_robust_list", "rseq", "prlimit64", "getuid", "geteuid", "getgid", "getegid", "getpid",
+                        "getppid", "getpgrp", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "write", "writev",
+                        "read", "close", "exit", "exit_group", "fcntl", "ioctl", "newfstatat", "fstat", "stat",
+                        "getcwd", "uname", "wait4", "lseek", "dup2", "dup3", "openat", "access", "faccessat",
+                        "readlink", "readlinkat", "getrandom", "futex", "sysinfo", "nanosleep", "clock_nanosleep",
+                        "clone", "fork", "vfork",
+                        // runc's own calls after loading the filter
+                        "capget", "capset", "prctl", "setgroups", "setresuid", "setresgid", "setuid", "setgid",
+                        "getdents64"},
+                       "SCMP_ACT_ALLOW")};
+    return s;
+}
+
+} // namespace
+
+Test(seccomp, runc_minimal_profile_without_no_new_privs) {
+    auto c = itest::container();
+    c.cfg.process->noNewPrivileges = false;
+    c.cfg.linux->seccomp = runc_minimal_profile();
+    c.sh("echo allowed; mkdir /tmp/x 2>&1; exec sleep 600");
+    IT_ASSERT_OK(c.create());
+    IT_ASSERT_OK(c.start());
+    auto out = itest::wait_output(c, "Operation not permitted");
+    cr_assert(contains(out, "allowed"), "%s", out.c_str());
+    // exec runs under the same filter, loaded at the same point.
+    auto r = itest::berth({"exec", c.id, "sh", "-c", "echo exec-ok; mkdir /tmp/y 2>&1; grep Seccomp: /proc/self/status"});
+    cr_assert(itest::check_ok(r).empty(), "%s\ncontainer output: %s", itest::check_ok(r).c_str(), c.output().c_str());
+    cr_assert(contains(r.out, "exec-ok\n"), "%s", r.describe().c_str());
+    cr_assert(contains(r.out, "Operation not permitted"), "%s", r.describe().c_str());
+    cr_assert(contains(r.out, "Seccomp:\t2"), "%s", r.describe().c_str());
+    IT_ASSERT_OK(c.del(true));
+    // And with no_new_privs: loaded last, just before the exec.
+    auto d = itest::container();
+    d.cfg.process->noNewPrivileges = true;
+    d.cfg.linux->seccomp = runc_minimal_profile();
+    d.sh("echo nnp-ok");
+    auto rr = d.run();
+    IT_ASSERT_OK(rr);
+    cr_assert(contains(rr.out, "nnp-ok"), "%s", rr.describe().c_str());
+    itest::finish();
+}
+
 Test(seccomp, notify_listener_receives_fd_and_state) {
     auto c = itest::container();
     std::string sock = itest::work_dir() + "/listener.sock";
