@@ -82,8 +82,8 @@ std::string finish_process(const ProcessFinish& f, std::vector<std::string>& env
     // while we still have it. With it, load as late as possible (runc's order).
     auto load_seccomp = [&] {
         if (!f.seccomp) return;
-        f.seccomp->load();
-        if (f.seccomp->uses_notify()) f.sync->send_fd(SyncType::seccomp_fd, f.seccomp->notify_fd().get());
+        UniqueFd listener = f.seccomp->load();
+        if (listener) f.sync->send_fd(SyncType::seccomp_fd, listener.get());
     };
     if (!proc.noNewPrivileges) load_seccomp();
     caps_before_user(caps);

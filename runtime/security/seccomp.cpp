@@ -5,11 +5,17 @@
 #include "json.hpp"
 #include "terminal.hpp"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <map>
 
 namespace berth {
 
@@ -84,6 +90,145 @@ void check(int rc, const std::string& what) {
     if (rc < 0) throw Error(-rc, what, true);
 }
 
+// ---- the ENOSYS stub (runc's libcontainer/seccomp/patchbpf rules) ----------
+
+// Defaults that let a syscall run (or leave it to a tracer) get no stub.
+bool permissive(uint32_t def) {
+    uint32_t act = def & SECCOMP_RET_ACTION_FULL;
+    return def == SCMP_ACT_ALLOW || def == SCMP_ACT_LOG || act == SECCOMP_RET_TRACE;
+}
+
+// x86_64 and x32 share one AUDIT_ARCH value (x32 sets bit 30 of the
+// syscall number); libseccomp gives x32 a token of its own.
+uint32_t audit_arch(uint32_t token) { return token == SCMP_ARCH_X32 ? SCMP_ARCH_X86_64 : token; }
+constexpr uint32_t kX32Bit = 0x40000000;
+
+// The largest syscall number the profile names, per architecture token
+// (every rule counts, whatever its action; unknown names do not).
+std::map<uint32_t, uint32_t> last_syscalls(const spec::Seccomp& s, const std::vector<uint32_t>& tokens) {
+    std::map<uint32_t, uint32_t> last;
+    for (uint32_t t : tokens) {
+        uint32_t max = 0;
+        for (const auto& sc : s.syscalls)
+            for (const auto& name : sc.names) {
+                int nr = seccomp_syscall_resolve_name_arch(t, name.c_str());
+                if (nr >= 0 && static_cast<uint32_t>(nr) > max) max = static_cast<uint32_t>(nr);
+            }
+        if (max) last[t] = max;
+    }
+    return last;
+}
+
+// A small forward-only assembler: jump targets are instruction indices,
+// or the two exits of the stub.
+class Stub {
+public:
+    static constexpr int kEnosys = -1;   // return ENOSYS
+    static constexpr int kFilter = -2;   // fall into libseccomp's program
+
+    size_t size() const { return ins_.size(); }
+    size_t stmt(uint16_t code, uint32_t k) { return add({code, k, 0, 0, false}); }
+    size_t jump(uint16_t code, uint32_t k, int jt, int jf) { return add({code, k, jt, jf, true}); }
+    size_t ja(int target) { return add({BPF_JMP | BPF_JA, 0, target, 0, true}); }
+    void retarget(size_t at, int jt) { ins_[at].jt = jt; }
+
+    std::vector<sock_filter> assemble() {
+        size_t enosys = ins_.size(), filter = enosys + 1;
+        std::vector<sock_filter> out;
+        auto off = [&](size_t i, int target) {
+            size_t to = target == kEnosys ? enosys : target == kFilter ? filter : static_cast<size_t>(target);
+            if (to <= i) throw Error(EINVAL, "linux.seccomp: internal error: backward jump in the ENOSYS stub");
+            return to - i - 1;
+        };
+        for (size_t i = 0; i < ins_.size(); ++i) {
+            const auto& x = ins_[i];
+            sock_filter f{x.code, 0, 0, x.k};
+            if (x.jumps && BPF_OP(x.code) == BPF_JA) {
+                f.k = static_cast<uint32_t>(off(i, x.jt));
+            } else if (x.jumps) {
+                size_t t = off(i, x.jt), e = off(i, x.jf);
+                if (t > 255 || e > 255) throw Error(E2BIG, "linux.seccomp: ENOSYS stub too large");
+                f.jt = static_cast<uint8_t>(t);
+                f.jf = static_cast<uint8_t>(e);
+            }
+            out.push_back(f);
+        }
+        out.push_back(sock_filter{BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)});
+        return out;
+    }
+
+private:
+    struct Ins {
+        uint16_t code;
+        uint32_t k;
+        int jt, jf;
+        bool jumps;
+    };
+    size_t add(Ins i) {
+        ins_.push_back(i);
+        return ins_.size() - 1;
+    }
+    std::vector<Ins> ins_;
+};
+
+// Dispatch on the architecture, then per architecture: a syscall number
+// above the profile's largest gets ENOSYS; all else (and any architecture
+// not listed) goes on to libseccomp's program, which checks it again.
+std::vector<sock_filter> enosys_stub(const std::map<uint32_t, uint32_t>& last) {
+    std::map<uint32_t, std::map<uint32_t, uint32_t>> by_audit;   // audit arch -> token -> max
+    for (const auto& [token, max] : last) by_audit[audit_arch(token)][token] = max;
+    Stub st;
+    st.stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch));
+    std::vector<std::pair<size_t, uint32_t>> dispatch;
+    for (const auto& [audit, maxes] : by_audit) {
+        int next = static_cast<int>(st.size() + 1);
+        dispatch.emplace_back(st.jump(BPF_JMP | BPF_JEQ | BPF_K, audit, next, next), audit);   // jt set below
+    }
+    st.ja(Stub::kFilter);
+    for (auto& [at, audit] : dispatch) {
+        const auto& maxes = by_audit[audit];
+        size_t start = st.stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr));
+        st.retarget(at, static_cast<int>(start));
+        // s390 passes syscall numbers the kernel does not know as 0 (setup).
+        if (audit == SCMP_ARCH_S390 || audit == SCMP_ARCH_S390X)
+            st.jump(BPF_JMP | BPF_JEQ | BPF_K, 0, Stub::kEnosys, static_cast<int>(st.size() + 1));
+        auto above = [&](uint32_t max) {
+            st.jump(BPF_JMP | BPF_JGT | BPF_K, max, Stub::kEnosys, Stub::kFilter);
+        };
+        if (audit != SCMP_ARCH_X86_64) {
+            above(maxes.begin()->second);
+            continue;
+        }
+        auto x86 = maxes.find(SCMP_ARCH_X86_64), x32 = maxes.find(SCMP_ARCH_X32);
+        if (x86 != maxes.end() && x32 != maxes.end()) {
+            size_t j = st.jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, 0, static_cast<int>(st.size() + 1));
+            above(x86->second);
+            st.retarget(j, static_cast<int>(st.size()));
+            above(x32->second);
+        } else if (x86 != maxes.end()) {
+            st.jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, Stub::kFilter, static_cast<int>(st.size() + 1));
+            above(x86->second);
+        } else {
+            st.jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, static_cast<int>(st.size() + 1), Stub::kFilter);
+            above(x32->second);
+        }
+    }
+    return st.assemble();
+}
+
+// libseccomp's program, as it would load it.
+std::vector<sock_filter> export_bpf(scmp_filter_ctx ctx) {
+    UniqueFd mem(static_cast<int>(::syscall(SYS_memfd_create, "berth-seccomp", MFD_CLOEXEC)));
+    if (!mem) throw_errno("linux.seccomp: memfd for the BPF program");
+    check(seccomp_export_bpf(ctx, mem.get()), "linux.seccomp: export BPF");
+    off_t len = ::lseek(mem.get(), 0, SEEK_END);
+    if (len < 0 || len % sizeof(sock_filter)) throw Error(EINVAL, "linux.seccomp: exported BPF has a bad size");
+    std::vector<sock_filter> prog(static_cast<size_t>(len) / sizeof(sock_filter));
+    if (::pread(mem.get(), prog.data(), static_cast<size_t>(len), 0) != len) throw_errno("linux.seccomp: read BPF");
+    return prog;
+}
+
+
 } // namespace
 
 std::unique_ptr<SeccompFilter> SeccompFilter::build(const spec::Seccomp& s,
@@ -91,28 +236,33 @@ std::unique_ptr<SeccompFilter> SeccompFilter::build(const spec::Seccomp& s,
     const std::string base = "linux.seccomp";
     if (s.defaultAction.empty()) throw Error(EINVAL, base + ".defaultAction: missing");
     uint32_t def = parse_action(s.defaultAction, s.defaultErrnoRet, base + ".defaultAction");
-    scmp_filter_ctx ctx = seccomp_init(def);
-    if (!ctx) throw Error(ENOMEM, base + ": seccomp_init failed");
-    std::unique_ptr<SeccompFilter> f(new SeccompFilter(ctx));
+    struct Ctx {
+        scmp_filter_ctx c;
+        ~Ctx() { seccomp_release(c); }
+    } ctx{seccomp_init(def)};
+    if (!ctx.c) throw Error(ENOMEM, base + ": seccomp_init failed");
+    std::unique_ptr<SeccompFilter> f(new SeccompFilter());
+    f->notify_ = def == SCMP_ACT_NOTIFY;
 
-    // no_new_privs is process.noNewPrivileges' decision, not libseccomp's.
-    check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0), base + ": clear NNP attribute");
+    std::vector<uint32_t> tokens{seccomp_arch_native()};
     for (size_t i = 0; i < s.architectures.size(); ++i) {
         std::string field = base + ".architectures[" + std::to_string(i) + "]";
-        int rc = seccomp_arch_add(ctx, parse_arch(s.architectures[i], field));
+        uint32_t a = parse_arch(s.architectures[i], field);
+        int rc = seccomp_arch_add(ctx.c, a);
         if (rc < 0 && rc != -EEXIST) check(rc, field);
+        tokens.push_back(a);
     }
+    bool tsync = false;
     for (size_t i = 0; i < s.flags.size(); ++i) {
         const auto& fl = s.flags[i];
         std::string field = base + ".flags[" + std::to_string(i) + "]";
-        if (fl == kFlagTsync) check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1), field);
-        else if (fl == kFlagLog) check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1), field);
-        else if (fl == kFlagSpecAllow) check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1), field);
+        if (fl == kFlagTsync) tsync = true;
+        else if (fl == kFlagLog) f->flags_ |= SECCOMP_FILTER_FLAG_LOG;
+        else if (fl == kFlagSpecAllow) f->flags_ |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
         else if (fl == kFlagWaitKillable)
             throw Error(ENOTSUP, field + ": " + fl + " is not supported by this libseccomp");
         else throw Error(EINVAL, field + ": unknown flag \"" + fl + "\"");
     }
-    f->notify_ = def == SCMP_ACT_NOTIFY;
 
     for (size_t i = 0; i < s.syscalls.size(); ++i) {
         const auto& sc = s.syscalls[i];
@@ -140,29 +290,41 @@ std::unique_ptr<SeccompFilter> SeccompFilter::build(const spec::Seccomp& s,
             // those become one rule each (an OR), as runc builds them.
             if (repeated_index) {
                 for (const auto& c : args)
-                    check(seccomp_rule_add_array(ctx, act, nr, 1, &c), field + " (" + name + ")");
+                    check(seccomp_rule_add_array(ctx.c, act, nr, 1, &c), field + " (" + name + ")");
             } else {
-                check(seccomp_rule_add_array(ctx, act, nr, static_cast<unsigned>(args.size()), args.data()),
+                check(seccomp_rule_add_array(ctx.c, act, nr, static_cast<unsigned>(args.size()), args.data()),
                       field + " (" + name + ")");
             }
         }
     }
     if (f->notify_ && s.listenerPath.empty())
         throw Error(EINVAL, base + ".listenerPath: required with SCMP_ACT_NOTIFY");
+    if (f->notify_) f->flags_ |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    // TSYNC matters only to a multi-threaded process, which the init is
+    // not; the kernel refuses it beside NEW_LISTENER.
+    else if (tsync) f->flags_ |= SECCOMP_FILTER_FLAG_TSYNC;
+
+    std::vector<sock_filter> prog;
+    bool skip_stub = permissive(def) || def == SCMP_ACT_ERRNO(ENOSYS);
+    if (!skip_stub) prog = enosys_stub(last_syscalls(s, tokens));
+    else debug(base + ": default action lets syscalls run; no ENOSYS stub");
+    auto filter = export_bpf(ctx.c);
+    prog.insert(prog.end(), filter.begin(), filter.end());
+    if (prog.size() > BPF_MAXINSNS)
+        throw Error(E2BIG, base + ": the filter has " + std::to_string(prog.size()) +
+                               " BPF instructions; the kernel takes at most " + std::to_string(BPF_MAXINSNS));
+    f->prog_.resize(prog.size());
+    std::memcpy(f->prog_.data(), prog.data(), prog.size() * sizeof(sock_filter));
     return f;
 }
 
-SeccompFilter::~SeccompFilter() { seccomp_release(static_cast<scmp_filter_ctx>(ctx_)); }
-
-void SeccompFilter::load() const {
-    int rc = seccomp_load(static_cast<scmp_filter_ctx>(ctx_));
-    if (rc < 0) throw Error(-rc, "linux.seccomp: load filter", true);
-}
-
-UniqueFd SeccompFilter::notify_fd() const {
-    int fd = seccomp_notify_fd(static_cast<scmp_filter_ctx>(ctx_));
-    if (fd < 0) throw Error(-fd, "linux.seccomp: notify fd", true);
-    return UniqueFd(fd);
+UniqueFd SeccompFilter::load() const {
+    static_assert(sizeof(sock_filter) == sizeof(uint64_t));
+    sock_fprog fp{static_cast<unsigned short>(prog_.size()),
+                  reinterpret_cast<sock_filter*>(const_cast<uint64_t*>(prog_.data()))};
+    long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags_, &fp);
+    if (rc < 0) throw_errno("linux.seccomp: load filter");
+    return UniqueFd(notify_ ? static_cast<int>(rc) : -1);
 }
 
 const std::vector<std::string>& seccomp_action_names() {

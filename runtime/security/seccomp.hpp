@@ -1,11 +1,18 @@
 // linux.seccomp with libseccomp. The filter is built in the parent before
 // the clone, so a bad profile fails with the field at fault before anything
 // exists; the init loads its copy as late as the spec allows.
+//
+// As runc does, a syscall newer than every one the profile names (a larger
+// number, per architecture) gets ENOSYS rather than the default action,
+// unless that action lets syscalls through (allow, log, trace): libc falls
+// back from clone3, faccessat2 and the like only on ENOSYS. This is a stub
+// prepended to libseccomp's BPF program (runc's "patchbpf").
 #pragma once
 
 #include "config.hpp"
 #include "fd.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,19 +27,20 @@ public:
     // does, so one profile serves kernels of different ages.
     static std::unique_ptr<SeccompFilter> build(const spec::Seccomp& s,
                                                 const std::function<void(const std::string&)>& debug);
-    ~SeccompFilter();
     SeccompFilter(const SeccompFilter&) = delete;
     SeccompFilter& operator=(const SeccompFilter&) = delete;
 
-    // Install the filter in the calling process.
-    void load() const;
-    // With SCMP_ACT_NOTIFY rules: the listener fd, after load().
+    // Install the filter in the calling process: one seccomp(2) call. With
+    // SCMP_ACT_NOTIFY rules, returns the listener fd (close-on-exec).
+    UniqueFd load() const;
     bool uses_notify() const { return notify_; }
-    UniqueFd notify_fd() const;
+    // The BPF program as loaded, stub first (8-byte sock_filter entries).
+    const std::vector<uint64_t>& program() const { return prog_; }
 
 private:
-    explicit SeccompFilter(void* ctx) : ctx_(ctx) {}
-    void* ctx_;
+    SeccompFilter() = default;
+    std::vector<uint64_t> prog_;   // struct sock_filter, as raw 8-byte words
+    unsigned flags_ = 0;           // SECCOMP_FILTER_FLAG_*
     bool notify_ = false;
 };
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 
@@ -182,6 +183,63 @@ Test(seccomp, runc_minimal_profile_without_no_new_privs) {
     auto rr = d.run();
     IT_ASSERT_OK(rr);
     cr_assert(contains(rr.out, "nnp-ok"), "%s", rr.describe().c_str());
+    itest::finish();
+}
+
+namespace {
+
+// Run syscall-probe with `numbers` in a container under `s`; its output.
+std::string probe(const Seccomp& s, const std::string& numbers) {
+    const char* helper = std::getenv("BERTH_SYSCALL_PROBE");
+    if (!helper || access(helper, X_OK) != 0) itest::skip("the syscall-probe test helper was not built");
+    auto c = itest::container();
+    std::string root = c.copy_rootfs();
+    IT_ASSERT_OK(itest::run_cmd({"/bin/cp", helper, root + "/bin/syscall-probe"}));
+    c.cfg.process->noNewPrivileges = true;
+    c.cfg.process->args = {"/bin/syscall-probe"};
+    for (auto& n : itest::lines(numbers)) c.cfg.process->args.push_back(n);
+    c.cfg.linux->seccomp = s;
+    auto r = c.run();
+    cr_assert(itest::check_ok(r).empty(), "%s", itest::check_ok(r).c_str());
+    return r.out;
+}
+
+} // namespace
+
+Test(seccomp, syscalls_newer_than_the_profile_get_enosys) {
+    // The largest syscall runc_minimal_profile names is rseq (334 on
+    // x86_64): clone3 (435) and an unassigned number (1000) are "newer",
+    // getpriority (140) is known to it but not allowed.
+#ifndef __x86_64__
+    itest::skip("syscall numbers below are x86_64's");
+#endif
+    for (bool arches : {false, true}) {
+        auto s = runc_minimal_profile();
+        // The common multi-arch list: x32 shares x86_64's AUDIT_ARCH.
+        if (arches) s.architectures = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+        auto out = probe(s, "435\n1000\n140\n39");
+        cr_assert(contains(out, "435=ENOSYS\n"), "clone3 must look absent, for libc to fall back: %s", out.c_str());
+        cr_assert(contains(out, "1000=ENOSYS\n"), "%s", out.c_str());
+        cr_assert(contains(out, "140=EPERM\n"), "a known syscall keeps the default action: %s", out.c_str());
+        cr_assert(contains(out, "39=ok\n"), "getpid is allowed: %s", out.c_str());
+    }
+    // With its own errno for the default, the rule is the same.
+    auto s = runc_minimal_profile();
+    s.defaultErrnoRet = 13;   // EACCES
+    auto out = probe(s, "435\n140");
+    cr_assert(contains(out, "435=ENOSYS\n") && contains(out, "140=EACCES\n"), "%s", out.c_str());
+    itest::finish();
+}
+
+Test(seccomp, permissive_default_gets_no_enosys_stub) {
+#ifndef __x86_64__
+    itest::skip("syscall numbers below are x86_64's");
+#endif
+    // Allow by default, one rule on mkdir (83): getppid (110) is above the
+    // profile's largest number, and must still run.
+    auto out = probe(allow_all_but({rule({"mkdir"}, "SCMP_ACT_ERRNO")}), "110\n83");
+    cr_assert(contains(out, "110=ok\n"), "%s", out.c_str());
+    cr_assert(contains(out, "83=EPERM\n"), "%s", out.c_str());
     itest::finish();
 }
 
