@@ -297,16 +297,14 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
     tell(SyncType::cgroup_joined);
     BERTH_DEBUG(ctx.log, "create " + id + ": init placed in its cgroup; waiting for its setup");
     // The state as hooks and the seccomp listener see it during create.
-    auto creating_state = [&] {
-        ContainerState cs;
-        cs.oci_version = cfg.ociVersion;
-        cs.id = id;
-        cs.pid = pid;
-        cs.bundle = bundle;
-        cs.rootfs = rootfs;
-        cs.annotations = cfg.annotations;
-        return oci_state_json(cs, Status::creating, false);
-    };
+    ContainerState cs;
+    cs.oci_version = cfg.ociVersion;
+    cs.id = id;
+    cs.pid = pid;
+    cs.bundle = bundle;
+    cs.rootfs = rootfs;
+    cs.annotations = cfg.annotations;
+    auto creating_state = [&] { return oci_state_json(cs, Status::creating, false); };
     for (;;) {
         auto m = parent_end.recv();
         if (m.type == SyncType::ready) break;
@@ -317,7 +315,7 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
         if (m.type == SyncType::error) throw Error(m.err, m.text, m.level != 0);
         if (m.type == SyncType::seccomp_fd) {
             with_context("seccomp notify", [&] {
-                send_to_seccomp_listener(*lin.seccomp, m.fd.get(), creating_state(), pid);
+                send_to_seccomp_listener(*lin.seccomp, m.fd.get(), spec_state_json(cs, Status::creating), pid);
             });
             continue;
         }

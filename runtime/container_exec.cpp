@@ -208,6 +208,8 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
     // cancels the exec.
     UniqueFd sigfd(::signalfd(-1, &set, SFD_CLOEXEC));
     if (!sigfd) throw_errno("signalfd");
+    UniqueFd listener;                       // seccomp notify fd, for the agent
+    bool child_known = !a.pid_in_child;
     for (;;) {
         pollfd fds[2] = {{parent_end.fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
         if (::poll(fds, 2, -1) < 0) {
@@ -233,17 +235,25 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
         } else if (m.type == SyncType::error) {
             throw Error(m.err, m.text, m.level != 0);
         } else if (m.type == SyncType::seccomp_fd) {
-            with_context("seccomp notify", [&] {
-                send_to_seccomp_listener(*lin.seccomp, m.fd.get(), oci_state_json(st, Status::running, false),
-                                         st.pid);
-            });
+            // The agent is told the pid of the process that loaded the
+            // filter: with a first stage, known once it has reported.
+            listener = std::move(m.fd);
         } else if (m.type == SyncType::exec_child && a.pid_in_child) {
             // The first stage is done; the process it forked is ours to reap.
             ::waitpid(guard.pid(), nullptr, 0);
             pid_t pid = pidfd_pid(m.fd.get());
             guard.set(pid, std::move(m.fd));
+            child_known = true;
         } else {
             throw Error(EPROTO, "unexpected message from the exec process");
+        }
+        // At once: the process may already wait on the agent.
+        if (listener && child_known) {
+            with_context("seccomp notify", [&] {
+                send_to_seccomp_listener(*lin.seccomp, listener.get(), spec_state_json(st, Status::running),
+                                         guard.pid());
+            });
+            listener.reset();
         }
     }
     pid_t pid = guard.pid();

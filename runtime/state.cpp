@@ -230,4 +230,14 @@ std::string oci_state_json(const ContainerState& s, Status st, bool pretty) {
     return w.str();
 }
 
+std::string spec_state_json(const ContainerState& s, Status st) {
+    json::Writer w;
+    w.begin_object().kv("ociVersion", s.oci_version).kv("id", s.id).kv("status", status_name(st));
+    if (st != Status::stopped) w.kv("pid", static_cast<int64_t>(s.pid));
+    w.kv("bundle", s.bundle);
+    if (!s.annotations.empty()) w.key("annotations").string_map(s.annotations);
+    w.end_object();
+    return w.str();
+}
+
 } // namespace berth

@@ -80,5 +80,8 @@ Status current_status(const ContainerState& s, const StateDir& dir, const cgroup
 
 // The OCI state JSON (`berth state`), runc's field set.
 std::string oci_state_json(const ContainerState& s, Status st, bool pretty = true);
+// The runtime spec's state object exactly (ociVersion, id, status, pid,
+// bundle, annotations), as runc gives it to a seccomp agent.
+std::string spec_state_json(const ContainerState& s, Status st);
 
 } // namespace berth

@@ -236,13 +236,16 @@ std::unique_ptr<SeccompFilter> SeccompFilter::build(const spec::Seccomp& s,
     const std::string base = "linux.seccomp";
     if (s.defaultAction.empty()) throw Error(EINVAL, base + ".defaultAction: missing");
     uint32_t def = parse_action(s.defaultAction, s.defaultErrnoRet, base + ".defaultAction");
+    // Every syscall the init makes from the load to the exec would wait on
+    // an agent that cannot have the listener yet (runc refuses it too).
+    if (def == SCMP_ACT_NOTIFY)
+        throw Error(EINVAL, base + ".defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
     struct Ctx {
         scmp_filter_ctx c;
         ~Ctx() { seccomp_release(c); }
     } ctx{seccomp_init(def)};
     if (!ctx.c) throw Error(ENOMEM, base + ": seccomp_init failed");
     std::unique_ptr<SeccompFilter> f(new SeccompFilter());
-    f->notify_ = def == SCMP_ACT_NOTIFY;
 
     std::vector<uint32_t> tokens{seccomp_arch_native()};
     for (size_t i = 0; i < s.architectures.size(); ++i) {
@@ -279,7 +282,14 @@ std::unique_ptr<SeccompFilter> SeccompFilter::build(const spec::Seccomp& s,
             args.push_back(c);
         }
         if (act == def) continue;   // libseccomp refuses rules that repeat the default
-        if (act == SCMP_ACT_NOTIFY) f->notify_ = true;
+        if (act == SCMP_ACT_NOTIFY) {
+            f->notify_ = true;
+            // The init sends the listener to berth with sendmsg, then reports
+            // ready with write: a notified one of those could never be answered.
+            for (const auto& name : sc.names)
+                if (name == "write" || name == "sendmsg")
+                    throw Error(EINVAL, field + ": SCMP_ACT_NOTIFY cannot be used for the " + name + " syscall");
+        }
         for (const auto& name : sc.names) {
             int nr = seccomp_syscall_resolve_name(name.c_str());
             if (nr == __NR_SCMP_ERROR) {
@@ -357,6 +367,18 @@ const std::vector<std::string>& seccomp_known_flags() {
 
 std::vector<std::string> seccomp_supported_flags() { return {kFlagTsync, kFlagSpecAllow, kFlagLog}; }
 
+std::string container_process_state_json(const spec::Seccomp& s, pid_t pid, const std::string& state_json) {
+    json::Writer w;
+    w.begin_object()
+        .kv("ociVersion", BERTH_OCI_VERSION)
+        .key("fds").string_array({"seccompFd"})
+        .kv("pid", static_cast<int64_t>(pid));
+    if (!s.listenerMetadata.empty()) w.kv("metadata", s.listenerMetadata);
+    // The writer holds the object open: "state" is spliced in as the last
+    // member, already JSON.
+    return w.str() + ",\"state\":" + state_json + "}";
+}
+
 void send_to_seccomp_listener(const spec::Seccomp& s, int notify_fd, const std::string& state_json, pid_t pid) {
     const std::string field = "linux.seccomp.listenerPath";
     sockaddr_un addr{};
@@ -365,19 +387,13 @@ void send_to_seccomp_listener(const spec::Seccomp& s, int notify_fd, const std::
     std::memcpy(addr.sun_path, s.listenerPath.c_str(), s.listenerPath.size() + 1);
     UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!sock) throw_errno(field + ": socket");
-    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-        throw_errno(field + ": connect " + s.listenerPath);
-    // The spec's container process state: the fds it carries, by name.
-    json::Writer w;
-    w.begin_object()
-        .kv("ociVersion", BERTH_OCI_VERSION)
-        .key("fds").string_array({"seccompFd"})
-        .kv("pid", static_cast<int64_t>(pid))
-        .kv("metadata", s.listenerMetadata);
-    std::string text = w.str();
-    text.pop_back();   // splice the state object in before the closing brace
-    text += ",\"state\":" + state_json + "}";
-    send_fd(sock.get(), notify_fd, text);
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+        int err = errno;
+        if (err == ENOENT || err == ECONNREFUSED)
+            throw Error(err, field + ": no seccomp agent is listening on " + s.listenerPath, true);
+        throw_errno(err, field + ": connect " + s.listenerPath);
+    }
+    send_fd(sock.get(), notify_fd, container_process_state_json(s, pid, state_json));
 }
 
 } // namespace berth

@@ -51,8 +51,12 @@ const std::vector<std::string>& seccomp_arch_names();
 const std::vector<std::string>& seccomp_known_flags();
 std::vector<std::string> seccomp_supported_flags();
 
-// Send the notify fd and the container process state to listenerPath, as
-// the runtime spec describes (the "seccompFd" in "fds").
+// The runtime spec's containerProcessState: what the seccomp agent gets
+// with the listener fd. `pid` is the process that loaded the filter (the
+// init, or an exec'd process); `state_json` the container's state.
+std::string container_process_state_json(const spec::Seccomp& s, pid_t pid, const std::string& state_json);
+// Send the notify fd and that state to listenerPath over SCM_RIGHTS (one
+// message; the fd is "seccompFd" in "fds").
 void send_to_seccomp_listener(const spec::Seccomp& s, int notify_fd, const std::string& state_json, pid_t pid);
 
 } // namespace berth

@@ -2,9 +2,16 @@
 // processes, argument conditions, the notify listener, and bad profiles.
 #include "harness.hpp"
 
+#include "json.hpp"
+
+#include <linux/seccomp.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -276,6 +283,162 @@ Test(seccomp, notify_listener_receives_fd_and_state) {
     itest::finish();
 }
 
+namespace {
+
+// A seccomp agent in a child of the test: accepts one connection on
+// `sock`, parses the containerProcessState it gets strictly (yajl, through
+// berth's JSON reader), writes what it found to `report`, then answers every
+// notification with EDOM until the filter's last user is gone. Dies with
+// the test's worker.
+pid_t start_agent(const std::string& sock, const std::string& report) {
+    unlink(sock.c_str());
+    unlink(report.c_str());
+    int l = itest::listen_unix(sock);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid > 0) {
+        close(l);
+        return pid;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    auto say = [&](const std::string& s) {
+        itest::write_file(report, s);
+        _exit(0);
+    };
+    int conn = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) say(std::string("bad: accept: ") + strerror(errno));
+    std::vector<int> fds;
+    std::string msg = itest::recv_with_fds(conn, fds);
+    std::string found;
+    try {
+        berth::json::Document doc(msg, "containerProcessState");
+        auto root = doc.root();
+        auto names = root.get("fds").as_string_array();
+        auto st = root.get("state");
+        std::string keys, state_keys;
+        for (auto& [k, v] : root.members()) keys += k + ",";
+        for (auto& [k, v] : st.members()) state_keys += k + ",";
+        found = "keys=" + keys + " statekeys=" + state_keys + " ociVersion=" + root.get("ociVersion").as_string() + " fds=" + std::to_string(fds.size()) +
+                (names.size() == 1 ? " name=" + names[0] : " names?") +
+                " pid=" + std::to_string(root.get("pid").as_int64()) +
+                " metadata=" + (root.has("metadata") ? root.get("metadata").as_string() : "") +
+                " id=" + st.get("id").as_string() + " status=" + st.get("status").as_string() +
+                " statepid=" + std::to_string(st.get("pid").as_int64()) + " bundle=" + st.get("bundle").as_string() +
+                "\n";
+    } catch (const std::exception& e) {
+        say("bad: " + std::string(e.what()) + ": " + msg);
+    }
+    if (fds.size() != 1) say("bad: " + std::to_string(fds.size()) + " fds\n" + found);
+    int nfd = fds[0];
+    int answered = 0;
+    for (;;) {
+        pollfd p{nfd, POLLIN, 0};
+        if (poll(&p, 1, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (p.revents & POLLHUP) break;   // no process left under the filter
+        seccomp_notif req{};
+        if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+            if (errno == EINTR || errno == ENOENT) continue;
+            break;
+        }
+        seccomp_notif_resp resp{};
+        resp.id = req.id;
+        resp.error = -EDOM;
+        if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0) ++answered;
+    }
+    say(found + "answered=" + std::to_string(answered) + "\n");
+    return 0;
+}
+
+// The agent's report, once it has exited.
+std::string agent_report(pid_t agent, const std::string& report) {
+    int st = 0;
+    cr_assert_eq(waitpid(agent, &st, 0), agent);
+    return itest::exists(report) ? itest::read_file(report) : "(no report)";
+}
+
+Seccomp notify_profile(const std::string& sock) {
+    auto s = allow_all_but({rule({"mkdir", "mkdirat"}, "SCMP_ACT_NOTIFY")});
+    s.listenerPath = sock;
+    s.listenerMetadata = "berth-test-meta";
+    return s;
+}
+
+} // namespace
+
+Test(seccomp, notify_agent_gets_the_container_process_state_create_start) {
+    auto c = itest::container();
+    std::string sock = itest::work_dir() + "/agent.sock", report = itest::work_dir() + "/agent.report";
+    pid_t agent = start_agent(sock, report);
+    c.cfg.process->noNewPrivileges = true;
+    c.cfg.linux->seccomp = notify_profile(sock);
+    c.sh("mkdir /tmp/n 2>&1; echo rc=$?");
+    auto r = c.create();
+    IT_ASSERT_OK(r);
+    pid_t init = c.pid();
+    IT_ASSERT_OK(c.start());
+    cr_assert(c.wait_status("stopped"));
+    std::string rep = agent_report(agent, report);
+    // The runtime spec's containerProcessState, and its state object.
+    cr_assert(contains(rep, "keys=ociVersion,fds,pid,metadata,state, statekeys=ociVersion,id,status,pid,bundle, "),
+              "%s", rep.c_str());
+    cr_assert(contains(rep, "fds=1 name=seccompFd pid=" + std::to_string(init) + " metadata=berth-test-meta id=" +
+                                c.id + " status=creating statepid=" + std::to_string(init) + " bundle=" + c.bundle),
+              "%s", rep.c_str());
+    cr_assert(contains(rep, "answered=1"), "%s", rep.c_str());
+    cr_assert(contains(c.output(), "Numerical argument out of domain"), "%s", c.output().c_str());
+    IT_ASSERT_OK(c.del());
+    itest::finish();
+}
+
+Test(seccomp, notify_agent_with_run_and_exec) {
+    auto c = itest::container();
+    std::string sock = itest::work_dir() + "/agent.sock", report = itest::work_dir() + "/agent.report";
+    pid_t agent = start_agent(sock, report);
+    c.cfg.linux->seccomp = notify_profile(sock);
+    c.sh("mkdir /tmp/n 2>&1; echo rc=$?");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.out, "Numerical argument out of domain"), "%s", r.describe().c_str());
+    std::string rep = agent_report(agent, report);
+    cr_assert(contains(rep, "name=seccompFd") && contains(rep, "status=creating") && contains(rep, "answered=1"),
+              "%s", rep.c_str());
+
+    // exec: the agent hears of the exec'd process, in a running container.
+    auto d = itest::container();
+    std::string report2 = itest::work_dir() + "/agent2.report";
+    d.cfg.linux->seccomp = notify_profile(sock);
+    d.sh("exec sleep 600");
+    agent = start_agent(sock, report);   // for the init
+    IT_ASSERT_OK(d.create());
+    IT_ASSERT_OK(d.start());
+    pid_t init = d.pid();
+    pid_t agent2 = start_agent(sock, report2);
+    auto e = itest::berth({"exec", "--pid-file", d.bundle + "/exec.pid", d.id, "sh", "-c", "mkdir /tmp/e 2>&1; true"});
+    IT_ASSERT_OK(e);
+    cr_assert(contains(e.out, "Numerical argument out of domain"), "%s", e.describe().c_str());
+    std::string rep2 = agent_report(agent2, report2);
+    std::string epid = itest::trim(itest::read_file(d.bundle + "/exec.pid"));
+    cr_assert(contains(rep2, "pid=" + epid + " ") && contains(rep2, "status=running statepid=" + std::to_string(init)),
+              "%s", rep2.c_str());
+    IT_ASSERT_OK(d.del(true));
+    agent_report(agent, report);
+    itest::finish();
+}
+
+Test(seccomp, notify_without_agent_says_so) {
+    auto c = itest::container();
+    std::string sock = itest::work_dir() + "/nobody.sock";
+    c.cfg.linux->seccomp = notify_profile(sock);
+    c.sh("true");
+    auto r = c.run();
+    IT_ASSERT_FAIL(r, "no seccomp agent is listening on " + sock);
+    IT_ASSERT_STR_EQ(itest::check_no_trace(c.id, c.bundle), "", r.describe());
+    itest::finish();
+}
+
 Test(seccomp, bad_profiles_name_the_field) {
     struct Case {
         const char* field;
@@ -292,6 +455,15 @@ Test(seccomp, bad_profiles_name_the_field) {
         {"linux.seccomp.flags[0]", [](Seccomp& s) { s.flags = {"SECCOMP_FILTER_FLAG_BOGUS"}; }},
         {"linux.seccomp.defaultAction", [](Seccomp& s) { s.defaultAction = "ALLOW"; }},
         {"linux.seccomp.listenerPath", [](Seccomp& s) { s.syscalls[0].action = "SCMP_ACT_NOTIFY"; }},
+        // The init's own last calls could never be answered (runc refuses these too).
+        {"linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action", [](Seccomp& s) {
+             s.defaultAction = "SCMP_ACT_NOTIFY";
+             s.listenerPath = "/nonexistent.sock";
+         }},
+        {"linux.seccomp.syscalls[0]: SCMP_ACT_NOTIFY cannot be used for the write syscall", [](Seccomp& s) {
+             s.syscalls[0] = rule({"read", "write"}, "SCMP_ACT_NOTIFY");
+             s.listenerPath = "/nonexistent.sock";
+         }},
     };
     for (auto& k : cases) {
         auto c = itest::container();

@@ -8,7 +8,9 @@
 #include "error.hpp"
 #include "file_util.hpp"
 #include "mount_options.hpp"
+#include "json.hpp"
 #include "path_resolve.hpp"
+#include "seccomp.hpp"
 #include "state.hpp"
 
 #include <fcntl.h>
@@ -163,6 +165,36 @@ Test(state, oci_state_json_fields) {
     cr_assert(running.find("annotations") == std::string::npos);
     auto stopped = oci_state_json(s, Status::stopped, false);
     cr_assert(stopped.find("\"pid\":0") != std::string::npos, "%s", stopped.c_str());
+}
+
+// What a seccomp agent gets: the runtime spec's containerProcessState,
+// strict JSON, members in the spec's order, metadata only when set.
+Test(state, container_process_state_json) {
+    ContainerState s;
+    s.oci_version = "1.2.0";
+    s.id = "x";
+    s.pid = 77;
+    s.bundle = "/b";
+    s.rootfs = "/b/rootfs";
+    s.annotations = {{"k", "v"}};
+    spec::Seccomp sc;
+    sc.listenerMetadata = "meta \"quoted\"";
+    auto text = container_process_state_json(sc, 78, spec_state_json(s, Status::creating));
+    json::Document doc(text, "state");
+    auto root = doc.root();
+    std::string keys, state_keys;
+    for (auto& [k, v] : root.members()) keys += k + ",";
+    for (auto& [k, v] : root.get("state").members()) state_keys += k + ",";
+    cr_assert_str_eq(keys.c_str(), "ociVersion,fds,pid,metadata,state,");
+    cr_assert_str_eq(state_keys.c_str(), "ociVersion,id,status,pid,bundle,annotations,");
+    cr_assert_eq(root.get("pid").as_int64(), 78);
+    cr_assert_eq(root.get("state").get("pid").as_int64(), 77);
+    cr_assert_str_eq(root.get("metadata").as_string().c_str(), "meta \"quoted\"");
+    cr_assert_str_eq(root.get("fds").as_string_array().at(0).c_str(), "seccompFd");
+    cr_assert_str_eq(root.get("state").get("status").as_string().c_str(), "creating");
+    sc.listenerMetadata.clear();
+    json::Document bare(container_process_state_json(sc, 78, spec_state_json(s, Status::running)), "state");
+    cr_assert(!bare.root().has("metadata"));
 }
 
 Test(cgroup, fake_tree_create_add_destroy) {
