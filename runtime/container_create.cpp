@@ -323,8 +323,8 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
             // In the runtime's namespaces, with the container's in place.
             auto state = creating_state();
             BERTH_DEBUG(ctx.log, "create " + id + ": running prestart and createRuntime hooks");
-            run_hooks(hk.prestart, state, "prestart");
-            run_hooks(hk.createRuntime, state, "createRuntime");
+            run_hooks(hk.prestart, state, "prestart", bundle);
+            run_hooks(hk.createRuntime, state, "createRuntime", bundle);
             try {
                 parent_end.send(SyncType::hooks_done, 0, state);
             } catch (const Error&) {

@@ -50,6 +50,12 @@ void kill_and_wait(const ContainerState& s, const cgroup::Manager& cg) {
     }
 }
 
+std::function<void(const std::string&)> warn(const RuntimeContext& ctx) {
+    return [&ctx](const std::string& m) {
+        if (ctx.log) ctx.log->warn(m);
+    };
+}
+
 } // namespace
 
 void start_container(const RuntimeContext& ctx, const std::string& id) {
@@ -73,14 +79,11 @@ void start_container(const RuntimeContext& ctx, const std::string& id) {
     if (::write(fifo.get(), &c, 1) != 1) throw_errno("write " + dir.fifo_path());
     // No fifo means started: the status moves to running.
     if (::unlink(dir.fifo_path().c_str()) < 0) throw_errno("remove " + dir.fifo_path());
-    // poststart failures are logged, not fatal (the runtime spec's rule).
+    // poststart failures are logged and the rest still run (the runtime
+    // spec's rule).
     if (!st.poststart.empty()) {
         BERTH_DEBUG(ctx.log, "start " + id + ": running poststart hooks");
-        try {
-            run_hooks(st.poststart, oci_state_json(st, Status::running, false), "poststart");
-        } catch (const Error& e) {
-            if (ctx.log) ctx.log->warn(e.what());
-        }
+        run_hooks_warn(st.poststart, oci_state_json(st, Status::running, false), "poststart", st.bundle, warn(ctx));
     }
     if (notify.active()) {
         // runc's contract: start returns once the container says it is
@@ -141,13 +144,8 @@ void delete_container(const RuntimeContext& ctx, const std::string& id, bool for
     with_context("delete container \"" + id + "\"", [&] { cg->destroy(); });
     dir.remove();
     BERTH_DEBUG(ctx.log, "delete " + id + ": cgroup and state removed");
-    if (!st.poststop.empty()) {
-        try {
-            run_hooks(st.poststop, oci_state_json(st, Status::stopped, false), "poststop");
-        } catch (const Error& e) {
-            if (ctx.log) ctx.log->warn(e.what());
-        }
-    }
+    if (!st.poststop.empty())
+        run_hooks_warn(st.poststop, oci_state_json(st, Status::stopped, false), "poststop", st.bundle, warn(ctx));
 }
 
 namespace {

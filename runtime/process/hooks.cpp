@@ -13,12 +13,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <vector>
 
 namespace berth {
 
 
-void run_hook(const spec::Hook& h, const std::string& state_json, const std::string& field) {
+void run_hook(const spec::Hook& h, const std::string& state_json, const std::string& field, const std::string& cwd) {
     UniqueFd in_r, in_w, err_r, err_w;
     make_pipe(in_r, in_w);
     make_pipe(err_r, err_w);
@@ -41,6 +43,10 @@ void run_hook(const spec::Hook& h, const std::string& state_json, const std::str
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (!cwd.empty() && ::chdir(cwd.c_str()) < 0) {
+            dprintf(2, "chdir %s: %s", cwd.c_str(), strerror(errno));
+            _exit(126);
+        }
         ::execve(h.path.c_str(), argv.data(), envp.data());
         _exit(127);
     }
@@ -100,8 +106,24 @@ void run_hook(const spec::Hook& h, const std::string& state_json, const std::str
         throw Error(EIO, field + " (" + h.path + "): exit status " + std::to_string(WEXITSTATUS(status)) + tail);
 }
 
-void run_hooks(const std::vector<spec::Hook>& hooks, const std::string& state_json, const std::string& kind) {
-    for (size_t i = 0; i < hooks.size(); ++i) run_hook(hooks[i], state_json, "hooks." + kind + "[" + std::to_string(i) + "]");
+namespace {
+std::string hook_field(const std::string& kind, size_t i) { return "hooks." + kind + "[" + std::to_string(i) + "]"; }
+} // namespace
+
+void run_hooks(const std::vector<spec::Hook>& hooks, const std::string& state_json, const std::string& kind,
+               const std::string& cwd) {
+    for (size_t i = 0; i < hooks.size(); ++i) run_hook(hooks[i], state_json, hook_field(kind, i), cwd);
+}
+
+void run_hooks_warn(const std::vector<spec::Hook>& hooks, const std::string& state_json, const std::string& kind,
+                    const std::string& cwd, const std::function<void(const std::string&)>& warn) {
+    for (size_t i = 0; i < hooks.size(); ++i) {
+        try {
+            run_hook(hooks[i], state_json, hook_field(kind, i), cwd);
+        } catch (const Error& e) {
+            warn(e.what());
+        }
+    }
 }
 
 } // namespace berth

@@ -86,7 +86,7 @@ void setup(InitArgs& a, std::string& exe, std::vector<std::string>& env, std::st
             // with host paths still visible (before pivot_root).
             a.sync.send(SyncType::hooks);
             hook_state = std::move(expect(SyncType::hooks_done).text);
-            run_hooks(cfg.hooks.createContainer, hook_state, "createContainer");
+            run_hooks(cfg.hooks.createContainer, hook_state, "createContainer", a.bundle);
         };
     }
     prepare_rootfs(ctx);
@@ -147,7 +147,8 @@ void container_init(InitArgs& a) {
     a.sync.close();
     wait_for_start(a.fifo_fd);
     ::close(a.fifo_fd);
-    // startContainer: in the container, after start, before the process.
+    // startContainer: in the container, after start, before the process
+    // (in its cwd, as runc runs them).
     if (!a.config->hooks.startContainer.empty()) {
         try {
             run_hooks(a.config->hooks.startContainer, hook_state, "startContainer");

@@ -142,6 +142,58 @@ Test(hooks, failing_poststart_and_poststop_only_warn) {
     itest::finish();
 }
 
+Test(hooks, a_failing_poststart_or_poststop_hook_does_not_stop_the_rest) {
+    auto c = itest::container();
+    std::string log = itest::work_dir() + "/after.log";
+    auto rec = recorder(log);
+    c.cfg.hooks.poststart = {hook("/bin/false", {"false"}), hook(rec, {"record", "poststart-second"})};
+    c.cfg.hooks.poststop = {hook("/bin/false", {"false"}), hook(rec, {"record", "poststop-second"})};
+    c.sh("true");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.err, "hooks.poststart[0]") && contains(r.err, "hooks.poststop[0]"), "%s", r.describe().c_str());
+    auto text = itest::exists(log) ? itest::read_file(log) : "";
+    cr_assert(!line_of(text, "poststart-second").empty(), "the second poststart hook did not run: %s", text.c_str());
+    cr_assert(!line_of(text, "poststop-second").empty(), "the second poststop hook did not run: %s", text.c_str());
+    itest::finish();
+}
+
+Test(hooks, hooks_run_in_the_bundle_directory) {
+    // runc chdirs to --bundle before anything runs: hooks may name files in
+    // the bundle by relative paths. The caller's cwd here is elsewhere.
+    auto c = itest::container();
+    itest::write_file(c.bundle + "/hook.sh", "#!/bin/sh\necho \"$1 $(pwd)\" >> ./hooks-cwd.log\n");
+    chmod((c.bundle + "/hook.sh").c_str(), 0755);
+    auto rel = [](const char* kind) { return hook("/bin/sh", {"sh", "./hook.sh", kind}); };
+    c.cfg.hooks.prestart = {rel("prestart")};
+    c.cfg.hooks.createRuntime = {rel("createRuntime")};
+    c.cfg.hooks.createContainer = {rel("createContainer")};
+    c.cfg.hooks.poststart = {rel("poststart")};
+    c.cfg.hooks.poststop = {rel("poststop")};
+    c.sh("true");
+    auto r = c.run();
+    IT_ASSERT_OK(r);
+    std::string log = c.bundle + "/hooks-cwd.log";
+    auto text = itest::exists(log) ? itest::read_file(log) : "";
+    for (const char* kind : {"prestart", "createRuntime", "createContainer", "poststart", "poststop"})
+        IT_ASSERT_STR_EQ(line_of(text, kind), std::string(kind) + " " + c.bundle, r.describe() + "\n" + text);
+    // start and delete as separate commands, too.
+    auto d = itest::container();
+    itest::write_file(d.bundle + "/hook.sh", "#!/bin/sh\necho \"$1 $(pwd)\" >> ./hooks-cwd.log\n");
+    chmod((d.bundle + "/hook.sh").c_str(), 0755);
+    d.cfg.hooks.poststart = {rel("poststart")};
+    d.cfg.hooks.poststop = {rel("poststop")};
+    d.sh("true");
+    IT_ASSERT_OK(d.create());
+    IT_ASSERT_OK(d.start());
+    cr_assert(d.wait_status("stopped"));
+    IT_ASSERT_OK(d.del());
+    text = itest::exists(d.bundle + "/hooks-cwd.log") ? itest::read_file(d.bundle + "/hooks-cwd.log") : "";
+    for (const char* kind : {"poststart", "poststop"})
+        IT_ASSERT_STR_EQ(line_of(text, kind), std::string(kind) + " " + d.bundle, text);
+    itest::finish();
+}
+
 Test(hooks, hooks_stay_in_the_runtime_pid_namespace_when_joining_one) {
     auto a = itest::container();
     a.sh("exec sleep 30");
