@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sys/prctl.h>
@@ -43,6 +44,27 @@ void cloexec_from(unsigned first) {
     ::closedir(d);
 }
 
+// runc's fixStdioPermissions: stdio becomes the process user's, so a
+// non-root process can use its terminal and reopen /dev/stdout. Only the
+// uid changes: the gid is what the mount chose (devpts gid=5, tty). Unlike
+// runc, only what is the container's own is touched: the pty made for it,
+// and pipes and sockets (no path on the host). A host file or the caller's
+// own terminal passed as stdio keeps its owner: chowning it would hand a
+// host uid the caller's tty. Where the kernel refuses (an owner unmapped in
+// a user namespace, a read-only /dev) stdio is left as it is, as runc does.
+void chown_stdio(uid_t uid, bool own_pty) {
+    for (int fd = 0; fd < 3; ++fd) {
+        struct stat st;
+        if (::fstat(fd, &st) < 0) continue;   // closed
+        if (st.st_uid == uid) continue;
+        bool ours = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+                    (own_pty && S_ISCHR(st.st_mode) && st.st_rdev != makedev(1, 3));
+        if (!ours) continue;
+        if (::fchown(fd, uid, st.st_gid) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+            throw_errno("chown stdio fd " + std::to_string(fd) + " to process.user.uid " + std::to_string(uid));
+    }
+}
+
 } // namespace
 
 std::string finish_process(const ProcessFinish& f, std::vector<std::string>& env) {
@@ -63,6 +85,7 @@ std::string finish_process(const ProcessFinish& f, std::vector<std::string>& env
             throw Error(EPERM, "process.cwd: " + proc.cwd + " is outside the container's root");
     }
     ::umask(proc.user.umask.value_or(022));
+    chown_stdio(proc.user.uid, proc.terminal);
 
     // Nothing but stdio and the preserved fds may cross into the container.
     // Done before any filter is loaded: the profile need not allow it.

@@ -80,6 +80,46 @@ Test(terminal, run_relays_the_pty) {
     itest::finish();
 }
 
+// runc's rule: the terminal belongs to the process's uid; its gid stays
+// the one devpts gave it (gid=5, tty, in mkbundle's config). For the init
+// and an exec'd process, and in a user namespace.
+Test(terminal, pty_belongs_to_the_process_user) {
+    for (bool userns : {false, true}) {
+        auto c = itest::container();
+        if (userns) {
+            c.cfg.linux->namespaces.push_back({berth::spec::NsType::user, ""});
+            c.cfg.linux->uidMappings = {{0, 100000, 65536}};
+            c.cfg.linux->gidMappings = {{0, 100000, 65536}};
+        }
+        c.cfg.process->terminal = true;
+        c.cfg.process->user.uid = 1000;
+        c.cfg.process->user.gid = 1000;
+        c.sh("stat -L -c 'pty=%u:%g' /proc/self/fd/0; id -u");
+        auto r = c.run();
+        IT_ASSERT_OK(r);
+        cr_assert(contains(r.out, "pty=1000:5"), "userns=%d: %s", userns, r.describe().c_str());
+
+        auto d = itest::container();
+        d.cfg.process->user.uid = 1000;
+        d.cfg.process->user.gid = 1000;
+        d.cfg.linux->namespaces = c.cfg.linux->namespaces;
+        d.cfg.linux->uidMappings = c.cfg.linux->uidMappings;
+        d.cfg.linux->gidMappings = c.cfg.linux->gidMappings;
+        d.sh("exec sleep 600");
+        IT_ASSERT_OK(d.create());
+        IT_ASSERT_OK(d.start());
+        // A host file given as stdio (create's stdout here) keeps its owner.
+        struct stat st;
+        cr_assert_eq(stat(d.out_path.c_str(), &st), 0);
+        cr_assert_eq(st.st_uid, 0u, "the host file %s was chowned to %u", d.out_path.c_str(), st.st_uid);
+        auto e = itest::berth({"exec", "-t", "-u", "1000:1000", d.id, "stat", "-L", "-c", "pty=%u:%g", "/proc/self/fd/1"});
+        IT_ASSERT_OK(e);
+        cr_assert(contains(e.out, "pty=1000:5"), "exec, userns=%d: %s", userns, e.describe().c_str());
+        IT_ASSERT_OK(d.del(true));
+    }
+    itest::finish();
+}
+
 Test(terminal, create_without_console_socket_fails_cleanly) {
     auto c = itest::container();
     c.cfg.process->terminal = true;
