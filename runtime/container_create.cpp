@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 
@@ -204,6 +205,24 @@ pid_t create_container(const RuntimeContext& ctx, const std::string& id, const C
         cg->destroy();
         cg = cgroup::open("");
         guard.set_cgroup(cg.get());
+    }
+
+    // A cgroup that already existed: runc's checks. Frozen, the init
+    // would stop in it and create would wait for it forever.
+    std::string frozen = cg->frozen_reason();
+    if (!frozen.empty())
+        throw Error(EBUSY, "linux.cgroupsPath " + cg->path() + ": container's cgroup unexpectedly frozen (" + frozen +
+                               "); thaw it or use another path");
+    if (ctx.log && !cg->path().empty()) {
+        const auto& made = cg->created();
+        auto dirs = cg->dirs();
+        bool fresh = !dirs.empty() && std::find(made.begin(), made.end(), dirs.front().second) != made.end();
+        if (!fresh) {
+            auto pids = cg->pids();
+            if (!pids.empty())
+                ctx.log->warn("linux.cgroupsPath " + cg->path() + ": container's cgroup is not empty: " +
+                              std::to_string(pids.size()) + " process(es) found");
+        }
     }
 
     if (lin.resources) cg->set(*lin.resources);

@@ -83,6 +83,11 @@ public:
     virtual std::vector<pid_t> pids() const = 0;
     // True when frozen (paused).
     virtual bool frozen() const = 0;
+    // Why a process placed in the cgroup now would stop at once: "" when
+    // not frozen, else which file says it is frozen or freezing (v1
+    // freezer.state FROZEN/FREEZING; cgroup2 cgroup.freeze, or an ancestor's
+    // freeze in cgroup.events), for create to refuse instead of hanging.
+    virtual std::string frozen_reason() const { return frozen() ? "frozen" : ""; }
     // Remove the dirs create() made, deepest first. Waits briefly for the
     // kernel to release a cgroup whose last task just exited.
     virtual void destroy() = 0;

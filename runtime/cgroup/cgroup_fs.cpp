@@ -216,6 +216,28 @@ public:
         return false;
     }
 
+    std::string frozen_reason() const override {
+        for (size_t i = 0; i < hs_.size(); ++i) {
+            const std::string& d = dirs_[i];
+            try {
+                // Any cgroup2 hierarchy, the hybrid one included: its
+                // freezer stops tasks whatever berth's own pause uses.
+                if (hs_[i].v2) {
+                    if (read_file(d + "/cgroup.freeze").starts_with("1")) return d + "/cgroup.freeze is 1";
+                    if (read_file(d + "/cgroup.events").find("frozen 1") != std::string::npos)
+                        return d + "/cgroup.events says frozen (an ancestor is)";
+                } else if (has_controller(hs_[i], "freezer")) {
+                    auto st = read_file(d + "/freezer.state");
+                    while (!st.empty() && st.back() == '\n') st.pop_back();
+                    if (st == "FROZEN" || st == "FREEZING") return d + "/freezer.state is " + st;
+                }
+            } catch (const Error&) {
+                // Not there (yet): nothing frozen.
+            }
+        }
+        return "";
+    }
+
     void destroy() override {
         // Deepest first. The container's own dir can stay busy for a moment
         // after its last task died, so that one is retried briefly; a parent

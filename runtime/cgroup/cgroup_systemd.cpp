@@ -189,6 +189,7 @@ public:
     Stats stats() const override { return fs_->stats(); }
     std::vector<pid_t> pids() const override { return fs_->pids(); }
     bool frozen() const override { return fs_->frozen(); }
+    std::string frozen_reason() const override { return fs_->frozen_reason(); }
 
     void destroy() override {
         if (!is_new_ || started_) with_context("systemd unit " + unit_.name, [&] { stop(); });

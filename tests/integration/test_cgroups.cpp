@@ -2,6 +2,10 @@
 // from inside and from the host; update, pause/resume, ps.
 #include "harness.hpp"
 
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -313,5 +317,97 @@ Test(cgroups, update_check_before_update_refuses_limit_below_usage) {
     IT_ASSERT_OK(itest::berth({"update", "-r", file, c.id}));
     IT_ASSERT_STR_EQ(trim(itest::read_file(limit_file)), "134217728", "after a limit above usage");
     IT_ASSERT_OK(c.del(true));
+    itest::finish();
+}
+
+namespace {
+
+// The container's cgroup made beforehand, as someone else would have: its
+// dir in every hierarchy (cpuset's cpus and mems copied down). Returns the
+// dirs, deepest last, for the test to remove.
+std::vector<std::string> premade_cgroup(const std::string& id) {
+    std::vector<std::string> made;
+    std::vector<std::string> roots;
+    if (v2()) roots = {"/sys/fs/cgroup"};
+    else
+        for (const char* h : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd",
+                              "unified"})
+            if (itest::exists(std::string("/sys/fs/cgroup/") + h + "/cgroup.procs")) roots.push_back(std::string("/sys/fs/cgroup/") + h);
+    for (const auto& root : roots) {
+        for (const std::string& d : {root + itest::cgroup_parent(), root + itest::cgroup_parent() + "/" + id}) {
+            if (mkdir(d.c_str(), 0755) == 0) made.push_back(d);
+            if (root.ends_with("/cpuset"))
+                for (const char* f : {"cpuset.cpus", "cpuset.mems"})
+                    itest::write_file(d + "/" + f, itest::read_file(d.substr(0, d.rfind('/')) + "/" + f));
+        }
+    }
+    return made;
+}
+
+void remove_cgroups(std::vector<std::string> dirs) {
+    std::sort(dirs.begin(), dirs.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
+    for (auto& d : dirs) rmdir(d.c_str());
+}
+
+} // namespace
+
+// A cgroup frozen before create: the init would stop as it joined, and
+// create wait for it forever. runc refuses it ("container's cgroup
+// unexpectedly frozen"); so does berth, quickly, naming the file.
+Test(cgroups, create_refuses_a_frozen_cgroup) {
+    struct Freezer {
+        std::string root, file, on, off;
+    };
+    std::vector<Freezer> kinds;
+    if (v2()) {
+        kinds.push_back({"/sys/fs/cgroup", "cgroup.freeze", "1", "0"});
+    } else {
+        if (itest::exists("/sys/fs/cgroup/freezer/cgroup.procs"))
+            kinds.push_back({"/sys/fs/cgroup/freezer", "freezer.state", "FROZEN", "THAWED"});
+        // The hybrid host's cgroup2 freezes too, whatever berth pauses with.
+        if (itest::exists("/sys/fs/cgroup/unified/cgroup.procs"))
+            kinds.push_back({"/sys/fs/cgroup/unified", "cgroup.freeze", "1", "0"});
+    }
+    if (kinds.empty()) itest::skip("no cgroup freezer on this host");
+    for (const auto& k : kinds) {
+        auto c = itest::container();
+        auto made = premade_cgroup(c.id);
+        std::string dir = k.root + itest::cgroup_parent() + "/" + c.id;
+        itest::write_file(dir + "/" + k.file, k.on);
+        c.sh("true");
+        itest::SpawnOpts o;
+        o.timeout_ms = 10000;
+        c.write_config();
+        auto r = itest::berth({"run", "--bundle", c.bundle, c.id}, o);
+        itest::write_file(dir + "/" + k.file, k.off);
+        remove_cgroups(made);
+        cr_assert(!r.timed_out, "create hung on a frozen cgroup: %s", r.describe().c_str());
+        IT_ASSERT_FAIL(r, "container's cgroup unexpectedly frozen", dir + "/" + k.file);
+    }
+    itest::finish();
+}
+
+// runc's warning for a cgroup that already holds processes; the container
+// still runs.
+Test(cgroups, create_warns_when_the_cgroup_is_not_empty) {
+    auto c = itest::container();
+    auto made = premade_cgroup(c.id);
+    pid_t kid = fork();
+    cr_assert_geq(kid, 0);
+    if (kid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execl("/bin/sleep", "sleep", "60", nullptr);
+        _exit(127);
+    }
+    for (auto& d : made)
+        if (d.ends_with("/" + c.id)) itest::write_file(d + "/cgroup.procs", std::to_string(kid));
+    c.sh("echo ran");
+    auto r = c.run();
+    kill(kid, SIGKILL);
+    waitpid(kid, nullptr, 0);
+    remove_cgroups(made);
+    IT_ASSERT_OK(r);
+    cr_assert(contains(r.out, "ran"), "%s", r.describe().c_str());
+    cr_assert(contains(r.err, "container's cgroup is not empty: 1 process(es) found"), "%s", r.describe().c_str());
     itest::finish();
 }
