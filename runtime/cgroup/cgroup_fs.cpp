@@ -133,10 +133,16 @@ public:
             try {
                 write_one(dir, w);
             } catch (const Error& e) {
-                // Lowering memory below memsw order: swap the two and retry.
-                bool shrink = e.err() == EINVAL && w.file == "memory.limit_in_bytes" && i + 1 < plan.size() &&
-                              plan[i + 1].file == "memory.memsw.limit_in_bytes";
-                if (!shrink) throw;
+                // The kernel checks each write against the other's current
+                // value, so some transitions need the second write first:
+                // memory below memsw, and (runc's rule) a period whose ratio
+                // with the current quota exceeds the parent's quota.
+                auto next_is = [&](const char* a, const char* b) {
+                    return w.file == a && i + 1 < plan.size() && plan[i + 1].file == b;
+                };
+                bool swap = e.err() == EINVAL && (next_is("memory.limit_in_bytes", "memory.memsw.limit_in_bytes") ||
+                                                  next_is("cpu.cfs_period_us", "cpu.cfs_quota_us"));
+                if (!swap) throw;
                 write_one(dir, plan[i + 1]);
                 write_one(dir, w);
                 ++i;

@@ -411,3 +411,50 @@ Test(cgroups, create_warns_when_the_cgroup_is_not_empty) {
     cr_assert(contains(r.err, "container's cgroup is not empty: 1 process(es) found"), "%s", r.describe().c_str());
     itest::finish();
 }
+
+// Under a parent with a CPU quota, a smaller period is refused while the
+// old quota stands (old quota / new period would exceed the parent's
+// share): the quota has to be written first. runc retries in that order.
+// (cgroup v2 writes both in one cpu.max line.)
+Test(cgroups, cpu_period_and_quota_under_a_parent_quota) {
+    if (v2()) itest::skip("cgroup v2 sets quota and period in one write (cpu.max)");
+    require_v1("cpu");
+    std::string parent = "/sys/fs/cgroup/cpu" + itest::cgroup_parent();
+    mkdir(parent.c_str(), 0755);
+    itest::write_file(parent + "/cpu.cfs_quota_us", "50000");   // half a CPU (period 100000)
+
+    // update: from 25000/100000 to 5000/10000.
+    auto c = itest::container();
+    res(c).cpu = berth::spec::Cpu{};
+    res(c).cpu->quota = 25000;
+    res(c).cpu->period = 100000;
+    c.sh("exec sleep 600");
+    IT_ASSERT_OK(c.run({"-d"}));
+    auto r = itest::berth({"update", "--cpu-period", "10000", "--cpu-quota", "5000", c.id});
+    IT_ASSERT_OK(r);
+    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "cpu", "cpu.cfs_period_us"))), "10000", r.describe());
+    IT_ASSERT_STR_EQ(trim(itest::read_file(host_file(c, "cpu", "cpu.cfs_quota_us"))), "5000", r.describe());
+    IT_ASSERT_OK(c.del(true));
+    itest::finish();
+}
+
+// The same at create, over a container cgroup that already has a quota.
+Test(cgroups, cpu_period_and_quota_at_create_under_a_parent_quota) {
+    if (v2()) itest::skip("cgroup v2 sets quota and period in one write (cpu.max)");
+    require_v1("cpu");
+    std::string parent = "/sys/fs/cgroup/cpu" + itest::cgroup_parent();
+    mkdir(parent.c_str(), 0755);
+    itest::write_file(parent + "/cpu.cfs_quota_us", "50000");
+    auto d = itest::container();
+    auto made = premade_cgroup(d.id);
+    itest::write_file(host_file(d, "cpu", "cpu.cfs_quota_us"), "25000");
+    res(d).cpu = berth::spec::Cpu{};
+    res(d).cpu->quota = 5000;
+    res(d).cpu->period = 10000;
+    d.sh("cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us");
+    auto out = d.run();
+    remove_cgroups(made);
+    IT_ASSERT_OK(out);
+    IT_ASSERT_STR_EQ(out.out, "5000\n10000\n", out.describe());
+    itest::finish();
+}
