@@ -10,6 +10,7 @@
 
 #include <signal.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ struct ExecOptions {
     bool detach = false;
     bool ignore_paused = false;
     unsigned preserve_fds = 0;
+    // exec --cgroup: existing sub-cgroups of the container's to run in
+    // ("" key: every hierarchy; else a v1 controller), see cgroup::Manager::sub.
+    std::map<std::string, std::string> sub_cgroups;
     // For a caller that owns its signal mask (berth-shim blocks the signals
     // it reads from a signalfd): the mask the process starts with. Null: the
     // caller's mask.

@@ -137,7 +137,11 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
     a.root_fd = init_root.get();
     a.preserve_fds = opts.preserve_fds;
     a.seccomp = seccomp.get();
-    a.cgroup = cg.get();
+    // Where the process goes: the container's cgroup, or sub-cgroups of it.
+    std::unique_ptr<cgroup::Manager> sub;
+    if (!opts.sub_cgroups.empty()) sub = cg->sub(opts.sub_cgroups);
+    const cgroup::Manager* place = sub ? sub.get() : cg.get();
+    a.cgroup = place;
     bool pidns = false;
     for (const auto& ns : lin.namespaces) {
         if (ns.type == spec::NsType::pid) pidns = true;
@@ -190,7 +194,7 @@ int exec_container(const RuntimeContext& ctx, const std::string& id, const ExecO
     dir.reset();
     ExecGuard guard;
     {
-        UniqueFd birth = cg->birth_fd();
+        UniqueFd birth = place->birth_fd();
         int pidfd = -1;
         pid_t pid = with_context("clone exec process", [&] { return clone_pidfd(0, &pidfd, birth.get()); });
         if (pid == 0) {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "config.hpp"
+#include "error.hpp"
 #include "fd.hpp"
 
 #include <map>
@@ -93,6 +94,16 @@ public:
     virtual void destroy() = 0;
     // The container's dir in each hierarchy (name, path), for its /sys/fs/cgroup.
     virtual std::vector<std::pair<Hierarchy, std::string>> dirs() const = 0;
+    // exec --cgroup: a manager that places processes (birth_fd, enter_self,
+    // add) in existing sub-cgroups of this one. Keys as runc's: "" for every
+    // hierarchy, or a v1 controller ("memory", "name=systemd") for its own;
+    // values relative to the container's cgroup. Throws naming the argument
+    // for a path that leaves the cgroup or does not exist, or a controller
+    // the host lacks (cgroup v2: only "").
+    virtual std::unique_ptr<Manager> sub(const std::map<std::string, std::string>& paths) const {
+        (void)paths;
+        throw Error(ENOTSUP, "exec --cgroup: not supported by this cgroup driver");
+    }
 
     // cgroupsPath as resolved ("/berth/c1") and the dirs created for it, for
     // state.json so `delete` removes exactly what `create` made.

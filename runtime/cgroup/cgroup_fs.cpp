@@ -10,12 +10,14 @@
 #include "cgroup_resources.hpp"
 #include "cgroup_systemd.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <thread>
 
@@ -252,6 +254,9 @@ public:
         std::sort(dirs.begin(), dirs.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
         for (auto& d : dirs) {
             bool own = std::find(dirs_.begin(), dirs_.end(), d) != dirs_.end();
+            // Sub-cgroups made under the container's (exec --cgroup) go
+            // with it, as runc removes them.
+            if (own) remove_subcgroups(d);
             for (int tries = 0;; ++tries) {
                 if (::rmdir(d.c_str()) == 0 || errno == ENOENT) break;
                 if (own && errno == EBUSY && tries < 100) {
@@ -271,10 +276,89 @@ public:
         return out;
     }
 
+    std::unique_ptr<Manager> sub(const std::map<std::string, std::string>& paths) const override {
+        auto arg = [](const std::string& ctl, const std::string& p) {
+            return "exec --cgroup " + (ctl.empty() ? p : ctl + ":" + p);
+        };
+        if (path_.empty() || hs_.empty())
+            throw Error(ENOTSUP, "exec --cgroup: the container has no cgroup of its own (rootless)");
+        bool unified = unified_mode(hs_);
+        for (const auto& [ctl, p] : paths) {
+            bool escapes = p.empty() || p.front() == '/';
+            for (const auto& comp : split(p, '/')) escapes = escapes || comp == "..";
+            if (escapes)
+                throw Error(EINVAL, arg(ctl, p) + ": must be a path inside the container's cgroup, without \"..\"");
+            if (ctl.empty()) continue;
+            if (unified)
+                throw Error(EINVAL, arg(ctl, p) + ": cgroup v2 has one hierarchy; give the path without a controller");
+            bool known = std::any_of(hs_.begin(), hs_.end(), [&](const Hierarchy& h) { return matches(h, ctl); });
+            if (!known) throw Error(EINVAL, arg(ctl, p) + ": no cgroup v1 controller \"" + ctl + "\" on this host");
+        }
+        auto m = std::make_unique<FsManager>(hs_, path_, std::vector<std::string>{});
+        auto all = paths.find("");
+        for (size_t i = 0; i < hs_.size(); ++i) {
+            std::string ctl, p;
+            if (all != paths.end()) {
+                p = all->second;
+            } else {
+                for (const auto& [c, sp] : paths) {
+                    if (!matches(hs_[i], c)) continue;
+                    if (!p.empty() && sp != p)
+                        throw Error(EINVAL, arg(c, sp) + ": " + ctl + " shares its hierarchy and was given " + p);
+                    ctl = c;
+                    p = sp;
+                }
+            }
+            if (p.empty()) continue;
+            std::string d = dirs_[i] + "/" + p;
+            struct stat st;
+            if (::stat(d.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+                m->dirs_[i] = d;
+                continue;
+            }
+            // The hybrid host's cgroup2, which runc does not place exec'd
+            // processes in at all: the container's own cgroup there.
+            if (hs_[i].v2 && !unified) continue;
+            throw Error(ENOENT, arg(ctl, p) + ": no sub-cgroup " + d + " (runc's rule: it must exist)");
+        }
+        return m;
+    }
+
     const std::string& path() const override { return path_; }
     const std::vector<std::string>& created() const override { return created_; }
 
 private:
+    // A v1 hierarchy by controller, as runc names them ("cpu", and
+    // "name=systemd" or "systemd" for a named one).
+    static bool matches(const Hierarchy& h, const std::string& ctl) {
+        if (h.v2) return false;
+        return std::any_of(h.controllers.begin(), h.controllers.end(),
+                           [&](const std::string& c) { return c == ctl || c == "name=" + ctl; });
+    }
+
+    // Every directory below `dir`, deepest first; a cgroup just emptied
+    // may stay busy for a moment.
+    static void remove_subcgroups(const std::string& dir) {
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) return;
+        std::vector<std::string> subs;
+        while (dirent* e = ::readdir(d))
+            if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+                subs.push_back(dir + "/" + e->d_name);
+        ::closedir(d);
+        for (const auto& s : subs) {
+            remove_subcgroups(s);
+            for (int tries = 0;; ++tries) {
+                if (::rmdir(s.c_str()) == 0 || errno == ENOENT) break;
+                if (errno == EBUSY && tries < 100) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(tries < 10 ? 1 : 10));
+                    continue;
+                }
+                throw_errno("remove cgroup " + s);
+            }
+        }
+    }
+
     static bool has_controller(const Hierarchy& h, const std::string& c) {
         return std::find(h.controllers.begin(), h.controllers.end(), c) != h.controllers.end();
     }

@@ -198,6 +198,9 @@ public:
     }
 
     std::vector<std::pair<Hierarchy, std::string>> dirs() const override { return fs_->dirs(); }
+    std::unique_ptr<Manager> sub(const std::map<std::string, std::string>& paths) const override {
+        return fs_->sub(paths);
+    }
     const std::string& path() const override { return unit_.cgroups_path; }
     const std::vector<std::string>& created() const override { return fs_->created(); }
     Driver driver() const override { return Driver::systemd; }

@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "file_util.hpp"
+#include "strings.hpp"
 
 namespace berth::cli {
 
@@ -24,7 +25,7 @@ const std::vector<Flag> exec_flags = {
     {"process-label", 0, true, "SELinux label for the process"},
     {"preserve-fds", 0, true, "pass N fds after stdio to the process", "N"},
     {"ignore-paused", 0, false, "exec in a paused container (the process runs once it is resumed)"},
-    {"cgroup", 0, true, "sub-cgroup to run in (not supported)"},
+    {"cgroup", 0, true, "run in an existing sub-cgroup: PATH, or CONTROLLER[,CONTROLLER]:PATH (repeatable)", "PATH"},
     {"pidfd-socket", 0, true, "unix socket that receives a pidfd (not supported)", "PATH"},
 };
 
@@ -84,8 +85,29 @@ spec::Process process_from_flags(const RuntimeContext& ctx, const Parsed& p) {
     return proc;
 }
 
+// runc's --cgroup: one PATH for every controller, or CONTROLLER[,...]:PATH
+// per controller, each named once.
+std::map<std::string, std::string> sub_cgroups(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> out;
+    for (const auto& a : args) {
+        auto colon = a.find(':');
+        if (colon == std::string::npos) {
+            if (args.size() != 1)
+                throw Error(EINVAL, "--cgroup " + a + ": give CONTROLLER:PATH when --cgroup is repeated");
+            out[""] = a;
+            continue;
+        }
+        if (a.find(':', colon + 1) != std::string::npos) throw Error(EINVAL, "--cgroup " + a + ": invalid argument");
+        for (const auto& ctl : split(a.substr(0, colon), ',')) {
+            if (ctl.empty()) throw Error(EINVAL, "--cgroup " + a + ": empty controller name");
+            if (!out.emplace(ctl, a.substr(colon + 1)).second)
+                throw Error(EINVAL, "--cgroup: controller " + ctl + " given more than once");
+        }
+    }
+    return out;
+}
+
 int exec_process_from_flags(const RuntimeContext& ctx, const Parsed& p) {
-    if (p.has("cgroup")) throw Error(ENOTSUP, "exec --cgroup: running in a sub-cgroup is not supported");
     if (p.has("pidfd-socket")) throw Error(ENOTSUP, "exec --pidfd-socket is not supported yet");
     ExecOptions o;
     o.process = process_from_flags(ctx, p);
@@ -94,6 +116,7 @@ int exec_process_from_flags(const RuntimeContext& ctx, const Parsed& p) {
     o.detach = p.flag("detach");
     o.ignore_paused = p.flag("ignore-paused");
     if (p.has("preserve-fds")) o.preserve_fds = parse_uint(p.get("preserve-fds"), "--preserve-fds");
+    o.sub_cgroups = sub_cgroups(p.all("cgroup"));
     return exec_container(ctx, p.args[0], o);
 }
 

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -259,6 +260,89 @@ Test(exec, tty_with_console_socket) {
     cr_assert(contains(out, "all-tty"), "%s", out.c_str());
     // -d with -t needs a console socket.
     IT_ASSERT_FAIL(exec(c, {"-t", "-d", "--", "true"}), "--console-socket");
+    stop(c);
+    itest::finish();
+}
+
+namespace {
+
+// The container's cgroup dir in each hierarchy on this host.
+std::vector<std::string> container_cgroups(const itest::Container& c) {
+    std::vector<std::string> roots;
+    if (itest::exists("/sys/fs/cgroup/cgroup.controllers")) roots = {"/sys/fs/cgroup"};
+    else
+        for (const char* h : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd",
+                              "unified", "hugetlb", "net_cls", "perf_event", "rdma", "misc"})
+            if (itest::exists(std::string("/sys/fs/cgroup/") + h + "/cgroup.procs"))
+                roots.push_back(std::string("/sys/fs/cgroup/") + h);
+    std::vector<std::string> out;
+    for (auto& r : roots)
+        if (itest::exists(r + itest::cgroup_parent() + "/" + c.id)) out.push_back(r + itest::cgroup_parent() + "/" + c.id);
+    return out;
+}
+
+// mkdir DIR/name in each (cpuset's cpus and mems copied down).
+void make_sub(const std::vector<std::string>& dirs, const std::string& name) {
+    for (auto& d : dirs) {
+        std::string s = d + "/" + name;
+        cr_assert_eq(mkdir(s.c_str(), 0755), 0, "mkdir %s: %s", s.c_str(), strerror(errno));
+        if (d.find("/cpuset/") != std::string::npos)
+            for (const char* f : {"cpuset.cpus", "cpuset.mems"}) itest::write_file(s + "/" + f, itest::read_file(d + "/" + f));
+    }
+}
+
+// /proc/PID/cgroup of a detached exec'd process.
+std::string exec_cgroups(const itest::Container& c, std::vector<std::string> flags) {
+    std::string pidfile = c.bundle + "/sub-exec.pid";
+    unlink(pidfile.c_str());
+    std::vector<std::string> args = {"exec", "-d", "--pid-file", pidfile};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {c.id, "sleep", "300"});
+    auto r = itest::berth(args);
+    cr_assert(itest::check_ok(r).empty(), "%s", itest::check_ok(r).c_str());
+    return itest::read_file("/proc/" + trim(itest::read_file(pidfile)) + "/cgroup");
+}
+
+// The line of /proc/PID/cgroup for a hierarchy ("memory", "" for cgroup2).
+std::string cgroup_line(const std::string& text, const std::string& ctl) {
+    for (auto& l : itest::lines(text)) {
+        auto a = l.find(':'), b = l.find(':', a + 1);
+        if (a == std::string::npos || b == std::string::npos) continue;
+        if (("," + l.substr(a + 1, b - a - 1) + ",").find("," + ctl + ",") != std::string::npos) return l;
+    }
+    return "";
+}
+
+} // namespace
+
+// runc's exec --cgroup: PATH for every hierarchy, or CONTROLLER:PATH per
+// controller; the sub-cgroup must exist inside the container's cgroup, and
+// goes with the container at delete.
+Test(exec, cgroup_runs_the_process_in_a_sub_cgroup) {
+    auto c = running();
+    auto dirs = container_cgroups(c);
+    cr_assert(!dirs.empty(), "the container has no cgroup dirs");
+    make_sub(dirs, "sub");
+    auto all = exec_cgroups(c, {"--cgroup", "sub"});
+    for (auto& l : itest::lines(all))
+        cr_assert(l.ends_with(itest::cgroup_parent() + "/" + c.id + "/sub"), "not in the sub-cgroup: %s\n%s", l.c_str(),
+                  all.c_str());
+
+    bool v2 = itest::exists("/sys/fs/cgroup/cgroup.controllers");
+    if (!v2) {
+        make_sub(dirs, "sub2");
+        auto some = exec_cgroups(c, {"--cgroup", "memory:sub2", "--cgroup", "pids,freezer:sub2"});
+        for (const char* ctl : {"memory", "pids", "freezer"})
+            cr_assert(cgroup_line(some, ctl).ends_with("/" + c.id + "/sub2"), "%s:\n%s", ctl, some.c_str());
+        cr_assert(cgroup_line(some, "cpu").ends_with("/" + c.id), "cpu stays in the container's:\n%s", some.c_str());
+        IT_ASSERT_FAIL(itest::berth({"exec", "--cgroup", "nosuchctl:sub", c.id, "true"}), "nosuchctl");
+    } else {
+        IT_ASSERT_FAIL(itest::berth({"exec", "--cgroup", "memory:sub", c.id, "true"}), "without a controller");
+    }
+    IT_ASSERT_FAIL(itest::berth({"exec", "--cgroup", "missing", c.id, "true"}), "no sub-cgroup", "missing");
+    IT_ASSERT_FAIL(itest::berth({"exec", "--cgroup", "../escape", c.id, "true"}), "inside the container's cgroup");
+    IT_ASSERT_FAIL(itest::berth({"exec", "--cgroup", "a", "--cgroup", "b", c.id, "true"}), "CONTROLLER:PATH");
+    // delete removes the sub-cgroups with the container's.
     stop(c);
     itest::finish();
 }
