@@ -9,6 +9,8 @@ set -u
 cd /lane/src || exit 3
 export BERTH=/lane/src/berth BERTH_SRC=/lane/src
 [ ! -x /lane/src/sd-notify-helper ] || export BERTH_SD_NOTIFY=/lane/src/sd-notify-helper
+[ ! -x /lane/src/exe-attack ] || export BERTH_EXE_ATTACK=/lane/src/exe-attack
+[ ! -x /lane/src/syscall-probe ] || export BERTH_SYSCALL_PROBE=/lane/src/syscall-probe
 TAP=/lane/tap
 mkdir -p "$TAP"
 T=$(cat test-timeout 2>/dev/null || echo 600)

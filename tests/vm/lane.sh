@@ -268,8 +268,11 @@ run_integration() {
 	st=$(mktemp -d /tmp/berth-lane-src.XXXXXX)
 	mkdir -p "$st/contrib" "$st/bin"
 	cp "$berth" "$st/berth"
-	# The static sd_notify client the NOTIFY_SOCKET test copies into a rootfs.
-	[ ! -x "$BUILD/tests/integration/sd-notify-helper" ] || cp "$BUILD/tests/integration/sd-notify-helper" "$st/sd-notify-helper"
+	# The static helpers tests copy into a rootfs (sd_notify client, the
+	# CVE-2019-5736 attack, the seccomp syscall prober).
+	for b in sd-notify-helper exe-attack syscall-probe; do
+		[ ! -x "$BUILD/tests/integration/$b" ] || cp "$BUILD/tests/integration/$b" "$st/$b"
+	done
 	cp -a "$SRC/contrib/." "$st/contrib/"   # mkbundle.sh, seccomp profiles the tests read
 	for b in "${bins[@]}"; do [ -x "$b" ] || die "no test binary $b"; cp "$b" "$st/bin/"; done
 	cp "$HERE/guest-integration.sh" "$st/"
