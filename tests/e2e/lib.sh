@@ -60,17 +60,18 @@ make_rootfs() {
     "$BERTH_SRC/contrib/mkbundle.sh" "$1" >/dev/null
 }
 
-# make_docker_archive ROOTFS OUT NAME:TAG: a one-layer image in the format
-# `docker save` writes (manifest.json, config, layer tar). `docker load` and
-# `ctr image import` both read it. Cmd is sh.
+# make_docker_archive ROOTFS OUT NAME:TAG [CMD_JSON]: a one-layer image in
+# the format `docker save` writes (manifest.json, config, layer tar).
+# `docker load` and `ctr image import` both read it. Cmd is CMD_JSON
+# (default ["sh"]).
 make_docker_archive() {
-    local rootfs=$1 out=$2 ref=$3 d diff cfg
+    local rootfs=$1 out=$2 ref=$3 cmd=${4:-'["sh"]'} d diff cfg
     d=$(mktemp -d "$out.XXXXXX") || return 1
     tar --numeric-owner -C "$rootfs" -cf "$d/layer.tar" . || return 1
     diff=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
     mkdir "$d/$diff" && mv "$d/layer.tar" "$d/$diff/layer.tar" || return 1
-    printf '{"architecture":"amd64","os":"linux","created":"2024-01-01T00:00:00Z","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"2024-01-01T00:00:00Z","created_by":"berth e2e"}]}' \
-        "$diff" > "$d/config.json"
+    printf '{"architecture":"amd64","os":"linux","created":"2024-01-01T00:00:00Z","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"2024-01-01T00:00:00Z","created_by":"berth e2e"}]}' \
+        "$cmd" "$diff" > "$d/config.json"
     cfg=$(sha256sum "$d/config.json" | cut -d' ' -f1)
     mv "$d/config.json" "$d/$cfg.json"
     printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]' "$cfg" "$ref" "$diff" > "$d/manifest.json"

@@ -1,0 +1,168 @@
+#include "bench.hpp"
+
+#include "error.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+
+namespace berth::cri_test {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const std::vector<std::string> steps = {"RunPodSandbox",    "CreateContainer", "StartContainer", "ExecSync true",
+                                        "ExecSync out+err", "StopPodSandbox",  "RemovePodSandbox"};
+
+// What each step expects of ExecSync(out+err): both streams, whole.
+const std::vector<std::string> out_err_cmd = {"sh", "-c", "echo out; echo err >&2; exit 3"};
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct Handler {
+    std::string name, label;
+    std::map<std::string, std::vector<double>> ms;   // step -> samples
+    int failures = 0;
+};
+
+Handler parse_handler(const std::string& s) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos) return {s, s.empty() ? "default" : s, {}, 0};
+    return {s.substr(0, eq), s.substr(eq + 1), {}, 0};
+}
+
+// One pod with one container through every step; a step that fails ends
+// the run (the pod is still stopped and removed, untimed).
+void one_run(CriClient& client, const BenchOptions& o, Handler& h, int seq, bool timed, std::FILE* out) {
+    PodSpec pod = o.pod;
+    pod.handler = h.name;
+    pod.name = o.pod.name + "-" + std::to_string(::getpid()) + "-" + std::to_string(seq);
+    pod.uid = pod.name;
+    ContainerSpec c;
+    c.name = "bench";
+    c.image = o.image;
+    c.command = {"sleep", "3600"};
+    std::string pod_id, ctr_id;
+    std::map<std::string, double> got;
+    auto timed_step = [&](const std::string& step, const std::function<void()>& fn) {
+        auto t0 = Clock::now();
+        fn();
+        got[step] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    };
+    bool stopped = false, removed = false;
+    try {
+        timed_step("RunPodSandbox", [&] { pod_id = client.run_pod(pod); });
+        timed_step("CreateContainer", [&] { ctr_id = client.create_container(pod_id, pod, c); });
+        timed_step("StartContainer", [&] { client.start_container(ctr_id); });
+        timed_step("ExecSync true", [&] {
+            auto r = client.exec_sync(ctr_id, {"true"}, 10);
+            if (r.exit_code != 0) throw Error("ExecSync true: exit code " + std::to_string(r.exit_code));
+        });
+        ExecResult r;
+        timed_step("ExecSync out+err", [&] { r = client.exec_sync(ctr_id, out_err_cmd, 10); });
+        if (r.out != "out\n" || r.err != "err\n" || r.exit_code != 3)
+            throw Error("ExecSync out+err: got stdout \"" + r.out + "\", stderr \"" + r.err + "\", exit code " +
+                        std::to_string(r.exit_code) + " (want out, err, 3)");
+        timed_step("StopPodSandbox", [&] { client.stop_pod(pod_id); });
+        stopped = true;
+        timed_step("RemovePodSandbox", [&] { client.remove_pod(pod_id); });
+        removed = true;
+    } catch (const std::exception& e) {
+        ++h.failures;
+        std::fprintf(out, "FAILED %s: %s\n", h.label.c_str(), e.what());
+        if (!pod_id.empty()) {
+            try {
+                if (!stopped) client.stop_pod(pod_id);
+                if (!removed) client.remove_pod(pod_id);
+            } catch (const std::exception& e2) {
+                std::fprintf(out, "FAILED %s: cleanup of pod %s: %s\n", h.label.c_str(), pod_id.c_str(), e2.what());
+            }
+        }
+        return;
+    }
+    if (!timed) return;
+    for (const auto& [step, v] : got) h.ms[step].push_back(v);
+}
+
+} // namespace
+
+int run_bench(CriClient& client, const BenchOptions& o, std::FILE* out) {
+    std::vector<Handler> hs;
+    for (const auto& s : o.handlers) hs.push_back(parse_handler(s));
+    if (hs.empty()) throw Error(EINVAL, "bench: no --handler given");
+    int seq = 0;
+    for (int round = -o.warmup; round < o.rounds; ++round) {
+        for (size_t k = 0; k < hs.size(); ++k) {
+            size_t i = (k + static_cast<size_t>(round + o.warmup)) % hs.size();
+            one_run(client, o, hs[i], seq++, round >= 0, out);
+        }
+    }
+
+    std::fprintf(out, "\n %-18s", "ms (median)");
+    for (const auto& h : hs) std::fprintf(out, " %16s", h.label.c_str());
+    std::fprintf(out, "\n");
+    auto row = [&](const std::string& name, const std::function<double(const Handler&)>& f) {
+        std::fprintf(out, " %-18s", name.c_str());
+        for (const auto& h : hs) std::fprintf(out, " %16.1f", f(h));
+        std::fprintf(out, "\n");
+    };
+    for (const auto& step : steps) row(step, [&](const Handler& h) {
+            auto it = h.ms.find(step);
+            return it == h.ms.end() ? 0.0 : median(it->second);
+        });
+    // The pod's start as kubelet waits for it, and its end.
+    auto sum_of = [](const Handler& h, std::initializer_list<const char*> names) {
+        double s = 0;
+        for (const char* n : names) {
+            auto it = h.ms.find(n);
+            if (it != h.ms.end()) s += median(it->second);
+        }
+        return s;
+    };
+    row("pod+container up", [&](const Handler& h) {
+        return sum_of(h, {"RunPodSandbox", "CreateContainer", "StartContainer"});
+    });
+    row("pod down", [&](const Handler& h) { return sum_of(h, {"StopPodSandbox", "RemovePodSandbox"}); });
+    std::fprintf(out, " %-18s", "runs (failed)");
+    for (const auto& h : hs) {
+        auto it = h.ms.find("RemovePodSandbox");
+        std::string s = std::to_string(it == h.ms.end() ? 0 : it->second.size()) + " (" +
+                        std::to_string(h.failures) + ")";
+        std::fprintf(out, " %16s", s.c_str());
+    }
+    std::fprintf(out, "\n");
+
+    if (hs.size() > 1) {
+        std::fprintf(out, "\n %-18s", "ratio");
+        for (size_t i = 1; i < hs.size(); ++i) {
+            std::string name = hs[0].label + "/" + hs[i].label;
+            std::fprintf(out, " %*s", static_cast<int>(std::max<size_t>(16, name.size())), name.c_str());
+        }
+        std::fprintf(out, "\n");
+        std::vector<std::string> rows = steps;
+        for (const auto& step : rows) {
+            std::fprintf(out, " %-18s", step.c_str());
+            for (size_t i = 1; i < hs.size(); ++i) {
+                std::string name = hs[0].label + "/" + hs[i].label;
+                auto a = hs[0].ms.find(step), b = hs[i].ms.find(step);
+                double r = a == hs[0].ms.end() || b == hs[i].ms.end() ? 0 : median(a->second) / median(b->second);
+                std::fprintf(out, " %*.2f", static_cast<int>(std::max<size_t>(16, name.size())), r);
+            }
+            std::fprintf(out, "\n");
+        }
+    }
+    int failed = 0;
+    for (const auto& h : hs) failed += h.failures;
+    return failed;
+}
+
+} // namespace berth::cri_test

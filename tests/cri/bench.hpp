@@ -1,0 +1,27 @@
+// Times kubelet's calls through a CRI server for several runtime handlers:
+// per round, for each handler (the order rotated each round, so noise hits
+// them alike): RunPodSandbox, CreateContainer, StartContainer,
+// ExecSync(true), ExecSync(output on stdout and stderr, checked),
+// StopPodSandbox, RemovePodSandbox. Prints the medians and, for the first
+// handler, its ratio to each other one.
+#pragma once
+
+#include "cri_client.hpp"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace berth::cri_test {
+
+struct BenchOptions {
+    std::vector<std::string> handlers;   // "NAME" or "NAME=LABEL"
+    PodSpec pod;                         // name and uid are made per run
+    std::string image;
+    int rounds = 10, warmup = 1;
+};
+
+// Returns how many runs failed (their steps are left out of the medians).
+int run_bench(CriClient& client, const BenchOptions& o, std::FILE* out);
+
+} // namespace berth::cri_test
