@@ -4,11 +4,9 @@
 #include "io_relay.hpp"
 #include "log.hpp"
 
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 
 #include <cstring>
 
@@ -26,12 +24,6 @@ UniqueFd connect_seqpacket(const std::string& path) {
     // A unix connect completes at once or fails (EAGAIN: the backlog is full).
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) throw_errno("attach: connect " + path);
     return fd;
-}
-
-long now_ms() {
-    timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 } // namespace
@@ -82,6 +74,10 @@ void AttachSession::on_event(uint32_t ev) {
         }
         queued_ -= queue_.front().size();
         queue_.pop_front();
+    }
+    if (finishing_ && queue_.empty()) {
+        close();
+        return;
     }
     // Input first, even on a hang-up: what the client sent before it left
     // still goes in (unless the relay is full: then it is lost with it).
@@ -149,23 +145,23 @@ void AttachSession::update() {
 }
 
 void AttachSession::finish(int timeout_ms) {
-    long deadline = now_ms() + timeout_ms;
-    while (fd_ && !queue_.empty()) {
-        on_event(EPOLLOUT);
-        if (!fd_ || queue_.empty()) break;
-        long left = deadline - now_ms();
-        if (left <= 0) break;
-        pollfd p{fd_.get(), POLLOUT, 0};
-        ::poll(&p, 1, static_cast<int>(left));
-    }
     if (input_) {
         input_->remove_session(this);
         input_ = nullptr;
     }
-    close();
+    input_done_ = true;
+    if (fd_ && !queue_.empty()) on_event(EPOLLOUT);   // may close
+    if (!fd_ || queue_.empty()) {
+        close();
+        return;
+    }
+    finishing_ = true;
+    finish_timer_ = std::make_unique<Timer>(loop_, timeout_ms, [this] { close(); });
+    update();
 }
 
 void AttachSession::close() {
+    finish_timer_.reset();
     if (fd_ && loop_.watching(fd_.get())) loop_.remove(fd_.get());
     fd_.reset();
     watched_ = 0;

@@ -11,6 +11,7 @@
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -36,7 +37,8 @@ public:
     AttachSession& operator=(const AttachSession&) = delete;
 
     void send(Stream s, std::string_view data);
-    // The process is gone: send what is queued (up to timeout_ms), close.
+    // The process is gone: send what is queued, then close (after
+    // timeout_ms at the latest). Returns at once: the loop sends the rest.
     void finish(int timeout_ms);
     bool closed() const { return !fd_; }
     // The input relay has room again (or none: paused).
@@ -57,6 +59,8 @@ private:
     AttachOptions opts_;
     InputRelay* input_;
     bool input_paused_ = false, input_done_ = false;
+    bool finishing_ = false;
+    std::unique_ptr<Timer> finish_timer_;
     std::deque<std::string> queue_;
     size_t queued_ = 0;
     uint32_t watched_ = 0;

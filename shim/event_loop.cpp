@@ -3,6 +3,10 @@
 #include "error.hpp"
 
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 namespace berth::shim {
 
@@ -54,5 +58,24 @@ int EventLoop::run_once(int timeout_ms) {
     }
     return n;
 }
+
+Timer::Timer(EventLoop& loop, int ms, std::function<void()> h)
+    : loop_(loop), fd_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)), h_(std::move(h)) {
+    if (!fd_) throw_errno("timerfd_create");
+    itimerspec its{};
+    // 0 would disarm it: the earliest is 1 ns from now.
+    ms = std::max(ms, 0);
+    its.it_value.tv_sec = ms / 1000;
+    its.it_value.tv_nsec = ms > 0 ? (ms % 1000) * 1000000L : 1;
+    if (::timerfd_settime(fd_.get(), 0, &its, nullptr) < 0) throw_errno("timerfd_settime");
+    loop_.add(fd_.get(), EPOLLIN, [this](uint32_t) {
+        loop_.remove(fd_.get());
+        // h may destroy us: nothing of ours is touched after it.
+        auto h = std::move(h_);
+        h();
+    });
+}
+
+Timer::~Timer() { loop_.remove(fd_.get()); }
 
 } // namespace berth::shim

@@ -1,6 +1,8 @@
 // berth-shim's one event loop: epoll over every fd it watches (the ttrpc
-// socket and its connections, the signalfd, stdio relays), each with a
-// callback. Single-threaded by design: nothing here locks.
+// socket and its connections, the signalfd, stdio relays, timers), each
+// with a callback. Single-threaded by design: nothing here locks, and
+// nothing that runs in it may wait: what must wait (an exited process's
+// output draining to a slow reader) waits for an event or a Timer.
 #pragma once
 
 #include "fd.hpp"
@@ -40,6 +42,21 @@ private:
     std::unordered_map<int, Entry> handlers_;
     uint32_t next_gen_ = 0;
     bool stopped_ = false;
+};
+
+// A one-shot timer in the loop (a timerfd): calls h once, ms from now,
+// unless destroyed before. h may destroy the Timer.
+class Timer {
+public:
+    Timer(EventLoop& loop, int ms, std::function<void()> h);
+    ~Timer();
+    Timer(const Timer&) = delete;
+    Timer& operator=(const Timer&) = delete;
+
+private:
+    EventLoop& loop_;
+    UniqueFd fd_;
+    std::function<void()> h_;
 };
 
 } // namespace berth::shim

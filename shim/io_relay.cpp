@@ -100,19 +100,40 @@ std::string k8s_path(const std::string& uri) {
 OutputRelay::OutputRelay(EventLoop& loop, UniqueFd src, Stream stream, UniqueFd fifo, std::shared_ptr<CriLog> log,
                          std::vector<std::unique_ptr<AttachSession>>& sessions)
     : loop_(loop), src_(std::move(src)), fifo_(std::move(fifo)), stream_(stream), log_(std::move(log)),
-      sessions_(sessions) {}
+      sessions_(sessions) {
+    struct stat st;
+    fifo_is_pipe_ = fifo_ && ::fstat(fifo_.get(), &st) == 0 && S_ISFIFO(st.st_mode);
+}
 
 OutputRelay::~OutputRelay() { close(); }
 
 void OutputRelay::start() { update(); }
 
 void OutputRelay::update() {
+    if (eof_ && src_) end_src();
     // Backpressure from the FIFO only: logs and attach sessions never wait.
-    bool want_src = src_ && !eof_ && buf_.size() < fifo_buffer_cap;
+    bool want_src = src_ && buf_.size() < fifo_buffer_cap;
     bool want_fifo = fifo_ && !buf_.empty();
     watch(loop_, src_.get(), EPOLLIN, want_src, src_watched_, [this](uint32_t) { on_src(); });
     watch(loop_, fifo_.get(), EPOLLOUT, want_fifo, fifo_watched_, [this](uint32_t) { on_fifo(); });
-    if (eof_ && buf_.empty()) close();
+    if (src_ || !buf_.empty()) return;
+    // All read and handed to the FIFO. A client that tears its reader down
+    // when it learns of the exit (ctr does) would lose what it has not read
+    // yet: after the exit, the FIFO stays open until the reader has taken
+    // everything (polled: a reader's progress wakes no writer). Before the
+    // exit (the process closed its output), it stays open until then.
+    if (fifo_ && unread() > 0) {
+        if (draining_ && !poll_) {
+            poll_ = std::make_unique<Timer>(loop_, poll_ms_, [this] {
+                poll_.reset();
+                poll_ms_ = std::min(poll_ms_ * 2, 16);
+                update();
+            });
+        }
+        return;
+    }
+    close();
+    if (draining_) finished();
 }
 
 void OutputRelay::deliver(std::string_view data) {
@@ -122,33 +143,48 @@ void OutputRelay::deliver(std::string_view data) {
 }
 
 void OutputRelay::on_src() {
+    // What the pipe held at the exit is at most its size; more means a
+    // process left behind (a background child) still writes: stop there.
+    constexpr size_t max_drain = 4 << 20;
     char tmp[16384];
     size_t room = fifo_ ? fifo_buffer_cap - buf_.size() : sizeof tmp;
     ssize_t n = ::read(src_.get(), tmp, std::min(room, sizeof tmp));
-    if (n > 0) deliver(std::string_view(tmp, static_cast<size_t>(n)));
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR)) eof_ = true;   // EIO: the pty's slave is gone
-    if (fifo_ && !flush()) {
-        // The FIFO's reader is gone: without other sinks the process gets
-        // EPIPE, as it would writing to the FIFO itself.
-        buf_.clear();
-        if (fifo_watched_) loop_.remove(fifo_.get());
-        fifo_watched_ = false;
-        fifo_.reset();
-        if (!log_) eof_ = true;
+    if (n > 0) {
+        deliver(std::string_view(tmp, static_cast<size_t>(n)));
+        if (draining_ && (drained_ += static_cast<size_t>(n)) >= max_drain) eof_ = true;
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        eof_ = true;   // EIO: the pty's slave is gone
     }
-    if (eof_ && log_) log_->finish(stream_);
+    if (fifo_ && !flush()) drop_fifo();
     update();
 }
 
 void OutputRelay::on_fifo() {
-    if (!flush()) {
-        buf_.clear();
-        if (!log_) eof_ = true;
-        if (fifo_watched_) loop_.remove(fifo_.get());
-        fifo_watched_ = false;
-        fifo_.reset();
-    }
+    if (!flush()) drop_fifo();
     update();
+}
+
+// The FIFO's reader is gone: without other sinks the process gets EPIPE,
+// as it would writing to the FIFO itself.
+void OutputRelay::drop_fifo() {
+    buf_.clear();
+    if (fifo_watched_) loop_.remove(fifo_.get());
+    fifo_watched_ = false;
+    fifo_.reset();
+    if (!log_) eof_ = true;
+}
+
+void OutputRelay::end_src() {
+    if (src_watched_) loop_.remove(src_.get());
+    src_watched_ = false;
+    src_.reset();
+    if (log_) log_->finish(stream_);
+}
+
+size_t OutputRelay::unread() const {
+    int queued = 0;
+    if (!fifo_is_pipe_ || ::ioctl(fifo_.get(), FIONREAD, &queued) < 0) return 0;
+    return static_cast<size_t>(std::max(queued, 0));
 }
 
 bool OutputRelay::flush() {
@@ -164,55 +200,49 @@ bool OutputRelay::flush() {
     return true;
 }
 
-void OutputRelay::drain(int timeout_ms) {
-    if (!src_ && !fifo_) return;
-    long deadline = now_ms() + timeout_ms;
-    // What the pipe held at the exit is at most its size; more means a
-    // process left behind (a background child) still writes: stop there.
-    constexpr size_t max_drain = 4 << 20;
+void OutputRelay::drain(int timeout_ms, std::function<void()> done) {
+    draining_ = true;
+    update();   // closes at once when nothing is left
+    if (closed()) return;
+    done_ = std::move(done);
+    deadline_ = std::make_unique<Timer>(loop_, timeout_ms, [this] {
+        deadline_.reset();
+        close();
+        finished();
+    });
+}
+
+void OutputRelay::finished() {
+    // done may end us: nothing of ours is touched after it.
+    auto done = std::move(done_);
+    done_ = nullptr;
+    if (done) done();
+}
+
+void OutputRelay::close_now() {
+    constexpr size_t max_copy = 4 << 20;   // a writer left behind may never stop
     size_t taken = 0;
-    for (;;) {
-        if (src_ && !eof_ && (taken >= max_drain || now_ms() >= deadline)) eof_ = true;
-        if (src_ && !eof_) {
-            char tmp[16384];
-            ssize_t n = ::read(src_.get(), tmp, sizeof tmp);
-            if (n > 0) deliver(std::string_view(tmp, static_cast<size_t>(n))), taken += static_cast<size_t>(n);
-            else if (n < 0 && errno == EINTR) continue;
-            else eof_ = true;   // EOF, EAGAIN (nothing more now) or EIO
-        }
-        if (!fifo_) {
-            if (eof_) break;
-            continue;
-        }
-        if (!flush()) break;
-        if (eof_ && buf_.empty()) {
-            // Everything is in the FIFO now; give the reader the chance to
-            // take it before we close and report the exit. A client that
-            // tears its reader down on the exit (ctr does) would otherwise
-            // lose what it had not read yet.
-            int queued = 0;
-            while (::ioctl(fifo_.get(), FIONREAD, &queued) == 0 && queued > 0 && now_ms() < deadline)
-                ::usleep(1000);
-            break;
-        }
-        if (!buf_.empty()) {
-            long left = deadline - now_ms();
-            if (left <= 0) break;
-            pollfd p{fifo_.get(), POLLOUT, 0};
-            ::poll(&p, 1, static_cast<int>(left));
-        }
+    char tmp[16384];
+    while (src_ && taken < max_copy) {
+        ssize_t n = ::read(src_.get(), tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        deliver(std::string_view(tmp, static_cast<size_t>(n)));
+        taken += static_cast<size_t>(n);
+        if (fifo_ && !flush()) drop_fifo();
     }
-    if (log_) log_->finish(stream_);
+    if (fifo_) flush();
     close();
 }
 
 void OutputRelay::close() {
-    if (src_watched_) loop_.remove(src_.get());
+    if (src_) end_src();
     if (fifo_watched_) loop_.remove(fifo_.get());
-    src_watched_ = fifo_watched_ = false;
-    src_.reset();
+    fifo_watched_ = false;
     fifo_.reset();
     buf_.clear();
+    poll_.reset();
+    deadline_.reset();
 }
 
 // --- InputRelay
@@ -431,17 +461,44 @@ void ProcessIo::reopen_log() {
     if (err_log_ && err_log_ != out_log_) err_log_->reopen();
 }
 
-void ProcessIo::finish() {
-    // One deadline for everything: the loop (every container of the pod's
-    // shim) waits on this.
-    const long deadline = now_ms() + 2000;
-    auto left = [&](long cap) { return static_cast<int>(std::clamp(deadline - now_ms(), 0L, cap)); };
+bool ProcessIo::drained() const { return (!out_ || out_->closed()) && (!err_ || err_->closed()); }
+
+bool ProcessIo::drain(std::function<void()> done, int timeout_ms) {
+    // Nothing goes in any more.
     in_.reset();
-    if (out_) out_->drain(left(2000));
-    if (err_) err_->drain(left(2000));
+    auto one = [this] { stream_drained(); };
+    if (out_) out_->drain(timeout_ms, one);
+    if (err_) err_->drain(timeout_ms, one);
+    if (!drained()) {
+        drained_cb_ = std::move(done);
+        return false;
+    }
+    end_sessions();
+    return true;
+}
+
+void ProcessIo::stream_drained() {
+    if (!drained()) return;
+    end_sessions();
+    // The callback may end us: nothing of ours is touched after it.
+    auto done = std::move(drained_cb_);
+    drained_cb_ = nullptr;
+    if (done) done();
+}
+
+void ProcessIo::end_sessions() {
+    // Every byte of output is in their queues: they send it and close on
+    // their own (or are cut after 500 ms).
+    for (auto& s : sessions_) s->finish(500);
+}
+
+void ProcessIo::finish() {
+    drained_cb_ = nullptr;
+    in_.reset();
+    if (out_) out_->close_now();
+    if (err_) err_->close_now();
     out_.reset();
     err_.reset();
-    for (auto& s : sessions_) s->finish(left(500));
     sessions_.clear();
     out_log_.reset();
     err_log_.reset();

@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,9 +34,16 @@ public:
     OutputRelay(const OutputRelay&) = delete;
     OutputRelay& operator=(const OutputRelay&) = delete;
     void start();
-    // The process is gone: copy what src still holds (waiting up to
-    // timeout_ms for a FIFO reader), then close.
-    void drain(int timeout_ms);
+    // The process is gone: copy what src still gives until its EOF, then
+    // let the FIFO's reader take what is queued; close once that is done or
+    // timeout_ms have passed, dropping what is left. Nothing here waits:
+    // `done` is called from the loop once closed, unless closed() already
+    // holds when this returns.
+    void drain(int timeout_ms, std::function<void()> done);
+    bool closed() const { return !src_ && !fifo_; }
+    // Close now: copy what src holds and the FIFO takes without waiting,
+    // drop the rest.
+    void close_now();
     void close();
 
 private:
@@ -43,15 +51,26 @@ private:
     void on_fifo();
     void deliver(std::string_view data);
     bool flush();   // false: the FIFO's reader is gone
+    void drop_fifo();
+    void end_src();
+    size_t unread() const;   // what the FIFO's reader has yet to take
     void update();
+    void finished();
     EventLoop& loop_;
     UniqueFd src_, fifo_;
     Stream stream_;
     std::shared_ptr<CriLog> log_;
     std::vector<std::unique_ptr<AttachSession>>& sessions_;
     std::string buf_;   // for the FIFO
+    bool fifo_is_pipe_ = false;
     bool eof_ = false;
     bool src_watched_ = false, fifo_watched_ = false;
+    // After the exit.
+    bool draining_ = false;
+    size_t drained_ = 0;   // bytes read since the exit
+    int poll_ms_ = 1;
+    std::unique_ptr<Timer> deadline_, poll_;
+    std::function<void()> done_;
 };
 
 // Where stdin comes from (the FIFO, attach sessions), buffered (bounded)
@@ -115,12 +134,22 @@ public:
     void attach(const std::string& socket, const AttachOptions& opts);
     // Reopen the k8s-file log(s). Throws Error (ENOENT: no such log).
     void reopen_log();
-    // The process exited: flush what it wrote, close the FIFOs, logs and
-    // attach sessions.
+    // The process exited: each output stream drains (OutputRelay::drain)
+    // with its own deadline, timeout_ms from now; then attach sessions get
+    // what they have queued (in the background) and close. Never waits:
+    // returns true when everything is drained already, else `done` is
+    // called from the loop when it is.
+    static constexpr int drain_ms = 2000;
+    bool drain(std::function<void()> done, int timeout_ms = drain_ms);
+    bool drained() const;
+    // Close everything now (delete, teardown): what is in the pipes and
+    // fits into the FIFOs without waiting still goes; the rest is dropped.
     void finish();
 
 private:
     explicit ProcessIo(EventLoop& loop) : loop_(loop) {}
+    void stream_drained();
+    void end_sessions();
     EventLoop& loop_;
     bool terminal_ = false;
     UniqueFd in_src_, out_dst_, err_dst_;    // FIFO ends, until start()
@@ -131,6 +160,7 @@ private:
     std::unique_ptr<InputRelay> in_;
     std::unique_ptr<OutputRelay> out_, err_;
     std::vector<std::unique_ptr<AttachSession>> sessions_;
+    std::function<void()> drained_cb_;
 };
 
 } // namespace berth::shim

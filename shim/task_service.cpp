@@ -232,7 +232,7 @@ std::string TaskService::dispatch_monitor(const std::string& m, const std::strin
     if (m == "Attach") {
         auto r = parse<berth::shim::v1::AttachRequest>(payload);
         Process& p = process(container(r.id()), r.exec_id());
-        if (p.exited || !p.io) fail(berth::ttrpc::failed_precondition, "attach " + r.id() + "/" + r.exec_id() + ": the process has exited");
+        if (p.reaped || !p.io) fail(berth::ttrpc::failed_precondition, "attach " + r.id() + "/" + r.exec_id() + ": the process has exited");
         AttachOptions o;
         o.in = r.stdin();
         o.out = r.stdout();
@@ -338,7 +338,7 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
             e.set_pid(static_cast<uint32_t>(p.pid));
             pub_.publish("/tasks/start", "TaskStart", e);
         } else {
-            if (c.init.exited) fail(berth::ttrpc::failed_precondition, "container " + c.id + " is stopped");
+            if (c.init.reaped) fail(berth::ttrpc::failed_precondition, "container " + c.id + " is stopped");
             ChildStdio child;
             p.io = ProcessIo::open(loop_, stdio_request(c, p), child);
             ExecOptions eo;
@@ -401,11 +401,15 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
             if (e.err() != ENOENT) throw;
         }
         if (!p.exited) {
-            int ws = 0;
-            if (p.pid > 0 && ::waitpid(p.pid, &ws, 0) == p.pid) p.exit_status = wait_status(ws);
-            else p.exit_status = 128 + SIGKILL;
+            // Never started: nothing of its output is worth waiting for.
+            if (!p.reaped) {
+                int ws = 0;
+                if (p.pid > 0 && ::waitpid(p.pid, &ws, 0) == p.pid) p.exit_status = wait_status(ws);
+                else p.exit_status = 128 + SIGKILL;
+                p.reaped = true;
+                p.exited_at = now();
+            }
             p.exited = true;
-            p.exited_at = now();
             if (p.io) p.io->finish();
             answer_waiters(p);
         }
@@ -425,7 +429,7 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
     if (m == "Exec") {
         auto r = parse<pb::ExecProcessRequest>(payload);
         Container& c = container(r.id());
-        if (c.init.exited) fail(berth::ttrpc::failed_precondition, "container " + c.id + " is stopped");
+        if (c.init.reaped) fail(berth::ttrpc::failed_precondition, "container " + c.id + " is stopped");
         if (r.exec_id().empty() || c.execs.count(r.exec_id()))
             fail(berth::ttrpc::already_exists, "exec " + r.exec_id() + ": already exists");
         auto p = std::make_unique<Process>();
@@ -449,7 +453,7 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
         Container& c = container(r.id());
         Process& p = process(c, r.exec_id());
         bool paused = false;
-        if (r.exec_id().empty() && p.started && !p.exited) {
+        if (r.exec_id().empty() && p.started && !p.reaped) {
             try {
                 paused = container_info(ctx_, c.id).status == Status::paused;
             } catch (const Error&) {
@@ -475,7 +479,7 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
         Container& c = container(r.id());
         Process& p = process(c, r.exec_id());
         int sig = static_cast<int>(r.signal());
-        if (p.exited || p.pid <= 0) {
+        if (p.reaped || p.pid <= 0) {
             if (r.all() && r.exec_id().empty()) return berth::ttrpc::Empty().SerializeAsString();
             fail(berth::ttrpc::not_found, "process already finished");
         }
@@ -584,30 +588,54 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
 }
 
 void TaskService::reap() {
+    std::vector<std::string> touched;
     for (;;) {
         int ws = 0;
         pid_t pid = ::waitpid(-1, &ws, WNOHANG);
-        if (pid <= 0) return;
+        if (pid <= 0) break;
         for (auto& [id, c] : containers_) {
             Process* hit = nullptr;
-            if (c->init.pid == pid && !c->init.exited) hit = &c->init;
+            if (c->init.pid == pid && !c->init.reaped) hit = &c->init;
             for (auto& [eid, e] : c->execs)
-                if (e->pid == pid && !e->exited) hit = e.get();
+                if (e->pid == pid && !e->reaped) hit = e.get();
             if (hit) {
-                exited(*c, *hit, ws);
+                collected(*c, *hit, ws);
+                touched.push_back(id);
                 break;
             }
         }
         // Anything else was an orphan re-parented to us (we are a subreaper).
     }
+    for (const auto& id : touched) settle(id);
 }
 
-void TaskService::exited(Container& c, Process& p, int ws) {
-    p.exited = true;
+void TaskService::collected(Container& c, Process& p, int ws) {
+    p.reaped = true;
     p.exit_status = wait_status(ws);
     p.exited_at = now();
-    // Everything it wrote reaches the FIFOs before its exit is told.
-    if (p.io) p.io->finish();
+    // Everything it wrote reaches the FIFOs before its exit is told; the
+    // loop serves the pod's other containers meanwhile.
+    if (p.io) p.io->drain([this, id = c.id] { settle(id); });
+}
+
+// Report the exits whose output has drained: a container's execs before
+// its init (containerd's order: a client may delete the container once
+// its init's exit is told, and would miss the execs' exits).
+void TaskService::settle(const std::string& id) {
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return;
+    Container& c = *it->second;
+    auto ready = [](const Process& p) { return p.reaped && !p.exited && (!p.io || p.io->drained()); };
+    bool exec_draining = false;
+    for (auto& [eid, e] : c.execs) {
+        if (ready(*e)) exited(c, *e);
+        else if (e->reaped && !e->exited) exec_draining = true;
+    }
+    if (ready(c.init) && !exec_draining) exited(c, c.init);
+}
+
+void TaskService::exited(Container& c, Process& p) {
+    p.exited = true;
     // An OOM kill is told before the exit it caused.
     oom_.check(c.id);
     char rec[96];
@@ -640,11 +668,14 @@ void TaskService::answer_waiters(Process& p) {
 }
 
 void TaskService::remove_container(Container& c) {
+    // Output still draining is cut short; those exits are told now.
     for (auto& [eid, e] : c.execs) {
         if (e->io) e->io->finish();
+        if (e->reaped && !e->exited) exited(c, *e);
         ::unlink(exit_record_path(c.bundle, eid).c_str());
     }
     if (c.init.io) c.init.io->finish();
+    if (c.init.reaped && !c.init.exited) exited(c, c.init);
     oom_.unwatch(c.id);
     ::unlink(exit_record_path(c.bundle, "").c_str());
     if (!c.rootfs.empty()) unmount_rootfs(c.rootfs);

@@ -29,7 +29,8 @@ public:
     ~TaskService();
     void set_server(TtrpcServer* s) { server_ = s; }
     void handle(const CallRef& call, const berth::ttrpc::Request& req);
-    // SIGCHLD: reap every exited child, record and report the ones we own.
+    // SIGCHLD: reap every exited child; for the ones we own, drain their
+    // output, then record and report their exits (settle).
     void reap();
     // No container left: the shim may exit once asked to shut down.
     bool empty() const { return containers_.empty(); }
@@ -44,6 +45,10 @@ public:
         bool terminal = false;
         pid_t pid = 0;
         bool started = false;
+        // Reaped: its status is known and its output drains. Exited: that
+        // is done, and the exit recorded and reported. The process counts
+        // as running in between.
+        bool reaped = false;
         bool exited = false;
         uint32_t exit_status = 0;
         timespec exited_at{};
@@ -67,7 +72,9 @@ private:
     StdioRequest stdio_request(const Container& c, const Process& p) const;
     Container& container(const std::string& id);
     Process& process(Container& c, const std::string& exec_id);
-    void exited(Container& c, Process& p, int wstatus);
+    void collected(Container& c, Process& p, int wstatus);
+    void settle(const std::string& id);
+    void exited(Container& c, Process& p);
     void answer_waiters(Process& p);
     void remove_container(Container& c);
 

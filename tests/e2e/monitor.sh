@@ -102,7 +102,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 35
+plan 36
 make_rootfs "$W/base" && mkdir "$W/spec" && "$BERTH" spec -b "$W/spec" && [ -x "$W/base/rootfs/bin/busybox" ]
 check "a busybox rootfs and berth spec's config" $? ""
 
@@ -140,6 +140,22 @@ check "the exec's State is stopped, and Delete answers its exit status" $? "$out
 out=$(ctl "$A" state b1 e1 2>&1); rc=$?
 [ "$rc" = 1 ] && [[ $out == "berth-shimctl: State: "*"not found"* ]]
 check "a deleted exec is gone (berth-shimctl: State: ... not found, exit 1)" $? "rc=$rc; $out"
+
+# An exec's stdout and stderr to FIFOs whose reader, as containerd's, comes
+# only after State has answered, asked once the exec is reaped: the shim
+# keeps serving while the output waits for its reader, and both arrive.
+mkfifo "$W/e2.out" "$W/e2.err"
+jq --argjson args '["sh", "-c", "echo exec2-out; echo exec2-err >&2"]' '.process | .args = $args' \
+    "$W/b1/config.json" >"$W/e2.json"
+r1='' r2='' st=''
+out=$(ctl "$A" exec b1 e2 "$W/e2.json" --stdout "$W/e2.out" --stderr "$W/e2.err" 2>&1) &&
+    epid=$(ctl "$A" start b1 e2 2>&1) && wait_for 10 eval '[ ! -e /proc/$epid ]' && ctl "$A" state b1 e2 >/dev/null && {
+        timeout 10 cat "$W/e2.out" >"$W/e2.o" & r1=$!
+        timeout 10 cat "$W/e2.err" >"$W/e2.e" & r2=$!
+    } && st=$(ctl "$A" wait b1 e2 2>&1) && wait "$r1" && wait "$r2" && [ "$st" = 0 ] &&
+    [ "$(cat "$W/e2.o")" = exec2-out ] && [ "$(cat "$W/e2.e")" = exec2-err ] && ctl "$A" delete b1 e2 >/dev/null
+check "an exec's stdout and stderr reach FIFOs whose readers come after the exit" $? \
+    "${out:-} pid ${epid:-?} wait ${st:-?}; out: $(cat "$W/e2.o" 2>&1); err: $(cat "$W/e2.e" 2>&1); $(shim_log b1)"
 
 # containerd's typeurl LinuxResources, as JSON.
 printf '{"memory":{"limit":67108864},"pids":{"limit":77}}' >"$W/res.json"

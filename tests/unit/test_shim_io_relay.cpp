@@ -2,7 +2,8 @@
 // pipes and sockets, no container: a k8s-file log gets every byte while an
 // attach client that does not read is dropped (the writer never waits on
 // it); attach stdin with StdinOnce ends the process's stdin; attach stdin
-// needs a pipe:// stdin.
+// needs a pipe:// stdin; after the exit, each output stream drains to its
+// FIFO's reader on its own, without the caller waiting.
 #include <criterion/criterion.h>
 
 #include "error.hpp"
@@ -14,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +86,40 @@ struct Relay {
     }
     void pump(int rounds = 20) {
         for (int i = 0; i < rounds; ++i) loop.run_once(5);
+    }
+};
+
+// stdout and stderr to FIFOs (as containerd gives them), read by the test.
+struct FifoRelay {
+    EventLoop loop;
+    ChildStdio child;
+    std::unique_ptr<ProcessIo> io;
+    std::string out = test_dir() + "/out", err = test_dir() + "/err";
+
+    FifoRelay() {
+        cr_assert_eq(::mkfifo(out.c_str(), 0600), 0);
+        cr_assert_eq(::mkfifo(err.c_str(), 0600), 0);
+        StdioRequest req;
+        req.out = out;
+        req.err = err;
+        io = ProcessIo::open(loop, req, child);
+        cr_assert(child.out && child.err);
+        io->start();
+    }
+    // A reader of the FIFO at path, non-blocking.
+    static UniqueFd reader(const std::string& path) {
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+        cr_assert(fd, "open %s", path.c_str());
+        return fd;
+    }
+    // Reads what fd has; true at EOF (no writer left).
+    static bool take(int fd, std::string& into) {
+        char buf[4096];
+        for (;;) {
+            ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n > 0) into.append(buf, static_cast<size_t>(n));
+            else return n == 0;
+        }
     }
 };
 
@@ -219,7 +255,7 @@ Test(io_relay, stdin_once_client_that_disconnects_closes_stdin) {
 }
 
 // A process left behind (a background child) keeps the output pipe open
-// and writing after the exit: finish() still returns, within its deadline.
+// and writing after the exit: finish() copies what is there and returns.
 Test(io_relay, finish_returns_while_a_writer_lives_on) {
     Relay r;
     pid_t writer = ::fork();
@@ -238,4 +274,84 @@ Test(io_relay, finish_returns_while_a_writer_lives_on) {
     double s = double(t1.tv_sec - t0.tv_sec) + double(t1.tv_nsec - t0.tv_nsec) / 1e9;
     cr_assert_lt(s, 5.0, "finish() took %.1f s", s);
     cr_assert_gt(read_file(test_dir() + "/0.log").size(), 0u);
+}
+
+// The process wrote to both streams and exited; the FIFOs' reader comes
+// later (containerd opens its readers only after its Start call returns).
+// drain() returns at once, and the loop gets both streams to the reader,
+// then tells the caller.
+Test(io_relay, drain_returns_at_once_and_delivers_both_streams) {
+    FifoRelay r;
+    cr_assert_eq(::write(r.child.out.get(), "to-out\n", 7), 7);
+    cr_assert_eq(::write(r.child.err.get(), "to-err\n", 7), 7);
+    r.child = ChildStdio();   // the process exits
+    bool done = false;
+    cr_assert_not(r.io->drain([&] { done = true; }), "nothing was read yet: drain() must not report done");
+    cr_assert_not(done);
+    UniqueFd out = FifoRelay::reader(r.out), err = FifoRelay::reader(r.err);
+    std::string o, e;
+    bool out_eof = false, err_eof = false;
+    for (int i = 0; i < 1000 && !(out_eof && err_eof && done); ++i) {
+        r.loop.run_once(5);
+        out_eof = out_eof || FifoRelay::take(out.get(), o);
+        err_eof = err_eof || FifoRelay::take(err.get(), e);
+    }
+    cr_assert(done, "the drain's callback ran");
+    cr_assert(r.io->drained());
+    cr_assert_str_eq(o.c_str(), "to-out\n");
+    cr_assert_str_eq(e.c_str(), "to-err\n");
+    cr_assert(out_eof && err_eof, "both FIFOs closed once drained");
+    r.io->finish();
+}
+
+// A background child keeps stdout open after the exit; stderr is done.
+// Each stream drains on its own: stderr reaches its reader and ends while
+// stdout still waits for its EOF (or its deadline).
+Test(io_relay, each_stream_drains_on_its_own) {
+    FifoRelay r;
+    UniqueFd out = FifoRelay::reader(r.out), err = FifoRelay::reader(r.err);
+    UniqueFd held = std::move(r.child.out);   // the background child's copy
+    cr_assert_eq(::write(r.child.err.get(), "last words\n", 11), 11);
+    r.child = ChildStdio();
+    bool done = false;
+    cr_assert_not(r.io->drain([&] { done = true; }, 60000));
+    std::string o, e;
+    bool err_eof = false;
+    for (int i = 0; i < 1000 && !err_eof; ++i) {
+        r.loop.run_once(5);
+        FifoRelay::take(out.get(), o);
+        err_eof = FifoRelay::take(err.get(), e);
+    }
+    cr_assert(err_eof, "stderr ended");
+    cr_assert_str_eq(e.c_str(), "last words\n");
+    cr_assert_not(r.io->drained(), "stdout is still open: it drains until its own EOF");
+    cr_assert_not(done);
+    cr_assert_eq(::write(held.get(), "late\n", 5), 5);
+    held.reset();
+    bool out_eof = false;
+    for (int i = 0; i < 1000 && !(out_eof && done); ++i) {
+        r.loop.run_once(5);
+        out_eof = out_eof || FifoRelay::take(out.get(), o);
+    }
+    cr_assert(done && out_eof);
+    cr_assert_str_eq(o.c_str(), "late\n");
+    r.io->finish();
+}
+
+// A writer that never lets go: the stream ends at its deadline anyway.
+Test(io_relay, drain_ends_at_the_deadline) {
+    FifoRelay r;
+    UniqueFd out = FifoRelay::reader(r.out);
+    UniqueFd held = std::move(r.child.out);
+    r.child = ChildStdio();
+    bool done = false;
+    cr_assert_not(r.io->drain([&] { done = true; }, 50));
+    std::string o;
+    bool out_eof = false;
+    for (int i = 0; i < 2000 && !(done && out_eof); ++i) {
+        r.loop.run_once(5);
+        out_eof = out_eof || FifoRelay::take(out.get(), o);
+    }
+    cr_assert(done && out_eof, "done %d, stdout's FIFO closed %d", done, out_eof);
+    r.io->finish();
 }
