@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,8 +68,11 @@ Publisher::Publisher(EventLoop& loop, std::string ttrpc_address, std::string pub
 }
 
 Publisher::~Publisher() {
+    answer_timer_.reset();
+    close_conn();
     if (timer_) loop_.remove(timer_.get());
     if (queue_.empty()) return;
+    // The event in flight, if any, goes again: at least once.
     try {
         drain(Clock::now() + final_flush_timeout);
     } catch (const std::exception& e) {
@@ -99,39 +103,158 @@ void Publisher::publish(const std::string& topic, const std::string& name,
     env->set_namespace_(ns_);
     env->set_topic(topic);
     *env->mutable_event() = std::move(any);
-    if (auto old = queue_.push(Pending{topic, fr.SerializeAsString()}))
+    if (auto old = queue_.push(Pending{topic, fr.SerializeAsString(), next_seq_++}))
         log_error("event queue full (" + std::to_string(queue_.capacity()) + "): dropped the oldest event, " +
                   old->topic + " (" + std::to_string(++evicted_) + " dropped since containerd last answered)");
-    // While the retry timer runs, the event waits its turn behind the queue.
-    if (!retry_armed_) flush();
+    send_next();
 }
 
 void Publisher::on_timer() {
     uint64_t expirations;
     [[maybe_unused]] ssize_t n = ::read(timer_.get(), &expirations, sizeof expirations);
     retry_armed_ = false;
-    flush();
+    send_next();
 }
 
-void Publisher::flush() {
-    bool drained = false;
-    try {
-        drained = drain(Clock::time_point::max());
-    } catch (const std::exception& e) {   // not containerd's doing (a bad_alloc): try again later
-        conn_.reset();
-        last_error_ = e.what();
+// Puts the front of the queue on the wire, unless a call is in flight or
+// a retry is pending (then the event waits its turn).
+void Publisher::send_next() {
+    if (in_flight_ || retry_armed_ || queue_.empty()) return;
+    if (!sock_) {
+        try {
+            sock_ = ttrpc::dial_socket(ttrpc_address_, forward_timeout);
+        } catch (const Error& e) {
+            last_error_ = e.what();
+            arm_retry();
+            return;
+        }
+        dec_ = ttrpc::FrameDecoder();
+        reused_ = false;
+        want_out_ = false;
+        loop_.add(sock_.get(), EPOLLIN, [this](uint32_t ev) { on_conn(ev); });
+    } else {
+        reused_ = true;
     }
-    if (!drained) {
+    stream_ = next_stream_;
+    next_stream_ += 2;
+    in_flight_seq_ = queue_.front().seq;
+    in_flight_topic_ = queue_.front().topic;
+    try {
+        out_ = ttrpc::encode_request(stream_, "containerd.services.events.ttrpc.v1.Events", "Forward",
+                                     queue_.front().request, forward_timeout, {{"containerd-namespace-ttrpc", ns_}});
+    } catch (const Error& e) {   // over ttrpc's size limit: no resend can help
+        log_error("publish " + queue_.front().topic + ": " + e.what() + ": event dropped");
+        queue_.pop();
+        return send_next();
+    }
+    in_flight_ = true;
+    answer_timer_ = std::make_unique<Timer>(loop_, static_cast<int>(forward_timeout.count()), [this] {
+        answer_timer_.reset();
+        failed("containerd: no answer in " + std::to_string(forward_timeout.count()) + " ms", true);
+    });
+    write_out();
+}
+
+void Publisher::write_out() {
+    while (!out_.empty()) {
+        ssize_t n = ::send(sock_.get(), out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            out_.erase(0, static_cast<size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        failed(std::string("containerd: send: ") + std::strerror(errno), false);
+        return;
+    }
+    bool want = !out_.empty();
+    if (want != want_out_) {
+        loop_.modify(sock_.get(), want ? EPOLLIN | EPOLLOUT : EPOLLIN);
+        want_out_ = want;
+    }
+}
+
+void Publisher::on_conn(uint32_t events) {
+    if (events & EPOLLOUT) {
+        write_out();
+        if (!sock_) return;
+    }
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+    char buf[4096];
+    ssize_t n = ::read(sock_.get(), buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+        failed(n == 0 ? "containerd closed the connection" : std::string("containerd: read: ") + std::strerror(errno),
+               false);
+        return;
+    }
+    try {
+        dec_.feed(buf, static_cast<size_t>(n));
+        while (auto f = dec_.next()) {
+            // Late answers to calls that timed out are skipped.
+            if (!in_flight_ || f->stream != stream_ || f->type != static_cast<uint8_t>(ttrpc::MsgType::response))
+                continue;
+            ttrpc::Response resp;
+            if (!resp.ParseFromString(f->payload)) throw Error(EPROTO, "containerd: malformed response");
+            answered(resp.has_status() ? resp.status().code() : 0, resp.has_status() ? resp.status().message() : "");
+            if (!sock_) return;
+        }
+    } catch (const Error& e) {
+        failed(e.what(), false);
+    }
+}
+
+void Publisher::answered(int32_t code, const std::string& message) {
+    answer_timer_.reset();
+    in_flight_ = false;
+    // (A full queue may have evicted the event while it was in flight.)
+    auto pop = [this] {
+        if (!queue_.empty() && queue_.front().seq == in_flight_seq_) queue_.pop();
+    };
+    switch (forward_outcome(code)) {
+    case ForwardOutcome::delivered:
+        pop();
+        if (failed_attempts_ > 0)
+            log_info("containerd answers again after " + std::to_string(failed_attempts_) +
+                     " failed attempt(s): queued events delivered" +
+                     (evicted_ ? ", " + std::to_string(evicted_) + " dropped from the full queue" : ""));
+        failed_attempts_ = 0;
+        evicted_ = 0;
+        backoff_.reset();
+        break;
+    case ForwardOutcome::rejected:
+        log_error("publish " + in_flight_topic_ + ": containerd refused it (code " + std::to_string(code) + ": " +
+                  message + "): event dropped");
+        pop();
+        break;
+    case ForwardOutcome::retry:
+        last_error_ = "containerd: " + message + " (code " + std::to_string(code) + ")";
         arm_retry();
         return;
     }
-    if (failed_attempts_ > 0)
-        log_info("containerd answers again after " + std::to_string(failed_attempts_) +
-                 " failed attempt(s): queued events delivered" +
-                 (evicted_ ? ", " + std::to_string(evicted_) + " dropped from the full queue" : ""));
-    failed_attempts_ = 0;
-    evicted_ = 0;
-    backoff_.reset();
+    send_next();
+}
+
+// The connection broke or the answer is late: the event in flight stays at
+// the front and goes again, on a new connection.
+void Publisher::failed(const std::string& why, bool timed_out) {
+    bool was_reused = reused_;
+    answer_timer_.reset();
+    close_conn();
+    in_flight_ = false;
+    last_error_ = why;
+    // A connection from before a containerd restart fails once: go on at
+    // once on a fresh one (not after a timeout: that one is wedged).
+    if (was_reused && !timed_out) return send_next();
+    arm_retry();
+}
+
+void Publisher::close_conn() {
+    if (!sock_) return;
+    loop_.remove(sock_.get());
+    sock_.reset();
+    out_.clear();
+    want_out_ = false;
 }
 
 // Sends the queue in order until it is empty (true) or containerd cannot be

@@ -57,7 +57,7 @@ StatusError::StatusError(int32_t code, std::string message) : StatusError(code, 
 
 StatusError::StatusError(int32_t code, int err, std::string message) : Error(err, std::move(message)), code_(code) {}
 
-Client Client::dial(const std::string& address, std::chrono::milliseconds timeout) {
+UniqueFd dial_socket(const std::string& address, std::chrono::milliseconds timeout) {
     std::string path = address.rfind("unix://", 0) == 0 ? address.substr(7) : address;
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
@@ -83,14 +83,11 @@ Client Client::dial(const std::string& address, std::chrono::milliseconds timeou
         else r = 0;
     }
     if (r < 0) throw StatusError(unavailable, errno, "connect " + path + ": " + std::strerror(errno));
-    return Client(std::move(fd));
+    return fd;
 }
 
-Client::Client(UniqueFd conn) : conn_(std::move(conn)) {}
-
-std::string Client::call(const std::string& service, const std::string& method, const std::string& payload,
-                         std::chrono::milliseconds timeout, const Metadata& metadata) {
-    if (!conn_) throw StatusError(unavailable, ENOTCONN, "not connected");
+std::string encode_request(uint32_t stream, const std::string& service, const std::string& method,
+                           const std::string& payload, std::chrono::milliseconds timeout, const Metadata& metadata) {
     Request req;
     req.set_service(service);
     req.set_method(method);
@@ -101,9 +98,21 @@ std::string Client::call(const std::string& service, const std::string& method, 
         kv->set_key(k);
         kv->set_value(v);
     }
+    return encode_frame(stream, MsgType::request, 0, req.SerializeAsString());
+}
+
+Client Client::dial(const std::string& address, std::chrono::milliseconds timeout) {
+    return Client(dial_socket(address, timeout));
+}
+
+Client::Client(UniqueFd conn) : conn_(std::move(conn)) {}
+
+std::string Client::call(const std::string& service, const std::string& method, const std::string& payload,
+                         std::chrono::milliseconds timeout, const Metadata& metadata) {
+    if (!conn_) throw StatusError(unavailable, ENOTCONN, "not connected");
     uint32_t stream = next_stream_;
     next_stream_ += 2;   // client streams are odd; wraps long after any real use
-    std::string out = encode_frame(stream, MsgType::request, 0, req.SerializeAsString());
+    std::string out = encode_request(stream, service, method, payload, timeout, metadata);
     int64_t deadline = timeout.count() > 0 ? now_ms() + timeout.count() : -1;
 
     auto broken = [&](int err, const std::string& why) -> StatusError {

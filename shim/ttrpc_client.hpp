@@ -34,6 +34,15 @@ private:
 
 using Metadata = std::vector<std::pair<std::string, std::string>>;
 
+// A connected, non-blocking socket to address (a path or unix://PATH).
+// Throws StatusError (unavailable; deadline_exceeded after timeout, 0: none).
+UniqueFd dial_socket(const std::string& address, std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+
+// A Request frame for a unary call on stream (odd), ready to write;
+// timeout, when not 0, goes to the server as the call's deadline.
+std::string encode_request(uint32_t stream, const std::string& service, const std::string& method,
+                           const std::string& payload, std::chrono::milliseconds timeout, const Metadata& metadata);
+
 class Client {
 public:
     // address: a socket path or unix://PATH. Throws StatusError

@@ -1,9 +1,9 @@
 // berth-shim's Publisher against a fake containerd Events service (a ttrpc
-// server on a unix socket, in a thread): events published while it is down
-// are queued and delivered in order, with their original time, once it
-// listens; a refused event is dropped and the rest go on; Unavailable is
-// retried; a full queue evicts the oldest; the destructor's last flush
-// delivers what is left.
+// server on a unix socket, in a thread): publish() never waits for
+// containerd's answer; events published while it is down are queued and
+// delivered in order, with their original time, once it listens; a refused
+// event is dropped and the rest go on; Unavailable is retried; a full queue
+// evicts the oldest; the destructor's last flush delivers what is left.
 #include <criterion/criterion.h>
 
 #include "error.hpp"
@@ -168,14 +168,14 @@ void init() { ::signal(SIGPIPE, SIG_IGN); }
 
 TestSuite(publisher, .init = init);
 
-Test(publisher, delivers_at_once_when_containerd_listens) {
+Test(publisher, delivers_when_containerd_listens) {
     TempDir d;
     FakeContainerd fake(d.sock());
     fake.start();
     EventLoop loop;
     Publisher p(loop, "unix://" + d.sock(), "", "", "ns1");
     publish_exit(p, "c1");
-    cr_assert_eq(p.queued(), 0u);
+    cr_assert(run_until(loop, [&] { return p.queued() == 0; }, 3000));
     auto got = fake.got();
     cr_assert_eq(got.size(), 1u);
     cr_assert_eq(got[0].topic, "/tasks/exit");
@@ -207,7 +207,7 @@ Test(publisher, queues_while_down_and_delivers_in_order_with_original_time) {
     }
     // Back to the direct path: nothing armed, a new event goes at once.
     publish_exit(p, "d");
-    cr_assert_eq(p.queued(), 0u);
+    cr_assert(run_until(loop, [&] { return p.queued() == 0; }, 3000));
     cr_assert_eq(fake.got().size(), 4u);
 }
 
@@ -218,7 +218,7 @@ Test(publisher, a_refused_event_is_dropped_and_the_rest_go_on) {
     EventLoop loop;
     Publisher p(loop, d.sock(), "", "", "ns1");
     for (const char* id : {"a", "bad", "c"}) publish_exit(p, id);
-    cr_assert_eq(p.queued(), 0u);
+    cr_assert(run_until(loop, [&] { return p.queued() == 0; }, 3000));
     auto got = fake.got();
     cr_assert_eq(got.size(), 2u);
     cr_assert_eq(got[0].container + got[1].container, "ac");
@@ -239,7 +239,37 @@ Test(publisher, unavailable_is_retried) {
     cr_assert_eq(got[0].container, "a");
 }
 
-Test(publisher, a_wedged_containerd_stalls_publish_only_for_the_timeout) {
+// publish() returns while containerd still holds the first event's answer
+// (the shim answers the call that caused an event first, as containerd's
+// own shims do); the next event waits its turn; each is delivered once, in
+// order. (A publish that waited would time out, and send the first again.)
+Test(publisher, publish_never_waits_for_containerd) {
+    TempDir d;
+    std::atomic<int> received = 0;
+    std::atomic<bool> release = false;
+    FakeContainerd fake(d.sock(), [&](const Got&) {
+        ++received;
+        while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return 0;
+    });
+    fake.start();
+    EventLoop loop;
+    Publisher p(loop, d.sock(), "", "", "ns1");
+    publish_exit(p, "a");
+    for (int i = 0; i < 600 && received == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    cr_assert_eq(received.load(), 1, "containerd got the first event");
+    publish_exit(p, "b");
+    cr_assert_eq(p.queued(), 2u, "nothing is answered yet");
+    release = true;
+    cr_assert(run_until(loop, [&] { return p.queued() == 0; }, 3000));
+    auto got = fake.got();
+    cr_assert_eq(got.size(), 2u, "each once (got %zu)", got.size());
+    cr_assert_eq(got[0].container + got[1].container, "ab");
+}
+
+// A containerd that takes longer than the timeout to answer: the event
+// goes again (at least once), and publish() never waited for it.
+Test(publisher, a_wedged_containerd_gets_the_event_again) {
     TempDir d;
     std::atomic<bool> first = true;
     FakeContainerd fake(d.sock(), [&](const Got&) {
@@ -249,11 +279,7 @@ Test(publisher, a_wedged_containerd_stalls_publish_only_for_the_timeout) {
     fake.start();
     EventLoop loop;
     Publisher p(loop, d.sock(), "", "", "ns1");
-    auto t0 = std::chrono::steady_clock::now();
     publish_exit(p, "slow");
-    auto took = std::chrono::steady_clock::now() - t0;
-    cr_assert(took < std::chrono::milliseconds(1400), "publish blocked %lld ms",
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
     cr_assert_eq(p.queued(), 1u);
     // Sent again: at least once (the first answer came too late to count).
     cr_assert(run_until(loop, [&] { return p.queued() == 0; }, 5000));
