@@ -120,13 +120,14 @@ void OutputRelay::update() {
     // All read and handed to the FIFO. A client that tears its reader down
     // when it learns of the exit (ctr does) would lose what it has not read
     // yet: after the exit, the FIFO stays open until the reader has taken
-    // everything (polled: a reader's progress wakes no writer). Before the
-    // exit (the process closed its output), it stays open until then.
+    // everything (polled: a reader's progress wakes no writer; every ms at
+    // first, as the exit waits on it, then less often). Before the exit
+    // (the process closed its output), it stays open until then.
     if (fifo_ && unread() > 0) {
         if (draining_ && !poll_) {
             poll_ = std::make_unique<Timer>(loop_, poll_ms_, [this] {
                 poll_.reset();
-                poll_ms_ = std::min(poll_ms_ * 2, 16);
+                if (++polls_ >= 16) poll_ms_ = std::min(poll_ms_ * 2, 16);
                 update();
             });
         }

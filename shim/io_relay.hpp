@@ -68,7 +68,7 @@ private:
     // After the exit.
     bool draining_ = false;
     size_t drained_ = 0;   // bytes read since the exit
-    int poll_ms_ = 1;
+    int poll_ms_ = 1, polls_ = 0;
     std::unique_ptr<Timer> deadline_, poll_;
     std::function<void()> done_;
 };

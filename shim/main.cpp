@@ -321,7 +321,7 @@ int do_delete(const Opts& o) {
         std::fprintf(stderr, "berth-shim: delete %s: %s\n", o.id.c_str(), e.what());
     }
     unmount_rootfs(bundle + "/rootfs");
-    auto rec = read_exit_record(exit_record_path(bundle, ""));
+    auto rec = read_exit_record(exit_record_path(bundle));
     berth::task::DeleteResponse r;
     timespec at;
     ::clock_gettime(CLOCK_REALTIME, &at);

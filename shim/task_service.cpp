@@ -102,9 +102,7 @@ pb::Status status_of(const TaskService::Process& p, bool paused) {
 
 } // namespace
 
-std::string exit_record_path(const std::string& bundle, const std::string& exec_id) {
-    return bundle + (exec_id.empty() ? "/init.exit" : "/exec-" + exec_id + ".exit");
-}
+std::string exit_record_path(const std::string& bundle) { return bundle + "/init.exit"; }
 
 std::optional<ExitRecord> read_exit_record(const std::string& path) {
     std::string text;
@@ -390,7 +388,6 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
             resp.set_pid(static_cast<uint32_t>(p.pid));
             resp.set_exit_status(p.exit_status);
             set_ts(resp.mutable_exited_at(), p.exited_at);
-            ::unlink(exit_record_path(c.bundle, p.exec_id).c_str());
             c.execs.erase(r.exec_id());
             return resp.SerializeAsString();
         }
@@ -638,13 +635,15 @@ void TaskService::exited(Container& c, Process& p) {
     p.exited = true;
     // An OOM kill is told before the exit it caused.
     oom_.check(c.id);
-    char rec[96];
-    std::snprintf(rec, sizeof rec, "%u %lld %ld %d\n", p.exit_status, static_cast<long long>(p.exited_at.tv_sec),
-                  p.exited_at.tv_nsec, p.pid);
-    try {
-        write_file_atomic(exit_record_path(c.bundle, p.exec_id), rec, 0600);
-    } catch (const Error& e) {
-        log_error("record exit: " + std::string(e.what()));
+    if (p.exec_id.empty()) {
+        char rec[96];
+        std::snprintf(rec, sizeof rec, "%u %lld %ld %d\n", p.exit_status, static_cast<long long>(p.exited_at.tv_sec),
+                      p.exited_at.tv_nsec, p.pid);
+        try {
+            write_file_atomic(exit_record_path(c.bundle), rec, 0600);
+        } catch (const Error& e) {
+            log_error("record exit: " + std::string(e.what()));
+        }
     }
     log_info(c.id + "/" + p.exec_id + " exited with status " + std::to_string(p.exit_status));
     ev::TaskExit e;
@@ -672,12 +671,11 @@ void TaskService::remove_container(Container& c) {
     for (auto& [eid, e] : c.execs) {
         if (e->io) e->io->finish();
         if (e->reaped && !e->exited) exited(c, *e);
-        ::unlink(exit_record_path(c.bundle, eid).c_str());
     }
     if (c.init.io) c.init.io->finish();
     if (c.init.reaped && !c.init.exited) exited(c, c.init);
     oom_.unwatch(c.id);
-    ::unlink(exit_record_path(c.bundle, "").c_str());
+    ::unlink(exit_record_path(c.bundle).c_str());
     if (!c.rootfs.empty()) unmount_rootfs(c.rootfs);
     containers_.erase(c.id);
 }

@@ -89,9 +89,10 @@ private:
     OomWatcher oom_;
 };
 
-// Where berth-shim records an exit: BUNDLE/init.exit or BUNDLE/exec-ID.exit
-// holds "STATUS SECONDS NANOSECONDS PID".
-std::string exit_record_path(const std::string& bundle, const std::string& exec_id);
+// Where berth-shim records its init's exit, for `delete` after the shim
+// crashed: BUNDLE/init.exit holds "STATUS SECONDS NANOSECONDS PID". (An
+// exec's exit needs no record: nothing asks for it once the shim is gone.)
+std::string exit_record_path(const std::string& bundle);
 struct ExitRecord {
     uint32_t status = 0;
     timespec at{};
