@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -69,10 +70,15 @@ Publisher::Publisher(EventLoop& loop, std::string ttrpc_address, std::string pub
 
 Publisher::~Publisher() {
     answer_timer_.reset();
-    close_conn();
     if (timer_) loop_.remove(timer_.get());
+    // The shim exits right after its last call, often with that call's
+    // event in flight: its answer is awaited here (sending it again would
+    // deliver it twice); the rest go after it.
+    closing_ = true;   // nothing more goes out from the loop's side
+    if (in_flight_ && sock_) await_in_flight(Clock::now() + final_flush_timeout);
+    close_conn();
     if (queue_.empty()) return;
-    // The event in flight, if any, goes again: at least once.
+    // An event in flight whose answer never came goes again: at least once.
     try {
         drain(Clock::now() + final_flush_timeout);
     } catch (const std::exception& e) {
@@ -119,7 +125,7 @@ void Publisher::on_timer() {
 // Puts the front of the queue on the wire, unless a call is in flight or
 // a retry is pending (then the event waits its turn).
 void Publisher::send_next() {
-    if (in_flight_ || retry_armed_ || queue_.empty()) return;
+    if (in_flight_ || retry_armed_ || closing_ || queue_.empty()) return;
     if (!sock_) {
         try {
             sock_ = ttrpc::dial_socket(ttrpc_address_, forward_timeout);
@@ -247,6 +253,26 @@ void Publisher::failed(const std::string& why, bool timed_out) {
     // once on a fresh one (not after a timeout: that one is wedged).
     if (was_reused && !timed_out) return send_next();
     arm_retry();
+}
+
+void Publisher::await_in_flight(Clock::time_point deadline) {
+    if (want_out_) loop_.modify(sock_.get(), EPOLLIN);
+    want_out_ = false;
+    while (in_flight_ && sock_) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) return;
+        if (!out_.empty()) {
+            pollfd p{sock_.get(), POLLOUT, 0};
+            if (::poll(&p, 1, static_cast<int>(left)) <= 0) return;
+            ssize_t n = ::send(sock_.get(), out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && errno != EAGAIN && errno != EINTR) return;
+            if (n > 0) out_.erase(0, static_cast<size_t>(n));
+            continue;
+        }
+        pollfd p{sock_.get(), POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left)) <= 0) return;
+        on_conn(EPOLLIN);   // on the answer, settles the event
+    }
 }
 
 void Publisher::close_conn() {

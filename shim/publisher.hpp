@@ -73,6 +73,7 @@ private:
     void answered(int32_t code, const std::string& message);
     void failed(const std::string& why, bool timed_out);
     void close_conn();
+    void await_in_flight(Clock::time_point deadline);
     void arm_retry();
     void on_timer();
     // The destructor's last, synchronous flush.
@@ -86,7 +87,7 @@ private:
     ttrpc::FrameDecoder dec_;
     std::string out_;               // what is left to write of the call in flight
     uint32_t stream_ = 0, next_stream_ = 1;
-    bool in_flight_ = false, want_out_ = false;
+    bool in_flight_ = false, want_out_ = false, closing_ = false;
     bool reused_ = false;           // the call went on a connection that had served before
     uint64_t next_seq_ = 0, in_flight_seq_ = 0;
     std::string in_flight_topic_;

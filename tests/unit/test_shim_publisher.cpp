@@ -320,6 +320,28 @@ Test(publisher, the_destructor_flushes_what_is_left) {
     cr_assert_eq(got[0].container, "last");
 }
 
+// The shim exits right after its last call, whose event is still in
+// flight: the destructor waits for that answer rather than sending the
+// event again (containerd would get it twice).
+Test(publisher, the_destructor_awaits_the_event_in_flight) {
+    TempDir d;
+    FakeContainerd fake(d.sock(), [](const Got&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        return 0;
+    });
+    fake.start();
+    {
+        EventLoop loop;
+        Publisher p(loop, d.sock(), "", "", "ns1");
+        publish_exit(p, "last");
+        publish_exit(p, "after");
+        cr_assert_eq(p.queued(), 2u);
+    }
+    auto got = fake.got();
+    cr_assert_eq(got.size(), 2u, "each once (got %zu)", got.size());
+    cr_assert_eq(got[0].container + got[1].container, "lastafter");
+}
+
 Test(publisher, the_destructor_gives_up_quickly_when_nobody_answers) {
     TempDir d;
     auto t0 = std::chrono::steady_clock::now();
