@@ -44,18 +44,35 @@ std::string local_path(const std::string& uri) {
     return uri;
 }
 
-// The write side for output. A FIFO is opened read-write, which never
-// blocks nor fails for want of a reader (the manager may open its end
-// later); a regular file is appended to.
-UniqueFd open_output(const std::string& uri) {
+// The write side for output; a regular file is appended to. A FIFO gets,
+// besides the writer, a reader of our own (`keeper`), as containerd's runc
+// shim holds one: with it, neither the open nor a write waits or fails for
+// want of the manager's reader, which may come later or go and come back
+// (a containerd restart). reader_seen: the manager's reader was there
+// already (the usual case: it opens before it asks for the process).
+UniqueFd open_output(const std::string& uri, UniqueFd& keeper, bool& reader_seen) {
     std::string path = local_path(uri);
     struct stat st;
-    int flags = O_CLOEXEC | O_NONBLOCK;
-    if (::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) flags |= O_RDWR;
-    else flags |= O_WRONLY | O_APPEND | O_CREAT;
-    UniqueFd fd(::open(path.c_str(), flags, 0640));
+    if (::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
+        UniqueFd w(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!w && errno != ENXIO) throw_errno("open stdio " + path);
+        reader_seen = static_cast<bool>(w);
+        keeper.reset(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!keeper) throw_errno("open stdio " + path);
+        if (!w) w.reset(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!w) throw_errno("open stdio " + path);
+        return w;
+    }
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0640));
     if (!fd) throw_errno("open stdio " + path);
+    reader_seen = true;
     return fd;
+}
+
+// Whether a FIFO (or pipe) written through fd has a reader.
+bool has_reader(int fd) {
+    pollfd p{fd, POLLOUT, 0};
+    return ::poll(&p, 1, 0) >= 0 && !(p.revents & POLLERR);
 }
 
 // stdin's FIFO, read-only and non-blocking: it reports EOF (EPOLLHUP) only
@@ -97,10 +114,11 @@ std::string k8s_path(const std::string& uri) {
 
 // --- OutputRelay
 
-OutputRelay::OutputRelay(EventLoop& loop, UniqueFd src, Stream stream, UniqueFd fifo, std::shared_ptr<CriLog> log,
+OutputRelay::OutputRelay(EventLoop& loop, UniqueFd src, Stream stream, UniqueFd fifo, UniqueFd keeper,
+                         bool reader_seen, std::shared_ptr<CriLog> log,
                          std::vector<std::unique_ptr<AttachSession>>& sessions)
-    : loop_(loop), src_(std::move(src)), fifo_(std::move(fifo)), stream_(stream), log_(std::move(log)),
-      sessions_(sessions) {
+    : loop_(loop), src_(std::move(src)), fifo_(std::move(fifo)), keeper_(std::move(keeper)), stream_(stream),
+      log_(std::move(log)), sessions_(sessions), reader_seen_(reader_seen) {
     struct stat st;
     fifo_is_pipe_ = fifo_ && ::fstat(fifo_.get(), &st) == 0 && S_ISFIFO(st.st_mode);
 }
@@ -117,21 +135,31 @@ void OutputRelay::update() {
     watch(loop_, src_.get(), EPOLLIN, want_src, src_watched_, [this](uint32_t) { on_src(); });
     watch(loop_, fifo_.get(), EPOLLOUT, want_fifo, fifo_watched_, [this](uint32_t) { on_fifo(); });
     if (src_ || !buf_.empty()) return;
-    // All read and handed to the FIFO. A client that tears its reader down
-    // when it learns of the exit (ctr does) would lose what it has not read
-    // yet: after the exit, the FIFO stays open until the reader has taken
-    // everything (polled: a reader's progress wakes no writer; every ms at
-    // first, as the exit waits on it, then less often). Before the exit
-    // (the process closed its output), it stays open until then.
-    if (fifo_ && unread() > 0) {
-        if (draining_ && !poll_) {
-            poll_ = std::make_unique<Timer>(loop_, poll_ms_, [this] {
-                poll_.reset();
-                if (++polls_ >= 16) poll_ms_ = std::min(poll_ms_ * 2, 16);
-                update();
-            });
+    // All read and handed to the FIFO. Closing it tells the manager's
+    // reader EOF, once that reader has everything: so it waits for
+    //  - the reader to be there: one that opens after the last writer
+    //    closed would wait for a writer for good (containerd opens its
+    //    readers from goroutines, which can come after a quick exec is
+    //    over); one that was there and left will not be back;
+    //  - the reader to take what is queued: a client that tears its reader
+    //    down when it learns of the exit (ctr does) would lose the rest.
+    // Our own reader goes first, or it would count. Polled (neither wakes a
+    // writer): every ms at first, as the exit waits on it, then less often.
+    // Before the exit (the process closed its output) it waits for that.
+    if (fifo_ && fifo_is_pipe_) {
+        keeper_.reset();
+        bool reader = has_reader(fifo_.get());
+        reader_seen_ = reader_seen_ || reader;
+        if ((!reader && !reader_seen_) || (reader && unread() > 0)) {
+            if (draining_ && !poll_) {
+                poll_ = std::make_unique<Timer>(loop_, poll_ms_, [this] {
+                    poll_.reset();
+                    if (++polls_ >= 16) poll_ms_ = std::min(poll_ms_ * 2, 16);
+                    update();
+                });
+            }
+            return;
         }
-        return;
     }
     close();
     if (draining_) finished();
@@ -172,6 +200,7 @@ void OutputRelay::drop_fifo() {
     if (fifo_watched_) loop_.remove(fifo_.get());
     fifo_watched_ = false;
     fifo_.reset();
+    keeper_.reset();
     if (!log_) eof_ = true;
 }
 
@@ -221,7 +250,9 @@ void OutputRelay::finished() {
 }
 
 void OutputRelay::close_now() {
-    constexpr size_t max_copy = 4 << 20;   // a writer left behind may never stop
+    // What the pipe holds now; a writer left behind may never stop.
+    int pipe_size = src_ ? ::fcntl(src_.get(), F_GETPIPE_SZ) : 0;
+    const size_t max_copy = pipe_size > 0 ? static_cast<size_t>(pipe_size) : 64 * 1024;
     size_t taken = 0;
     char tmp[16384];
     while (src_ && taken < max_copy) {
@@ -241,6 +272,7 @@ void OutputRelay::close() {
     if (fifo_watched_) loop_.remove(fifo_.get());
     fifo_watched_ = false;
     fifo_.reset();
+    keeper_.reset();
     buf_.clear();
     poll_.reset();
     deadline_.reset();
@@ -363,8 +395,10 @@ std::unique_ptr<ProcessIo> ProcessIo::open(EventLoop& loop, const StdioRequest& 
     }
     BinaryLogger logger;
     if (binary) logger = start_binary_logger(req.out, req.container_id, req.ns);
-    if (!binary && !io->out_log_ && !req.out.empty()) io->out_dst_ = open_output(req.out);
-    if (!req.terminal && !binary && !io->err_log_ && !req.err.empty()) io->err_dst_ = open_output(req.err);
+    if (!binary && !io->out_log_ && !req.out.empty())
+        io->out_dst_ = open_output(req.out, io->out_keeper_, io->out_reader_seen_);
+    if (!req.terminal && !binary && !io->err_log_ && !req.err.empty())
+        io->err_dst_ = open_output(req.err, io->err_keeper_, io->err_reader_seen_);
     const bool want_out = binary || io->out_log_ || io->out_dst_;
     const bool want_err = !req.terminal && (binary || io->err_log_ || io->err_dst_);
 
@@ -420,14 +454,14 @@ void ProcessIo::start() {
     }
     if (out_src) {
         set_nonblock(out_src.get());
-        out_ = std::make_unique<OutputRelay>(loop_, std::move(out_src), Stream::stdout_, std::move(out_dst_), out_log_,
-                                             sessions_);
+        out_ = std::make_unique<OutputRelay>(loop_, std::move(out_src), Stream::stdout_, std::move(out_dst_),
+                                             std::move(out_keeper_), out_reader_seen_, out_log_, sessions_);
         out_->start();
     }
     if (err_src) {
         set_nonblock(err_src.get());
-        err_ = std::make_unique<OutputRelay>(loop_, std::move(err_src), Stream::stderr_, std::move(err_dst_), err_log_,
-                                             sessions_);
+        err_ = std::make_unique<OutputRelay>(loop_, std::move(err_src), Stream::stderr_, std::move(err_dst_),
+                                             std::move(err_keeper_), err_reader_seen_, err_log_, sessions_);
         err_->start();
     }
 }
@@ -508,6 +542,8 @@ void ProcessIo::finish() {
     in_src_.reset();
     out_dst_.reset();
     err_dst_.reset();
+    out_keeper_.reset();
+    err_keeper_.reset();
 }
 
 } // namespace berth::shim

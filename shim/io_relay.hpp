@@ -28,8 +28,11 @@ class InputRelay;
 // One output stream of a process: src (the pipe or pty master) to its sinks.
 class OutputRelay {
 public:
-    OutputRelay(EventLoop& loop, UniqueFd src, Stream stream, UniqueFd fifo, std::shared_ptr<CriLog> log,
-                std::vector<std::unique_ptr<AttachSession>>& sessions);
+    // fifo: the sink with backpressure (a FIFO, a file, a logger's pipe);
+    // keeper: our own reader of that FIFO, if any; reader_seen: the
+    // manager's reader was there when it was opened.
+    OutputRelay(EventLoop& loop, UniqueFd src, Stream stream, UniqueFd fifo, UniqueFd keeper, bool reader_seen,
+                std::shared_ptr<CriLog> log, std::vector<std::unique_ptr<AttachSession>>& sessions);
     ~OutputRelay();
     OutputRelay(const OutputRelay&) = delete;
     OutputRelay& operator=(const OutputRelay&) = delete;
@@ -57,12 +60,13 @@ private:
     void update();
     void finished();
     EventLoop& loop_;
-    UniqueFd src_, fifo_;
+    UniqueFd src_, fifo_, keeper_;
     Stream stream_;
     std::shared_ptr<CriLog> log_;
     std::vector<std::unique_ptr<AttachSession>>& sessions_;
     std::string buf_;   // for the FIFO
     bool fifo_is_pipe_ = false;
+    bool reader_seen_;
     bool eof_ = false;
     bool src_watched_ = false, fifo_watched_ = false;
     // After the exit.
@@ -153,6 +157,8 @@ private:
     EventLoop& loop_;
     bool terminal_ = false;
     UniqueFd in_src_, out_dst_, err_dst_;    // FIFO ends, until start()
+    UniqueFd out_keeper_, err_keeper_;        // our readers of the output FIFOs
+    bool out_reader_seen_ = true, err_reader_seen_ = true;
     UniqueFd in_pipe_, out_pipe_, err_pipe_;  // our pipe ends, until start()
     bool in_held_ = false;                    // pipe://: stdin stays open for attach
     std::shared_ptr<CriLog> out_log_, err_log_;

@@ -20,8 +20,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
+#include <thread>
 
 using namespace berth;
 using namespace berth::shim;
@@ -353,5 +355,38 @@ Test(io_relay, drain_ends_at_the_deadline) {
         out_eof = out_eof || FifoRelay::take(out.get(), o);
     }
     cr_assert(done && out_eof, "done %d, stdout's FIFO closed %d", done, out_eof);
+    r.io->finish();
+}
+
+// containerd opens its FIFO readers from goroutines, with a blocking open
+// that waits for a writer: one that comes after a quick exec is over must
+// still find the writer, and then EOF. The drain waits for it.
+Test(io_relay, a_reader_that_opens_after_the_exit_gets_eof) {
+    FifoRelay r;   // no reader yet
+    r.child = ChildStdio();   // the process exits, having written nothing
+    bool done = false;
+    cr_assert_not(r.io->drain([&] { done = true; }, 60000), "no reader yet: not drained");
+    for (int i = 0; i < 20; ++i) r.loop.run_once(5);
+    cr_assert_not(done, "drained before the reader came");
+    std::atomic<int> eofs = 0;
+    std::thread reader([&] {
+        for (const std::string* path : {&r.out, &r.err}) {
+            int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);   // blocks until a writer is there
+            char buf[64];
+            if (fd >= 0 && ::read(fd, buf, sizeof buf) == 0) ++eofs;
+            if (fd >= 0) ::close(fd);
+        }
+    });
+    for (int i = 0; i < 1000 && !(done && eofs == 2); ++i) r.loop.run_once(5);
+    bool ok = done && eofs == 2;
+    if (!ok) {
+        // Unblock a reader left waiting for a writer, then fail.
+        for (const std::string* path : {&r.out, &r.err}) {
+            int fd = ::open(path->c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+            if (fd >= 0) ::close(fd);
+        }
+    }
+    reader.join();
+    cr_assert(ok, "done %d, readers at EOF %d of 2", done, eofs.load());
     r.io->finish();
 }
