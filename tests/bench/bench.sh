@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh: berth side by side with crun and runc on a busybox bundle.
 #
-#   tests/bench/bench.sh [--runs N] [--podman-runs M] [--shim-runs K] [--berth PATH]
-#                        [--berth-shim PATH]
+#   tests/bench/bench.sh [--runs N] [--podman-runs M] [--shim-runs K] [--cri-runs C]
+#                        [--berth PATH] [--berth-shim PATH]
 #
 # N (default 100) sequential `run /bin/true` per runtime, plus N/2 separately
 # timed create/start/delete cycles and a few runs under GNU time for peak RSS,
@@ -14,6 +14,10 @@
 # (berth-shim) next to io.containerd.runc.v2 with runc and with crun as its
 # binary, plus the resident memory (PSS) of each shim per idle container,
 # and of conmon when podman is there.
+# C (default 10; 0 skips it) paired rounds through containerd's CRI plugin
+# (tests/bench/cri-bench.sh, run first, on its own): a pod and a container
+# started, ExecSync, the pod stopped and removed, per handler (berth-shim,
+# the runc shim with runc, and with berth), timed as raw gRPC calls.
 # berth defaults to $BERTH, else build/runtime/berth under the repo root; when
 # it is not built, crun and runc are measured alone. Needs root.
 #
@@ -42,6 +46,7 @@ readonly CGROUP_MARK=@CGROUP@
 RUNS=100
 PODMAN_RUNS=20
 SHIM_RUNS=20
+CRI_RUNS=10
 readonly SHIM_IDLE=3 # idle containers per shim for the PSS figure
 BERTH_PATH=${BERTH:-$REPO_ROOT/build/runtime/berth}
 BERTH_SHIM_PATH=${BERTH_SHIM:-$REPO_ROOT/build/shim/berth-shim}
@@ -95,6 +100,8 @@ parse_args() {
 		--podman-runs=*) PODMAN_RUNS=${1#*=} ;;
 		--shim-runs) (($# >= 2)) || die "$1 needs a value"; SHIM_RUNS=$2; shift ;;
 		--shim-runs=*) SHIM_RUNS=${1#*=} ;;
+		--cri-runs) (($# >= 2)) || die "$1 needs a value"; CRI_RUNS=$2; shift ;;
+		--cri-runs=*) CRI_RUNS=${1#*=} ;;
 		--berth-shim) (($# >= 2)) || die "$1 needs a value"; BERTH_SHIM_PATH=$2; shift ;;
 		--berth-shim=*) BERTH_SHIM_PATH=${1#*=} ;;
 		--berth) (($# >= 2)) || die "$1 needs a value"; BERTH_PATH=$2; shift ;;
@@ -112,6 +119,8 @@ parse_args() {
 	PODMAN_RUNS=$((10#$PODMAN_RUNS))
 	[[ $SHIM_RUNS =~ ^[0-9]+$ ]] || die "--shim-runs wants an integer >= 0"
 	SHIM_RUNS=$((10#$SHIM_RUNS))
+	[[ $CRI_RUNS =~ ^[0-9]+$ ]] || die "--cri-runs wants an integer >= 0"
+	CRI_RUNS=$((10#$CRI_RUNS))
 }
 
 # ---------------------------------------------------------------- cleanup
@@ -911,6 +920,14 @@ main() {
 	TMP=$(mktemp -d /tmp/berth-bench.XXXXXX)
 	ERR=$TMP/err
 	CPU_FILE=$TMP/times
+	# The CRI figures first, alone on the machine (their containerd is
+	# gone before the rest starts); printed last.
+	if ((CRI_RUNS > 0)); then
+		progress 'through containerd CRI'
+		"$SCRIPT_DIR/cri-bench.sh" --rounds "$CRI_RUNS" --berth "$BERTH_PATH" --berth-shim "$BERTH_SHIM_PATH" \
+			>"$TMP/cri" 2>&1 </dev/null || printf 'cri-bench.sh failed (exit %d)\n' $? >>"$TMP/cri"
+		progress ''
+	fi
 	find_runtimes
 	make_namespace
 	make_bundle
@@ -921,6 +938,10 @@ main() {
 	run_rounds
 	run_shims
 	report
+	if [[ -s $TMP/cri ]]; then
+		echo
+		cat "$TMP/cri"
+	fi
 }
 
 main "$@"

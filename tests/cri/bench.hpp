@@ -1,7 +1,8 @@
 // Times kubelet's calls through a CRI server for several runtime handlers:
 // per round, for each handler (the order rotated each round, so noise hits
-// them alike): RunPodSandbox, CreateContainer, StartContainer,
-// ExecSync(true), ExecSync(output on stdout and stderr, checked),
+// them alike): RunPodSandbox, CreateContainer, StartContainer, `execs`
+// times ExecSync(true) and ExecSync(output on stdout and stderr, checked)
+// (probes repeat on a running container: one sample each per call),
 // StopPodSandbox, RemovePodSandbox. Prints the medians and, for the first
 // handler, its ratio to each other one.
 #pragma once
@@ -18,7 +19,7 @@ struct BenchOptions {
     std::vector<std::string> handlers;   // "NAME" or "NAME=LABEL"
     PodSpec pod;                         // name and uid are made per run
     std::string image;
-    int rounds = 10, warmup = 1;
+    int rounds = 10, warmup = 1, execs = 3;
 };
 
 // Returns how many runs failed (their steps are left out of the medians).

@@ -13,7 +13,10 @@
 # The sandbox ("pause") image is busybox sleeping; the container image is
 # busybox; both are built from busybox-static and imported with ctr.
 #
-#   cri_setup DIR BERTH BERTH_SHIM   config and images; sets CRI_SOCK,
+#   berth-b     a second berth-shim build, when cri_setup gets one (A/B)
+#
+#   cri_setup DIR BERTH BERTH_SHIM [BERTH_SHIM_B]
+#                                    config and images; sets CRI_SOCK,
 #                                    CRI_IMAGE, CRI_PAUSE
 #   cri_start                        starts it and imports the images (CRI_PID)
 #   cri_stop                         pods' shims and containerd killed by PID,
@@ -24,11 +27,12 @@ CRI_IMAGE=localhost/berth-cri:latest
 CRI_PAUSE=localhost/berth-cri-pause:latest
 
 cri_setup() {
-    local dir=$1 berth=$2 shim=$3
+    local dir=$1 berth=$2 shim=$3 shim_b=${4:-}
     CRI_DIR=$dir
     CRI_SOCK=$dir/containerd.sock
     mkdir -p "$dir/bin" "$dir/cni/bin" "$dir/cni/conf" || return 1
     [ -x "$shim" ] && ln -sf "$(readlink -f "$shim")" "$dir/bin/containerd-shim-berth-v2"
+    [ -n "$shim_b" ] && ln -sf "$(readlink -f "$shim_b")" "$dir/bin/containerd-shim-berthb-v2"
     # The runc shim wants an absolute BinaryName; one that is missing makes
     # only that handler fail.
     [ -n "$berth" ] && berth=$(readlink -f "$berth")
@@ -59,6 +63,8 @@ state = "$dir/state"
     default_runtime_name = "runc"
     [$p.containerd.runtimes.berth]
       runtime_type = "io.containerd.berth.v2"
+    [$p.containerd.runtimes.berth-b]
+      runtime_type = "io.containerd.berthb.v2"
     [$p.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [$p.containerd.runtimes.runc.options]

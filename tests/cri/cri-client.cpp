@@ -30,9 +30,10 @@ const char* usage_text =
     "  start ID | stop ID [SECONDS] | rm ID\n"
     "  exec-sync [--timeout SECONDS] ID CMD...  its stdout and stderr on ours; exits with its code\n"
     "  stopp POD_ID | rmp POD_ID\n"
-    "  bench POD_FLAGS --image REF --handler NAME[=LABEL]... [-n ROUNDS] [--warmup N]\n"
+    "  bench POD_FLAGS --image REF --handler NAME[=LABEL]... [-n ROUNDS] [--warmup N] [--execs K]\n"
     "POD_FLAGS: [--pod-name N] [--pod-namespace NS] [--pod-uid U] [--handler H]\n"
-    "           [--cgroup-parent P] [--log-dir D]   (a host-network pod)\n"
+    "           [--cgroup-parent P] [--log-dir D] [--share-pid]\n"
+    "           (a host-network pod; --share-pid: one pid namespace for the pod)\n"
     "-T: seconds to wait for each answer (default 60).\n";
 
 [[noreturn]] void usage(const std::string& why) {
@@ -70,7 +71,11 @@ bool pod_flag(Words& w, PodSpec& pod, std::vector<std::string>* handlers) {
     else if (f == "--pod-uid") dst = &pod.uid;
     else if (f == "--cgroup-parent") dst = &pod.cgroup_parent;
     else if (f == "--log-dir") dst = &pod.log_dir;
-    else if (f == "--handler" && !handlers) dst = &pod.handler;
+    else if (f == "--share-pid") {
+        w.next("flag");
+        pod.share_pid = true;
+        return true;
+    } else if (f == "--handler" && !handlers) dst = &pod.handler;
     else if (f == "--handler") {
         w.next("flag");
         handlers->push_back(w.next("--handler's value"));
@@ -177,6 +182,7 @@ int run(CriClient& cli, const std::string& cmd, Words& w) {
             if (f == "--image") o.image = w.next("--image's value");
             else if (f == "-n") o.rounds = to_int(w.next("-n's value"), "-n");
             else if (f == "--warmup") o.warmup = to_int(w.next("--warmup's value"), "--warmup");
+            else if (f == "--execs") o.execs = to_int(w.next("--execs' value"), "--execs");
             else usage("bench: unknown argument " + f);
         }
         if (o.image.empty()) usage("bench: --image is required");

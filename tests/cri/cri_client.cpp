@@ -11,9 +11,9 @@ using Stub = v1::RuntimeService::Stub;
 
 namespace {
 
-void host_network(v1::NamespaceOption* ns) {
+void host_network(v1::NamespaceOption* ns, const PodSpec& pod) {
     ns->set_network(v1::NODE);
-    ns->set_pid(v1::CONTAINER);
+    ns->set_pid(pod.share_pid ? v1::POD : v1::CONTAINER);
     ns->set_ipc(v1::POD);
 }
 
@@ -29,7 +29,7 @@ v1::PodSandboxConfig pod_config(const PodSpec& pod) {
     if (!pod.log_dir.empty()) c.set_log_directory(pod.log_dir);
     auto* linux = c.mutable_linux();
     if (!pod.cgroup_parent.empty()) linux->set_cgroup_parent(pod.cgroup_parent);
-    host_network(linux->mutable_security_context()->mutable_namespace_options());
+    host_network(linux->mutable_security_context()->mutable_namespace_options(), pod);
     return c;
 }
 
@@ -76,7 +76,7 @@ std::string CriClient::create_container(const std::string& pod_id, const PodSpec
     cfg->mutable_image()->set_image(c.image);
     for (const auto& a : c.command) cfg->add_command(a);
     if (!c.log_path.empty()) cfg->set_log_path(c.log_path);
-    host_network(cfg->mutable_linux()->mutable_security_context()->mutable_namespace_options());
+    host_network(cfg->mutable_linux()->mutable_security_context()->mutable_namespace_options(), pod);
     return call<v1::CreateContainerRequest, v1::CreateContainerResponse>("CreateContainer", &Stub::CreateContainer,
                                                                          req)
         .container_id();

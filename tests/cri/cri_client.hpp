@@ -17,6 +17,7 @@ struct PodSpec {
     std::string handler;                                 // runtime handler ("": the default)
     std::string cgroup_parent;                           // cgroupfs syntax; "" leaves it to the runtime
     std::string log_dir;                                 // "": no container logs
+    bool share_pid = false;                              // one pid namespace for the pod
 };
 
 struct ContainerSpec {
@@ -52,7 +53,7 @@ private:
 };
 
 // The PodSandboxConfig kubelet sends for a host-network pod (network NODE,
-// pid CONTAINER, ipc POD).
+// pid CONTAINER or, with share_pid, POD; ipc POD).
 runtime::v1::PodSandboxConfig pod_config(const PodSpec& pod);
 
 } // namespace berth::cri_test

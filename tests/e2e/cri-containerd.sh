@@ -108,6 +108,7 @@ check "ExecSync: stderr first, stdout later: both arrive" $? "rc=$rc; stdout: $(
 C2=$(new_container "$P" p1 c2)
 check "a second container in the pod" $? "${C2:-}; $(shim_log)"
 started() { grep -c 'publish /tasks/exec-started' "$W/containerd.log"; }
+# shellcheck disable=SC2034 # read in wait_for's eval
 n0=$(started)
 cri exec-sync "$C" sh -c 'echo before; sleep 4 &' >"$W/o5" 2>"$W/e5" &
 slow=$!; BG="$BG $slow"
