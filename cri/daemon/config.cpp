@@ -1,0 +1,196 @@
+#include "config.hpp"
+
+#include "error.hpp"
+#include "file_util.hpp"
+
+#include <toml++/toml.h>
+
+#include <sys/stat.h>
+
+#include <cstring>
+#include <set>
+
+namespace berth::cri {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& file, const std::string& key, const std::string& why) {
+    throw Error(EINVAL, file + ": " + key + ": " + why);
+}
+
+std::string want_string(const toml::node& n, const std::string& file, const std::string& key) {
+    auto v = n.value<std::string>();
+    if (!n.is_string() || !v) bad(file, key, "expected a string");
+    return *v;
+}
+
+int64_t want_int(const toml::node& n, const std::string& file, const std::string& key, int64_t lo, int64_t hi) {
+    if (!n.is_integer()) bad(file, key, "expected an integer");
+    int64_t v = *n.value<int64_t>();
+    if (v < lo || v > hi) bad(file, key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    return v;
+}
+
+bool want_bool(const toml::node& n, const std::string& file, const std::string& key) {
+    if (!n.is_boolean()) bad(file, key, "expected true or false");
+    return *n.value<bool>();
+}
+
+std::string want_abs_path(const toml::node& n, const std::string& file, const std::string& key) {
+    std::string s = want_string(n, file, key);
+    if (s.empty() || s.front() != '/') bad(file, key, "expected an absolute path, got \"" + s + "\"");
+    return s;
+}
+
+// "30s", "5m", "1h", or a bare number of seconds.
+std::chrono::seconds want_duration(const toml::node& n, const std::string& file, const std::string& key) {
+    if (n.is_integer()) return std::chrono::seconds(want_int(n, file, key, 0, 86400 * 7));
+    std::string s = want_string(n, file, key);
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    std::string unit = end ? end : "";
+    long long mult = unit == "s" || unit.empty() ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+    if (s.empty() || end == s.c_str() || v < 0 || mult < 0)
+        bad(file, key, "expected a duration such as \"30s\", \"5m\" or \"1h\", got \"" + s + "\"");
+    return std::chrono::seconds(v * mult);
+}
+
+void apply_table(const toml::table& t, Config& c, const std::string& file) {
+    static const std::set<std::string> top = {"root", "state", "listen", "socket_group", "registry_config",
+                                              "log_level", "images"};
+    for (auto&& [k, node] : t) {
+        std::string key(k.str());
+        if (!top.count(key)) bad(file, key, "unknown key");
+        if (key == "root") c.root = want_abs_path(node, file, key);
+        else if (key == "state") c.state = want_abs_path(node, file, key);
+        else if (key == "listen") c.listen = want_abs_path(node, file, key);
+        else if (key == "socket_group") c.socket_group = want_string(node, file, key);
+        else if (key == "registry_config") c.registry_config = want_string(node, file, key);
+        else if (key == "log_level") c.log_level = parse_log_level(want_string(node, file, key), file + ": " + key);
+        else if (key == "images") {
+            const toml::table* it = node.as_table();
+            if (!it) bad(file, key, "expected a table ([images])");
+            for (auto&& [ik, in] : *it) {
+                std::string name = "images." + std::string(ik.str());
+                if (ik == "max_concurrent_downloads")
+                    c.images.max_concurrent_downloads = static_cast<int>(want_int(in, file, name, 1, 64));
+                else if (ik == "copy_rootfs") c.images.copy_rootfs = want_bool(in, file, name);
+                else if (ik == "max_manifest_bytes")
+                    c.images.max_manifest_bytes = static_cast<size_t>(want_int(in, file, name, 4096, 64 << 20));
+                else if (ik == "pull_timeout") c.images.pull_timeout = want_duration(in, file, name);
+                else bad(file, name, "unknown key");
+            }
+        }
+    }
+}
+
+} // namespace
+
+LogLevel parse_log_level(const std::string& s, const std::string& what) {
+    if (s == "debug") return LogLevel::debug;
+    if (s == "info") return LogLevel::info;
+    if (s == "warn" || s == "warning") return LogLevel::warn;
+    if (s == "error") return LogLevel::error;
+    throw Error(EINVAL, what + ": unknown log level \"" + s + "\" (debug, info, warn or error)");
+}
+
+const char* log_level_name(LogLevel l) {
+    switch (l) {
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+    }
+    return "info";
+}
+
+Config parse_config_text(const std::string& text, const std::string& file) {
+    Config c;
+    c.config_file = file;
+    toml::table t;
+    try {
+        t = toml::parse(text, file);
+    } catch (const toml::parse_error& e) {
+        const auto& b = e.source().begin;
+        throw Error(EINVAL, file + ":" + std::to_string(b.line) + ":" + std::to_string(b.column) + ": " +
+                                std::string(e.description()));
+    }
+    apply_table(t, c, file);
+    return c;
+}
+
+Config load_config(const Flags& f) {
+    Config c;
+    std::string file = f.config.empty() ? c.config_file : f.config;
+    struct stat st;
+    if (::stat(file.c_str(), &st) == 0) {
+        c = parse_config_text(read_file(file), file);
+    } else if (errno != ENOENT || f.config_given) {
+        throw_errno("--config " + file);
+    }
+    c.config_file = file;
+    auto abs = [](const std::string& flag, const std::string& v) {
+        if (v.empty() || v.front() != '/') throw Error(EINVAL, flag + ": expected an absolute path, got \"" + v + "\"");
+        return v;
+    };
+    if (!f.root.empty()) c.root = abs("--root", f.root);
+    if (!f.state.empty()) c.state = abs("--state", f.state);
+    if (!f.listen.empty()) c.listen = abs("--listen", f.listen);
+    if (!f.registry_config.empty()) c.registry_config = f.registry_config;
+    if (!f.log_level.empty()) c.log_level = parse_log_level(f.log_level, "--log-level");
+    return c;
+}
+
+std::string usage() {
+    return "Usage: berthd [OPTIONS]\n"
+           "A Kubernetes CRI v1 server (RuntimeService and ImageService) on a unix socket.\n\n"
+           "Options (each overrides the config file's key):\n"
+           "  --config FILE           config file (default /etc/berth/berthd.toml; see contrib/berthd.toml)\n"
+           "  --root DIR              images, layers and metadata (default /var/lib/berth)\n"
+           "  --state DIR             sockets and runtime state (default /run/berth)\n"
+           "  --listen PATH           the CRI socket (default /run/berth/berthd.sock)\n"
+           "  --registry-config DIR   registry hosts, containerd's layout: DIR/<host>/hosts.toml\n"
+           "  --log-level LEVEL       debug, info, warn or error (default info)\n"
+           "  -h, --help              this help\n"
+           "  -v, --version           print the version\n";
+}
+
+Flags parse_flags(int argc, char** argv, bool& help, bool& version) {
+    Flags f;
+    help = version = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "-h" || a == "--help") {
+            help = true;
+            continue;
+        }
+        if (a == "-v" || a == "--version") {
+            version = true;
+            continue;
+        }
+        std::string name = a, value;
+        bool has_value = false;
+        if (auto eq = a.find('='); a.starts_with("--") && eq != std::string::npos) {
+            name = a.substr(0, eq);
+            value = a.substr(eq + 1);
+            has_value = true;
+        }
+        std::string* dst = name == "--config"            ? &f.config
+                           : name == "--root"            ? &f.root
+                           : name == "--state"           ? &f.state
+                           : name == "--listen"          ? &f.listen
+                           : name == "--registry-config" ? &f.registry_config
+                           : name == "--log-level"       ? &f.log_level
+                                                         : nullptr;
+        if (!dst) throw Error(EINVAL, "unknown flag " + a + "; see berthd --help");
+        if (!has_value) {
+            if (i + 1 >= argc) throw Error(EINVAL, "flag " + name + " needs a value");
+            value = argv[++i];
+        }
+        *dst = value;
+        if (name == "--config") f.config_given = true;
+    }
+    return f;
+}
+
+} // namespace berth::cri

@@ -1,0 +1,51 @@
+// berthd's configuration: a TOML file (default /etc/berth/berthd.toml,
+// every key documented with its default in contrib/berthd.toml), then the
+// command line's flags over it. An unknown key or a bad value is an Error
+// naming the key and the file, before anything starts.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace berth::cri {
+
+enum class LogLevel { debug, info, warn, error };
+
+struct Config {
+    std::string config_file = "/etc/berth/berthd.toml";
+    std::string root = "/var/lib/berth";              // images, layers, container rootfs, metadata
+    std::string state = "/run/berth";                 // sockets and runtime state
+    std::string listen = "/run/berth/berthd.sock";    // the CRI socket
+    std::string socket_group;                         // group of the socket (mode 0660); "": root's
+    std::string registry_config;                      // containerd-style hosts.toml dir; "": none
+    LogLevel log_level = LogLevel::info;
+
+    struct Images {
+        int max_concurrent_downloads = 3;             // layers of one pull fetched at once
+        bool copy_rootfs = false;                     // copy layers instead of an overlay mount
+        size_t max_manifest_bytes = 4 << 20;
+        std::chrono::seconds pull_timeout{0};         // 0: only the request's deadline
+    } images;
+};
+
+// Flags as parsed from argv (empty / unset: not given).
+struct Flags {
+    std::string config, root, state, listen, registry_config, log_level;
+    bool config_given = false;   // --config: the file must exist
+};
+
+// argv -> Flags; throws Error(EINVAL) naming a bad flag. --help and
+// --version are handled by the caller (returned as `help`/`version`).
+Flags parse_flags(int argc, char** argv, bool& help, bool& version);
+std::string usage();
+
+// The file (if it exists, or must when --config named it), then the flags.
+Config load_config(const Flags& f);
+// Parse TOML text as if read from `file` (tests use this).
+Config parse_config_text(const std::string& text, const std::string& file);
+
+LogLevel parse_log_level(const std::string& s, const std::string& what);
+const char* log_level_name(LogLevel l);
+
+} // namespace berth::cri

@@ -1,0 +1,51 @@
+// What every RPC of berthd works on: the configuration and the stores.
+// One per process, made by main() and handed to the gRPC services.
+#pragma once
+
+#include "config.hpp"
+#include "content_store.hpp"
+#include "image_store.hpp"
+#include "layer_store.hpp"
+#include "registry.hpp"
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+
+namespace berth::cri {
+
+class Daemon {
+public:
+    explicit Daemon(Config cfg);
+
+    const Config cfg;
+    image::ContentStore content;
+    image::LayerStore layers;
+    image::ImageStore images;
+    std::shared_ptr<image::TokenCache> tokens;
+
+    std::string rootfs_root() const { return cfg.root + "/rootfs"; }
+
+    // Pulls hold this shared while their blobs and layers are not yet named
+    // by an image record; garbage collection needs it exclusively. GC asked
+    // for while pulls run is done when the last of them ends.
+    class PullGuard {
+    public:
+        explicit PullGuard(Daemon& d);
+        ~PullGuard();
+
+    private:
+        Daemon& d_;
+        std::shared_lock<std::shared_mutex> lock_;
+    };
+    // Collect garbage now, or once the pulls in progress end.
+    void request_gc();
+
+private:
+    void collect_garbage_locked();
+    std::shared_mutex pulls_;
+    std::mutex gc_mu_;
+    bool gc_pending_ = false;
+};
+
+} // namespace berth::cri

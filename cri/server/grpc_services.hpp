@@ -1,0 +1,41 @@
+// The gRPC services berthd serves: thin classes that convert nothing but
+// the status and call the operation files. Serving runtime.v1alpha2 beside
+// v1 (issue 14) is one more thin layer of the same shape.
+#pragma once
+
+#include "api.grpc.pb.h"
+#include "daemon.hpp"
+
+namespace berth::cri {
+
+class ImageServiceV1 final : public runtime::v1::ImageService::Service {
+public:
+    explicit ImageServiceV1(Daemon& d) : d_(d) {}
+    grpc::Status ListImages(grpc::ServerContext*, const runtime::v1::ListImagesRequest*,
+                            runtime::v1::ListImagesResponse*) override;
+    grpc::Status ImageStatus(grpc::ServerContext*, const runtime::v1::ImageStatusRequest*,
+                             runtime::v1::ImageStatusResponse*) override;
+    grpc::Status PullImage(grpc::ServerContext*, const runtime::v1::PullImageRequest*,
+                           runtime::v1::PullImageResponse*) override;
+    grpc::Status RemoveImage(grpc::ServerContext*, const runtime::v1::RemoveImageRequest*,
+                             runtime::v1::RemoveImageResponse*) override;
+    grpc::Status ImageFsInfo(grpc::ServerContext*, const runtime::v1::ImageFsInfoRequest*,
+                             runtime::v1::ImageFsInfoResponse*) override;
+
+private:
+    Daemon& d_;
+};
+
+// Only Version until the RuntimeService lands (issue 14); the rest answer
+// Unimplemented, which gRPC's generated base does.
+class RuntimeServiceV1 final : public runtime::v1::RuntimeService::Service {
+public:
+    explicit RuntimeServiceV1(Daemon& d) : d_(d) {}
+    grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
+                         runtime::v1::VersionResponse*) override;
+
+private:
+    Daemon& d_;
+};
+
+} // namespace berth::cri
