@@ -14,7 +14,9 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
+#include <grpcpp/server_posix.h>
 
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -22,8 +24,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <thread>
 
 using namespace berth;
 using namespace berth::cri;
@@ -68,11 +74,77 @@ void set_socket_owner(const std::string& path, const std::string& group) {
     if (::chown(path.c_str(), 0, g->gr_gid) < 0) throw_errno("chown " + path + " to group " + group);
 }
 
+// systemd socket activation (contrib/systemd/berthd.socket): the listening
+// socket is fd 3 when LISTEN_PID is ours. -1 when not activated.
+int activated_socket() {
+    const char* pid = std::getenv("LISTEN_PID");
+    const char* fds = std::getenv("LISTEN_FDS");
+    if (!pid || !fds || std::atol(pid) != ::getpid()) return -1;
+    if (std::atoi(fds) != 1) throw Error(EINVAL, "socket activation: expected 1 socket (LISTEN_FDS=" + std::string(fds) + ")");
+    ::unsetenv("LISTEN_PID");
+    ::unsetenv("LISTEN_FDS");
+    ::unsetenv("LISTEN_FDNAMES");
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        throw Error(EINVAL, "socket activation: fd 3 is not a stream socket");
+    ::fcntl(3, F_SETFD, FD_CLOEXEC);
+    return 3;
+}
+
+// Tell systemd (Type=notify) we serve; nothing without NOTIFY_SOCKET.
+void notify_ready() {
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (!path || !*path) return;
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if (a.sun_path[0] == '@') a.sun_path[0] = '\0';   // abstract
+    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    const char msg[] = "READY=1";
+    ::sendto(fd, msg, sizeof msg - 1, 0, reinterpret_cast<sockaddr*>(&a),
+             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + std::strlen(path)));
+    ::close(fd);
+}
+
+// Connections accepted on an inherited listening socket are handed to the
+// gRPC server one by one (gRPC can't listen on an fd it did not bind).
+class ActivatedAcceptor {
+public:
+    ActivatedAcceptor(int listen_fd, grpc::Server* server) : fd_(listen_fd), server_(server) {
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~ActivatedAcceptor() {
+        stop_ = true;
+        ::shutdown(fd_, SHUT_RDWR);
+        thread_.join();
+    }
+
+private:
+    void loop() {
+        while (!stop_) {
+            int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) {
+                if (errno == EINTR || errno == ECONNABORTED) continue;
+                if (!stop_) log::error(std::string("accept on the activated socket: ") + std::strerror(errno));
+                return;
+            }
+            grpc::AddInsecureChannelFromFd(server_, c);
+        }
+    }
+    int fd_;
+    grpc::Server* server_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 int run(const Config& cfg) {
     log::set_level(cfg.log_level);
     mkdirs(cfg.root, 0711);
     mkdirs(cfg.state, 0711);
-    prepare_socket_path(cfg.listen);
+    int activated = activated_socket();
+    if (activated < 0) prepare_socket_path(cfg.listen);
 
     // Signals go to sigwait() below, not to gRPC's threads.
     sigset_t sigs;
@@ -87,7 +159,7 @@ int run(const Config& cfg) {
     RuntimeServiceV1 runtime(d);
 
     grpc::ServerBuilder b;
-    b.AddListeningPort("unix:" + cfg.listen, grpc::InsecureServerCredentials());
+    if (activated < 0) b.AddListeningPort("unix:" + cfg.listen, grpc::InsecureServerCredentials());
     b.RegisterService(&images);
     b.RegisterService(&runtime);
     b.SetMaxReceiveMessageSize(16 << 20);
@@ -96,9 +168,13 @@ int run(const Config& cfg) {
     std::unique_ptr<grpc::Server> server = b.BuildAndStart();
     ::umask(old);
     if (!server) throw Error(EADDRNOTAVAIL, "listen " + cfg.listen + ": gRPC could not serve on it");
-    set_socket_owner(cfg.listen, cfg.socket_group);
-    log::info(std::string("berthd ") + BERTH_VERSION + " serving CRI v1 on " + cfg.listen + " (root " + cfg.root +
-              ", state " + cfg.state + ")");
+    std::unique_ptr<ActivatedAcceptor> acceptor;
+    if (activated >= 0) acceptor = std::make_unique<ActivatedAcceptor>(activated, server.get());
+    else set_socket_owner(cfg.listen, cfg.socket_group);
+    log::info(std::string("berthd ") + BERTH_VERSION + " serving CRI v1 on " +
+              (activated >= 0 ? "the socket systemd passed (" + cfg.listen + ")" : cfg.listen) + " (root " +
+              cfg.root + ", state " + cfg.state + ")");
+    notify_ready();
 
     for (;;) {
         int sig = 0;
@@ -110,9 +186,10 @@ int run(const Config& cfg) {
         log::info(std::string("shutting down on ") + ::strsignal(sig));
         break;
     }
+    acceptor.reset();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server->Wait();
-    ::unlink(cfg.listen.c_str());
+    if (activated < 0) ::unlink(cfg.listen.c_str());   // systemd owns an activated socket
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include "berth_config.h"
 #include "image_ops.hpp"
+#include "json.hpp"
 #include "status.hpp"
 
 namespace berth::cri {
@@ -35,6 +36,39 @@ grpc::Status RuntimeServiceV1::Version(grpc::ServerContext*, const VersionReques
     resp->set_runtime_name("berth");
     resp->set_runtime_version(BERTH_VERSION);
     resp->set_runtime_api_version("v1");
+    return grpc::Status::OK;
+}
+
+} // namespace berth::cri
+
+namespace berth::cri {
+
+// Honest about what this berthd serves: images only, so RuntimeReady is
+// false (kubelet must not schedule pods here yet) and so is NetworkReady.
+grpc::Status RuntimeServiceV1::Status(grpc::ServerContext*, const runtime::v1::StatusRequest* req,
+                                      runtime::v1::StatusResponse* resp) {
+    auto* rt = resp->mutable_status()->add_conditions();
+    rt->set_type("RuntimeReady");
+    rt->set_status(false);
+    rt->set_reason("RuntimeServiceNotServed");
+    rt->set_message("this berthd serves images only; pods and containers are not served yet");
+    auto* net = resp->mutable_status()->add_conditions();
+    net->set_type("NetworkReady");
+    net->set_status(false);
+    net->set_reason("NetworkPluginNotReady");
+    net->set_message("no CNI network is configured");
+    if (req->verbose()) {
+        json::Writer w;
+        w.begin_object();
+        w.kv("root", d_.cfg.root).kv("state", d_.cfg.state).kv("listen", d_.cfg.listen);
+        w.kv("registryConfig", d_.cfg.registry_config).kv("logLevel", log_level_name(d_.cfg.log_level));
+        w.key("images").begin_object();
+        w.kv("maxConcurrentDownloads", static_cast<int64_t>(d_.cfg.images.max_concurrent_downloads));
+        w.kv("copyRootfs", d_.cfg.images.copy_rootfs);
+        w.end_object();
+        w.end_object();
+        (*resp->mutable_info())["config"] = w.str();
+    }
     return grpc::Status::OK;
 }
 

@@ -26,13 +26,15 @@ private:
     Daemon& d_;
 };
 
-// Only Version until the RuntimeService lands (issue 14); the rest answer
-// Unimplemented, which gRPC's generated base does.
+// Version and Status until the RuntimeService lands (issue 14); the rest
+// answer Unimplemented, which gRPC's generated base does.
 class RuntimeServiceV1 final : public runtime::v1::RuntimeService::Service {
 public:
     explicit RuntimeServiceV1(Daemon& d) : d_(d) {}
     grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
                          runtime::v1::VersionResponse*) override;
+    grpc::Status Status(grpc::ServerContext*, const runtime::v1::StatusRequest*,
+                        runtime::v1::StatusResponse*) override;
 
 private:
     Daemon& d_;

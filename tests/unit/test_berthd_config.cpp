@@ -1,0 +1,124 @@
+// berthd's config file and flags (cri/daemon/config.cpp): every key, the
+// errors that name the key and the file, flags over the file.
+#include "config.hpp"
+#include "error.hpp"
+
+#include <criterion/criterion.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+using berth::Error;
+using namespace berth::cri;
+
+namespace {
+
+std::string error_of(const std::string& text) {
+    try {
+        parse_config_text(text, "/etc/berth/berthd.toml");
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+} // namespace
+
+Test(berthd_config, defaults_without_a_file) {
+    Config c = parse_config_text("", "f.toml");
+    cr_assert_str_eq(c.root.c_str(), "/var/lib/berth");
+    cr_assert_str_eq(c.state.c_str(), "/run/berth");
+    cr_assert_str_eq(c.listen.c_str(), "/run/berth/berthd.sock");
+    cr_assert_eq(c.images.max_concurrent_downloads, 3);
+    cr_assert(c.log_level == LogLevel::info);
+}
+
+Test(berthd_config, every_key) {
+    Config c = parse_config_text(R"(
+root = "/srv/berth"
+state = "/run/b2"
+listen = "/run/b2/s.sock"
+socket_group = "berth"
+registry_config = "/etc/berth/certs.d"
+log_level = "debug"
+[images]
+max_concurrent_downloads = 5
+copy_rootfs = true
+max_manifest_bytes = 1048576
+pull_timeout = "5m"
+)",
+                                 "f.toml");
+    cr_assert_str_eq(c.root.c_str(), "/srv/berth");
+    cr_assert_str_eq(c.state.c_str(), "/run/b2");
+    cr_assert_str_eq(c.listen.c_str(), "/run/b2/s.sock");
+    cr_assert_str_eq(c.socket_group.c_str(), "berth");
+    cr_assert_str_eq(c.registry_config.c_str(), "/etc/berth/certs.d");
+    cr_assert(c.log_level == LogLevel::debug);
+    cr_assert_eq(c.images.max_concurrent_downloads, 5);
+    cr_assert(c.images.copy_rootfs);
+    cr_assert_eq(c.images.max_manifest_bytes, 1048576u);
+    cr_assert_eq(c.images.pull_timeout.count(), 300);
+}
+
+Test(berthd_config, errors_name_the_key_and_the_file) {
+    auto e = error_of("roots = \"/x\"\n");
+    cr_assert(has(e, "/etc/berth/berthd.toml") && has(e, "roots") && has(e, "unknown key"), "%s", e.c_str());
+    e = error_of("[images]\nmax_downloads = 2\n");
+    cr_assert(has(e, "images.max_downloads") && has(e, "unknown key"), "%s", e.c_str());
+    e = error_of("root = \"relative/dir\"\n");
+    cr_assert(has(e, "root") && has(e, "absolute"), "%s", e.c_str());
+    e = error_of("root = 3\n");
+    cr_assert(has(e, "root") && has(e, "expected a string"), "%s", e.c_str());
+    e = error_of("[images]\nmax_concurrent_downloads = 0\n");
+    cr_assert(has(e, "images.max_concurrent_downloads") && has(e, "between"), "%s", e.c_str());
+    e = error_of("log_level = \"loud\"\n");
+    cr_assert(has(e, "log_level") && has(e, "loud"), "%s", e.c_str());
+    e = error_of("[images]\npull_timeout = \"soon\"\n");
+    cr_assert(has(e, "images.pull_timeout") && has(e, "duration"), "%s", e.c_str());
+    e = error_of("images = 1\n");
+    cr_assert(has(e, "images") && has(e, "table"), "%s", e.c_str());
+    // TOML syntax errors name the line and column.
+    e = error_of("root = \"/x\"\nstate = \n");
+    cr_assert(has(e, "/etc/berth/berthd.toml:2:"), "%s", e.c_str());
+}
+
+Test(berthd_config, flags_override_the_file) {
+    char tmpl[] = "/tmp/berthd-config-XXXXXX";
+    int fd = mkstemp(tmpl);
+    cr_assert_geq(fd, 0);
+    std::string text = "root = \"/from/file\"\nstate = \"/state/file\"\n";
+    cr_assert_eq(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    close(fd);
+    const char* argv[] = {"berthd", "--config", tmpl, "--root", "/from/flag", "--log-level=warn", nullptr};
+    bool help = false, version = false;
+    Flags f = parse_flags(6, const_cast<char**>(argv), help, version);
+    Config c = load_config(f);
+    unlink(tmpl);
+    cr_assert_str_eq(c.root.c_str(), "/from/flag");
+    cr_assert_str_eq(c.state.c_str(), "/state/file");
+    cr_assert(c.log_level == LogLevel::warn);
+}
+
+Test(berthd_config, a_named_config_must_exist_and_flags_are_checked) {
+    const char* argv[] = {"berthd", "--config", "/nonexistent/berthd.toml", nullptr};
+    bool help = false, version = false;
+    Flags f = parse_flags(3, const_cast<char**>(argv), help, version);
+    try {
+        load_config(f);
+        cr_assert_fail("a missing --config file was accepted");
+    } catch (const Error& e) {
+        cr_assert(has(e.what(), "--config /nonexistent/berthd.toml"), "%s", e.what());
+    }
+    const char* bad[] = {"berthd", "--rooot", "/x", nullptr};
+    try {
+        parse_flags(3, const_cast<char**>(bad), help, version);
+        cr_assert_fail("an unknown flag was accepted");
+    } catch (const Error& e) {
+        cr_assert(has(e.what(), "--rooot"), "%s", e.what());
+    }
+}
