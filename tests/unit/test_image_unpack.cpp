@@ -11,6 +11,7 @@
 #include "test_dir.hpp"
 #include "unpack.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -125,6 +126,32 @@ Test(unpack, diff_id_covers_what_follows_the_tars_end) {
     auto r = unpack_layer(b, test_dir() + "/fs", "layer L1");
     std::string want = sha256_digest(data);
     cr_assert_str_eq(r.diff_id.c_str(), want.c_str());
+}
+
+Test(unpack, sparse_files_keep_their_holes_and_size) {
+    // GNU tar's sparse formats (gnu, and pax's GNU.sparse), with a hole at the end.
+    std::string src = test_dir() + "/src";
+    cr_assert_eq(::mkdir(src.c_str(), 0755), 0);
+    int fd = ::open((src + "/f").c_str(), O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    std::string data(4096, 's');
+    cr_assert_eq(::pwrite(fd, data.data(), data.size(), 1 << 20), 4096);
+    cr_assert_eq(::ftruncate(fd, 3 << 20), 0);
+    ::close(fd);
+    for (const char* fmt : {"gnu", "posix"}) {
+        std::string tar = test_dir() + "/sparse-" + fmt + ".tar";
+        std::string cmd = std::string("tar --format=") + fmt + " -cSf " + tar + " -C " + src + " f";
+        int rc = ::system(cmd.c_str());
+        if (rc != 0) cr_skip_test("GNU tar is needed to make sparse tars (%s: %d)", cmd.c_str(), rc);
+        std::string out = test_dir() + "/fs-" + fmt;
+        unpack_layer(tar, out, "layer L1");
+        struct stat st = lstat_of(out + "/f");
+        cr_assert_eq(st.st_size, 3 << 20, "%s: size %lld", fmt, (long long)st.st_size);
+        std::string got = slurp(out + "/f");
+        cr_assert_eq(got.substr(1 << 20, 4096), data, "%s", fmt);
+        cr_assert_eq(got.find('s'), size_t(1) << 20, "%s: zeros before the data", fmt);
+        cr_assert_lt(st.st_blocks * 512, 1 << 20, "%s: holes stay holes (%lld blocks)", fmt, (long long)st.st_blocks);
+    }
 }
 
 Test(unpack, owners_when_root) {
