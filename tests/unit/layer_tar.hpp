@@ -94,7 +94,8 @@ inline std::string make(const std::vector<Entry>& entries, Compression c = Compr
             archive_entry_set_size(ae, e.type == AE_IFREG ? static_cast<la_int64_t>(e.data.size()) : 0);
         }
         for (const auto& [k, v] : e.xattrs) archive_entry_xattr_add_entry(ae, k.c_str(), v.data(), v.size());
-        if (archive_write_header(a, ae) != ARCHIVE_OK) throw std::runtime_error(archive_error_string(a));
+        // ARCHIVE_WARN: a name the C locale cannot convert, written as its bytes.
+        if (archive_write_header(a, ae) < ARCHIVE_WARN) throw std::runtime_error(archive_error_string(a));
         if (e.type == AE_IFREG && e.hardlink.empty() && !e.data.empty())
             archive_write_data(a, e.data.data(), e.data.size());
         archive_entry_free(ae);

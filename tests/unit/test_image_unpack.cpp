@@ -18,6 +18,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <locale.h>
+
 #include <atomic>
 #include <fstream>
 #include <sstream>
@@ -120,6 +122,35 @@ Test(unpack, files_dirs_links_modes_and_times) {
     cr_assert(S_ISDIR(lstat_of(out + "/deep/er").st_mode));
     cr_assert_eq(r.bytes, 11u + 3 + 1 + 12);
     cr_assert_geq(r.inodes, 11u);
+}
+
+Test(unpack, names_that_are_not_ascii) {
+    // pax keeps them as UTF-8; berthd runs in the C locale, and the bytes on
+    // disk must be those of the tar (what containerd writes too).
+    std::string dir = "\xc3\xbc" "ber/", name = dir + "na\xc3\xafve.txt", link = dir + "\xe2\x86\x92";
+    std::string out = test_dir() + "/fs";
+    unpack_layer(blob({lt::dir(dir), lt::file(name, "utf8"), lt::symlink(link, "na\xc3\xafve.txt"),
+                       lt::hardlink(dir + "hard\xc3\xa9", name)}),
+                 out, "layer L1");
+    cr_assert_eq(slurp(out + "/" + name), "utf8");
+    cr_assert_eq(slurp(out + "/" + link), "utf8");
+    cr_assert_eq(lstat_of(out + "/" + dir + "hard\xc3\xa9").st_ino, lstat_of(out + "/" + name).st_ino);
+
+    // Written in a UTF-8 locale, the pax records say UTF-8 (as Go's and
+    // Python's tar writers do) instead of hdrcharset=BINARY.
+    locale_t utf8 = ::newlocale(LC_ALL_MASK, "C.UTF-8", nullptr);
+    if (!utf8) return;
+    locale_t old = ::uselocale(utf8);
+    std::string b = blob({lt::dir(dir), lt::file(name, "pax utf8"), lt::symlink(link, "na\xc3\xafve.txt")},
+                         lt::Compression::none);
+    ::uselocale(old);
+    ::freelocale(utf8);
+    std::string raw = slurp(b);
+    cr_assert_neq(raw.find("path=" + name), std::string::npos, "a pax path record");
+    cr_assert_eq(raw.find("hdrcharset"), std::string::npos, "in UTF-8, not BINARY");
+    unpack_layer(b, out + "2", "layer L1");
+    cr_assert_eq(slurp(out + "2/" + name), "pax utf8");
+    cr_assert_eq(slurp(out + "2/" + link), "pax utf8");
 }
 
 Test(unpack, diff_id_is_the_uncompressed_digest_whatever_the_compression) {
