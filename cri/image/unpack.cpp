@@ -223,7 +223,9 @@ private:
     }
 
     void entry(archive_entry* e) {
+        // The _utf8 forms: a pax name the C locale could not convert.
         const char* raw = archive_entry_pathname(e);
+        if (!raw) raw = archive_entry_pathname_utf8(e);
         if (!raw) throw Error(EINVAL, "an entry without a readable name (after \"" + entry_ + "\")");
         entry_ = raw;
         std::string path = clean_path(raw, entry_, "its name");
@@ -231,7 +233,9 @@ private:
         if (std::string_view(base).starts_with(kWhiteout)) return whiteout(parent, base, e);
         if (path.empty()) return root_entry(e);
         int pfd = dirs_.get(parent, entry_, true, result_.inodes);
-        if (const char* hl = archive_entry_hardlink(e)) return hardlink(pfd, path, base, hl);
+        const char* hl = archive_entry_hardlink(e);
+        if (!hl) hl = archive_entry_hardlink_utf8(e);
+        if (hl) return hardlink(pfd, path, base, hl);
         switch (archive_entry_filetype(e)) {
         case AE_IFREG: return file(pfd, base, e);
         case AE_IFDIR: return directory(pfd, path, base, e);
@@ -407,6 +411,7 @@ private:
 
     void symlink(int pfd, const std::string& base, archive_entry* e) {
         const char* target = archive_entry_symlink(e);
+        if (!target) target = archive_entry_symlink_utf8(e);
         if (!target || !*target) throw Error(EINVAL, "entry \"" + entry_ + "\": a symlink without a target");
         create(pfd, base, "symlink", [&] { return ::symlinkat(target, pfd, base.c_str()); });
         result_.inodes++;
