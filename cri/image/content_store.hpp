@@ -19,7 +19,7 @@ namespace berth::image {
 
 class ContentStore {
 public:
-    explicit ContentStore(std::string root);   // ROOT/content, created
+    explicit ContentStore(std::string root);   // the store's dir (ROOT/content), created
     const std::string& root() const { return root_; }
 
     bool has(const std::string& digest) const;
@@ -33,10 +33,14 @@ public:
     // A blob being written. commit() verifies digest and size and publishes
     // it; destroying an uncommitted writer keeps the ingest for a resume
     // (discard() drops it). Throws EBADMSG on a digest mismatch (the ingest
-    // is dropped), EFBIG past the expected size.
+    // is dropped) or on commit() before `size` bytes (the ingest is kept),
+    // EFBIG past the expected size (the ingest is dropped).
     class Writer : public BlobSink {
     public:
         ~Writer() override;
+        // True once committed, and from the start when the blob was already
+        // in the store (another writer of it finished first): nothing to write.
+        bool committed() const;
         uint64_t offset() const override;
         void write(const char* data, size_t n) override;
         void restart() override;
@@ -49,14 +53,16 @@ public:
         explicit Writer(std::unique_ptr<State> s);
         std::unique_ptr<State> s_;
     };
-    // Begin (or resume) the blob `digest` of `size` bytes (-1: unknown).
+    // Begin (or resume) the blob `digest` of `size` bytes (-1: unknown): an
+    // ingest left by an earlier writer is hashed again and continued from
+    // its end. Waits while another writer of the digest is alive.
     std::unique_ptr<Writer> writer(const std::string& digest, int64_t size);
 
-    void remove(const std::string& digest);
+    void remove(const std::string& digest);   // no error if absent
     std::vector<std::string> list() const;   // digests of committed blobs
     // Ingests untouched for longer than max_age are removed (GC).
     void remove_stale_ingests(std::chrono::seconds max_age);
-    uint64_t disk_usage() const;
+    uint64_t disk_usage() const;   // allocated bytes of blobs and ingests
 
 private:
     std::string root_;

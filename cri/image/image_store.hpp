@@ -1,9 +1,11 @@
-// Image records under ROOT/images: one JSON file per image id (the config
-// digest's hex), written atomically (temp, fsync, rename), holding what the
-// CRI ImageService reports and what CreateContainer needs later. A record
-// is written only after every blob and layer it names is in place, so after
-// a crash an image is either complete or absent; load() rebuilds the names
-// index from the records. Thread-safe.
+// Image records under ROOT/images: one JSON file per image id (<config
+// digest's hex>.json), written atomically (temp, fsync, rename, fsync dir),
+// holding what the CRI ImageService reports and what CreateContainer needs
+// later. A record is written only after every blob and layer it names is in
+// place, so after a crash an image is either complete or absent; the
+// constructor loads every record and rebuilds the names index (temp files
+// a crash left are removed; a tag two records claim, after a crash between
+// their writes, goes to the one pulled last). Thread-safe.
 #pragma once
 
 #include "image.hpp"   // spec/image.hpp
@@ -36,24 +38,34 @@ struct ImageRecord {
 
 class ImageStore {
 public:
-    explicit ImageStore(std::string root);   // ROOT/images, created; loads every record
+    // The store's dir (ROOT/images), created; loads every record. A record
+    // that does not parse is skipped (and kept on disk) and named in
+    // load_errors(), for the daemon's log.
+    explicit ImageStore(std::string root);
+    const std::vector<std::string>& load_errors() const { return load_errors_; }
     // Add or replace the record with this id; its tags move to it from any
     // other image (which keeps its other names, or becomes untagged).
     void put(const ImageRecord& r);
     std::optional<ImageRecord> get(const std::string& id) const;
-    // By id (full, "sha256:"-less, or a unique prefix of 12+ hex), tag
-    // (normalised reference) or repo digest; nullopt if none.
+    // By id (full, "sha256:"-less, or a unique prefix of 12+ hex, with or
+    // without "sha256:"), tag (normalised reference) or repo digest; nullopt
+    // if none. A prefix of several ids throws EINVAL naming them.
     std::optional<ImageRecord> resolve(const std::string& ref_or_id) const;
-    std::vector<ImageRecord> list() const;
-    // Drop one name; the record goes when it has no names left and
-    // `name` was not an id. Returns false if nothing matched. By id: the
-    // whole record.
+    std::vector<ImageRecord> list() const;   // ordered by id
+    // By tag or repo digest: drop that name; the record goes when it has no
+    // tags left (an untagged image's last repo digest included). By id
+    // (as resolve() takes it): the whole record. Returns false if nothing
+    // matched.
     bool remove(const std::string& ref_or_id);
 
 private:
+    void write(const ImageRecord& r);
+    std::optional<std::string> find_id(const std::string& ref_or_id, bool* by_id) const;
     std::string root_;
     mutable std::shared_mutex mu_;
     std::map<std::string, ImageRecord> by_id_;
+    std::map<std::string, std::string> names_;   // tag or repo digest -> id
+    std::vector<std::string> load_errors_;
 };
 
 } // namespace berth::image
