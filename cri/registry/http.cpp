@@ -125,6 +125,16 @@ int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     return 0;
 }
 
+// host[:port] of scheme://host[:port]/...
+std::string url_host(const std::string& url) {
+    auto sep = url.find("://");
+    if (sep == std::string::npos) return {};
+    auto end = url.find_first_of("/?#", sep + 3);
+    std::string hp = url.substr(sep + 3, end == std::string::npos ? std::string::npos : end - sep - 3);
+    if (auto at = hp.rfind('@'); at != std::string::npos) hp = hp.substr(at + 1);
+    return hp;
+}
+
 template <class T>
 void setopt(CURL* h, CURLoption o, T v) {
     if (CURLcode c = curl_easy_setopt(h, o, v); c != CURLE_OK)
@@ -261,6 +271,9 @@ HttpResponse http_perform(const HttpShare& share, const HttpRequest& req) {
         }
         if (!t->proxy.empty()) setopt(h, CURLOPT_PROXY, t->proxy.c_str());
     }
+    // Like Go's ProxyFromEnvironment (containerd's): loopback is never
+    // sent through an http_proxy from the environment.
+    if ((!req.tls || req.tls->proxy.empty()) && is_loopback_host(url_host(req.url))) setopt(h, CURLOPT_PROXY, "");
 
     CURLcode rc = curl_easy_perform(h);
     if (x.error) std::rethrow_exception(x.error);

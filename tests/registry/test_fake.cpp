@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -110,6 +111,15 @@ Test(fake, plain_pull_by_tag_and_digest) {
     cr_expect_eq(e.err(), EINVAL, "%s", e.what());
     e = error_of([&] { c.get_blob(ref, "sha256:xyz", 10, none); });
     cr_expect_eq(e.err(), EINVAL, "%s", e.what());
+}
+
+Test(fake, loopback_ignores_the_environments_proxy) {
+    auto s = setup();
+    std::string dead = "http://127.0.0.1:" + std::to_string(rtest::free_port());
+    ::setenv("http_proxy", dead.c_str(), 1);   // this test's process only
+    ::setenv("HTTP_PROXY", dead.c_str(), 1);
+    RegistryClient c(opts());
+    cr_expect_eq(c.get_manifest(ref_for(s.f), "latest").digest, s.img.manifest_digest);
 }
 
 Test(fake, bearer_flow_and_shared_token_cache) {
