@@ -10,7 +10,8 @@
 //   ENOENT        404, or the reference names nothing        -> NotFound
 //   EKEYREJECTED  401 (no or wrong credentials)              -> Unauthenticated
 //   EACCES        403                                        -> PermissionDenied
-//   EINVAL        bad reference, schema 1, bad digest/size   -> InvalidArgument
+//   EINVAL        bad reference, schema 1, bad digest/size,  -> InvalidArgument
+//                 a 400 from the registry
 //   EFBIG         a manifest over max_manifest_bytes, a blob over its size
 //   EBADMSG       content that does not match its digest
 //   EBADMSG       also: a token endpoint's answer that is not a token
@@ -27,8 +28,10 @@
 // Hosts are tried in order (hosts.hpp): a host that does not connect, fails
 // transiently or is a mirror that answers 404/401/403 (or bad content) passes
 // to the next; the server's own 401/403/404 are final. Authorization is never
-// sent to another host on a redirect. A RegistryClient may be used from
-// several threads at once.
+// sent to another host on a redirect. The credentials go to every host of
+// the registry's hosts.toml and to the token realms they name, as
+// containerd sends them. A RegistryClient may be used from several threads
+// at once; connections are reused within one client.
 #pragma once
 
 #include "reference.hpp"
