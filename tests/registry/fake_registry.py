@@ -22,7 +22,8 @@ It listens on 127.0.0.1 (port 0: any free one) and writes the port to
 as one JSON object per line: method, path, query, host, authorization (the
 header or null), range, status. The config file is read again whenever it
 changes (write a temp file and rename it over), so a test can switch
-behaviours without a restart; a rule's "times" count starts again then:
+behaviours without a restart; a rule's "times" count starts again then, and
+the bearer tokens issued so far are revoked:
 
 {
   "auth": {                        # absent: no authentication
@@ -114,6 +115,7 @@ class State:
                     self.config = json.load(f)
                 self.config_mtime = mtime
                 self.counts = {}
+                self.tokens = {}
             return self.config
 
     def match_rule(self, method, path):

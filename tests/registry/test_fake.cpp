@@ -162,6 +162,19 @@ Test(fake, bearer_flow_and_shared_token_cache) {
     cr_expect_eq(rtest::count_requests(s.f, "\"path\": \"/token\""), 2);
 }
 
+Test(fake, revoked_cached_token_is_fetched_again) {
+    auto s = setup(kBearer);
+    auto o = opts();
+    o.tokens = make_token_cache();
+    o.credentials.username = "alice";
+    o.credentials.password = "secret";
+    RegistryClient(o).get_manifest(ref_for(s.f), "latest");
+    rtest::set_config(s.f, kBearer);   // the same config, reloaded: tokens revoked
+    RegistryClient c(o);
+    pull_all(c, ref_for(s.f), s.img);
+    cr_expect_eq(rtest::count_requests(s.f, "\"path\": \"/token\""), 2, "refused once, fetched once more");
+}
+
 Test(fake, bearer_wrong_password_and_private_cache) {
     auto s = setup(kBearer);
     auto ref = ref_for(s.f);
