@@ -156,7 +156,6 @@ struct RegistryClient::Impl {
 
     TokenResponse fetch_token(const RegistryHost& h, const std::string& realm, const std::string& service,
                               const std::vector<std::string>& scopes) {
-        auto realm_origin = origin_of(realm);
         if (!realm.starts_with("http://") && !realm.starts_with("https://"))
             throw HostError{EBADMSG, h.host + ": bearer challenge with realm \"" + realm + "\" (an http(s) URL expected)",
                             HostError::answer};
@@ -212,7 +211,9 @@ struct RegistryClient::Impl {
         }
     }
 
-    Auth authorize(const Reference& ref, const RegistryHost& h, const AuthChallenge& c) {
+    // For challenge c; its scope is added when it came with this request
+    // (a remembered one may name another repository's).
+    Auth authorize(const Reference& ref, const RegistryHost& h, const AuthChallenge& c, bool fresh) {
         if (c.scheme == "basic") {
             if (!basic)
                 throw HostError{EKEYREJECTED, h.host + ": the registry wants a username and password (Basic auth); none given",
@@ -227,8 +228,9 @@ struct RegistryClient::Impl {
         if (realm.empty())
             throw HostError{EBADMSG, h.host + ": bearer challenge without a realm", HostError::answer};
         std::vector<std::string> scopes{"repository:" + ref.path + ":pull"};
-        for (auto& s : split_scopes(c.param("scope")))
-            if (std::find(scopes.begin(), scopes.end(), s) == scopes.end()) scopes.push_back(s);
+        if (fresh)
+            for (auto& s : split_scopes(c.param("scope")))
+                if (std::find(scopes.begin(), scopes.end(), s) == scopes.end()) scopes.push_back(s);
         std::string key = realm + "\n" + service + "\n" + who;
         for (auto& s : scopes) key += "\n" + s;
         std::string token = tokens->get(key, [&] { return fetch_token(h, realm, service, scopes); });
@@ -251,7 +253,7 @@ struct RegistryClient::Impl {
     // last challenge (remembered in the shared cache) calls for.
     Auth preemptive(const Reference& ref, const RegistryHost& h) {
         if (!o.credentials.registry_token.empty()) return {"Bearer " + o.credentials.registry_token, "", ""};
-        if (auto c = tokens->challenge(h.url)) return authorize(ref, h, *c);
+        if (auto c = tokens->challenge(h.url)) return authorize(ref, h, *c, false);
         return {};
     }
 
@@ -297,7 +299,7 @@ struct RegistryClient::Impl {
                 if (!pick) return resp;
                 if (!auth.key.empty()) tokens->forget(auth.key, auth.token);
                 tokens->set_challenge(h.url, *pick);
-                auth = authorize(ref, h, *pick);
+                auth = authorize(ref, h, *pick, true);
                 authenticated_again = true;
                 url = url0;
                 redirects = 0;

@@ -162,6 +162,23 @@ Test(fake, bearer_flow_and_shared_token_cache) {
     cr_expect_eq(rtest::count_requests(s.f, "\"path\": \"/token\""), 2);
 }
 
+Test(fake, each_repository_gets_a_token_of_its_own_scope) {
+    auto s = setup(kBearer);
+    auto o = opts();
+    o.credentials.username = "alice";
+    o.credentials.password = "secret";
+    RegistryClient c(o);
+    c.get_manifest(ref_for(s.f), "latest");
+    c.get_manifest(parse_reference(s.f.host() + "/test/other:latest"), "latest");
+    std::vector<std::string> tokens;
+    for (auto& l : rtest::requests(s.f))
+        if (l.find("\"path\": \"/token\"") != std::string::npos) tokens.push_back(l);
+    cr_assert_eq(tokens.size(), 2u);
+    expect_in(tokens[1], "scope=repository%3Atest%2Fother%3Apull");
+    cr_expect(tokens[1].find("test%2Fbb") == std::string::npos, "the first repository's scope leaked: %s",
+              tokens[1].c_str());
+}
+
 Test(fake, revoked_cached_token_is_fetched_again) {
     auto s = setup(kBearer);
     auto o = opts();
