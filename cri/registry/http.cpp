@@ -291,11 +291,17 @@ HttpResponse http_perform(const HttpShare& share, const HttpRequest& req) {
         throw Error(ETIMEDOUT, "deadline passed");
     long sent = 0;   // bytes of request sent: 0 means it never got connected
     curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
-    // A TLS alert before any response (TLS 1.3 reports a refused client
-    // certificate on the first read) is a refused handshake, not a break.
-    bool tls_alert = rc == CURLE_RECV_ERROR && x.resp.status == 0 && x.resp.headers.empty() &&
-                     msg.find("SSL") != std::string::npos && msg.find("alert") != std::string::npos;
-    if (connect_failure(rc) || tls_alert || (rc == CURLE_OPERATION_TIMEDOUT && sent == 0))
+    // A new TLS connection that fails before any byte of an answer was
+    // refused in the handshake: TLS 1.3 servers refuse a client certificate
+    // after the client thinks it is done, so the client sees an alert, or a
+    // reset, on its first write or read. Not a break worth a retry.
+    long fresh = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &fresh);
+    bool tls_refused = (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING) && fresh > 0 &&
+                       x.resp.headers.empty() && !x.begun && req.url.starts_with("https://");
+    if (tls_refused && msg.find("alert") == std::string::npos)
+        msg += " (the TLS connection closed before any answer: does the registry want a client certificate?)";
+    if (connect_failure(rc) || tls_refused || (rc == CURLE_OPERATION_TIMEDOUT && sent == 0))
         throw TransportError{TransportError::connect, msg};
     if (rc == CURLE_OPERATION_TIMEDOUT)
         msg = "no progress for " + std::to_string(req.stall_timeout.count()) + " s (" + msg + ")";

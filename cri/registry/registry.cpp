@@ -323,7 +323,7 @@ struct RegistryClient::Impl {
     auto over_hosts(const Reference& ref, const std::string& capability, const std::string& what, Fn&& attempt,
                     const std::function<uint64_t()>& progress = {}) -> decltype(attempt(std::declval<RegistryHost&>())) {
         std::vector<RegistryHost> hosts;
-        for (auto& h : registry_hosts(o.config_dir, ref.domain))
+        for (auto& h : with_context(ref.str(), [&] { return registry_hosts(o.config_dir, ref.domain); }))
             if (h.can(capability)) hosts.push_back(std::move(h));
         if (hosts.empty())
             throw Error(EHOSTUNREACH, ref.str() + ": no host of " + ref.domain + " has the \"" + capability +
