@@ -8,7 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -48,23 +48,40 @@ bool reap(pid_t pid, int timeout_ms, int* status) {
     }
 }
 
+// fork + exec, so the child gets PR_SET_PDEATHSIG: a server dies with the
+// test's worker even when .fini never runs (a crash, a Criterion timeout).
+// Only async-signal-safe calls between fork and exec.
 pid_t spawn(const std::vector<std::string>& argv, int out_fd) {
+    std::string path = argv[0].find('/') == std::string::npos ? which(argv[0]) : argv[0];
+    if (path.empty()) return -1;
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
-    pid_t pid = -1;
-    int rc = ::posix_spawnp(&pid, argv[0].c_str(), &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return -1;
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);
+        ::dup2(devnull, 0);
+        ::dup2(out_fd, 1);
+        ::dup2(out_fd, 2);
+        ::execve(path.c_str(), args.data(), environ);
+        ::_exit(127);
+    }
+    ::close(devnull);
     return pid;
 }
 
 } // namespace
+
+void guard(void (*body)()) {
+    try {
+        body();
+    } catch (const std::exception& e) {
+        cr_expect_fail("unexpected exception: %s", e.what());
+    }
+}
 
 void cleanup() {
     for (pid_t p : pids()) {

@@ -5,8 +5,10 @@
 // Criterion aborts a failed assertion with longjmp, skipping destructors,
 // so nothing here cleans up in a destructor: every dir and server a test
 // makes is recorded, and the suite's .fini (rtest::cleanup) kills each
-// server by its pid and removes each dir.
+// server by its pid and removes each dir. Servers also die with the test's
+// process (PR_SET_PDEATHSIG).
 //   TestSuite(name, .fini = rtest::cleanup, .timeout = 120);
+//   RTEST(name, case) { ... }   // a Test whose exceptions fail it
 #pragma once
 
 #include "registry.hpp"
@@ -22,6 +24,15 @@
 namespace rtest {
 
 void cleanup();
+
+// Criterion skips .fini when a test throws, which would leave its servers
+// and dirs behind: RTEST's body runs under guard(), which turns an
+// exception into a failure (cr_expect_fail) and returns.
+void guard(void (*body)());
+#define RTEST(suite, name)                                 \
+    static void suite##_##name##_body();                   \
+    Test(suite, name) { rtest::guard(suite##_##name##_body); } \
+    static void suite##_##name##_body()
 
 // mkdtemp("/tmp/berth-reg-XXXXXX"), removed by cleanup().
 std::string temp_dir();

@@ -199,7 +199,7 @@ private:
 
 } // namespace
 
-Test(docker_registry, plain_http_tags_digests_and_an_index) {
+RTEST(docker_registry, plain_http_tags_digests_and_an_index) {
     need_tools({"docker-registry", "skopeo", "umoci"});
     // busybox plus four layers of 16 MiB (random: gzip keeps their size).
     Built b = build_images({16 << 20, 16 << 20, 16 << 20, 16 << 20});
@@ -296,7 +296,7 @@ Test(docker_registry, plain_http_tags_digests_and_an_index) {
                  p.manifest.layers.size(), mb, mt * 1000, seq, mb / seq, par, mb / par);
 }
 
-Test(docker_registry, htpasswd_basic_auth) {
+RTEST(docker_registry, htpasswd_basic_auth) {
     need_tools({"docker-registry", "skopeo", "umoci", "htpasswd"});
     std::string dir = rtest::temp_dir();
     run_ok({"htpasswd", "-Bbc", dir + "/htpasswd", "alice", "s3cret"});
@@ -327,7 +327,7 @@ Test(docker_registry, htpasswd_basic_auth) {
     cr_expect_eq(pull(by_auth, ref).manifest.layers.size(), 1u);
 }
 
-Test(docker_registry, tls_with_ca_and_client_certificate) {
+RTEST(docker_registry, tls_with_ca_and_client_certificate) {
     need_tools({"docker-registry", "skopeo", "umoci", "openssl"});
     std::string dir = rtest::temp_dir();
     auto ossl = [&](std::vector<std::string> args) {

@@ -81,7 +81,7 @@ const char* kBearer = R"({"auth":{"scheme":"bearer","users":{"alice":"secret"},"
 
 } // namespace
 
-Test(fake, plain_pull_by_tag_and_digest) {
+RTEST(fake, plain_pull_by_tag_and_digest) {
     auto s = setup();
     RegistryClient c(opts());
     auto ref = ref_for(s.f);
@@ -113,7 +113,7 @@ Test(fake, plain_pull_by_tag_and_digest) {
     cr_expect_eq(e.err(), EINVAL, "%s", e.what());
 }
 
-Test(fake, loopback_ignores_the_environments_proxy) {
+RTEST(fake, loopback_ignores_the_environments_proxy) {
     auto s = setup();
     std::string dead = "http://127.0.0.1:" + std::to_string(rtest::free_port());
     ::setenv("http_proxy", dead.c_str(), 1);   // this test's process only
@@ -122,7 +122,7 @@ Test(fake, loopback_ignores_the_environments_proxy) {
     cr_expect_eq(c.get_manifest(ref_for(s.f), "latest").digest, s.img.manifest_digest);
 }
 
-Test(fake, bearer_flow_and_shared_token_cache) {
+RTEST(fake, bearer_flow_and_shared_token_cache) {
     auto s = setup(kBearer);
     auto ref = ref_for(s.f);
     auto cache = make_token_cache();
@@ -162,7 +162,7 @@ Test(fake, bearer_flow_and_shared_token_cache) {
     cr_expect_eq(rtest::count_requests(s.f, "\"path\": \"/token\""), 2);
 }
 
-Test(fake, each_repository_gets_a_token_of_its_own_scope) {
+RTEST(fake, each_repository_gets_a_token_of_its_own_scope) {
     auto s = setup(kBearer);
     auto o = opts();
     o.credentials.username = "alice";
@@ -179,7 +179,7 @@ Test(fake, each_repository_gets_a_token_of_its_own_scope) {
               tokens[1].c_str());
 }
 
-Test(fake, revoked_cached_token_is_fetched_again) {
+RTEST(fake, revoked_cached_token_is_fetched_again) {
     auto s = setup(kBearer);
     auto o = opts();
     o.tokens = make_token_cache();
@@ -192,7 +192,7 @@ Test(fake, revoked_cached_token_is_fetched_again) {
     cr_expect_eq(rtest::count_requests(s.f, "\"path\": \"/token\""), 2, "refused once, fetched once more");
 }
 
-Test(fake, bearer_wrong_password_and_private_cache) {
+RTEST(fake, bearer_wrong_password_and_private_cache) {
     auto s = setup(kBearer);
     auto ref = ref_for(s.f);
     auto o = opts();
@@ -213,7 +213,7 @@ Test(fake, bearer_wrong_password_and_private_cache) {
     cr_expect_eq(rtest::count_requests(s.f, "\"path\": \"/token\"") - before, 2);
 }
 
-Test(fake, identity_token_uses_the_oauth_form) {
+RTEST(fake, identity_token_uses_the_oauth_form) {
     auto s = setup(kBearer);
     auto o = opts();
     o.credentials.identity_token = "rt-1";
@@ -230,7 +230,7 @@ Test(fake, identity_token_uses_the_oauth_form) {
     cr_expect_eq(rtest::count_requests(s.f, "\"method\": \"GET\", \"path\": \"/token\""), 1);
 }
 
-Test(fake, registry_token_is_sent_as_is) {
+RTEST(fake, registry_token_is_sent_as_is) {
     auto s = setup(kBearer);
     auto o = opts();
     o.credentials.registry_token = "handed-over";
@@ -241,7 +241,7 @@ Test(fake, registry_token_is_sent_as_is) {
     cr_expect_eq(rtest::count_requests(s.f, "\"path\": \"/token\""), 0, "a registry token is not exchanged");
 }
 
-Test(fake, garbage_token_response) {
+RTEST(fake, garbage_token_response) {
     auto s = setup(R"({"auth":{"scheme":"bearer","anonymous":true,"token_response":"garbage"}})");
     RegistryClient c(opts());
     auto e = error_of([&] { c.get_manifest(ref_for(s.f), "latest"); });
@@ -250,7 +250,7 @@ Test(fake, garbage_token_response) {
     expect_in(e.what(), ref_for(s.f).str());
 }
 
-Test(fake, anonymous_bearer) {
+RTEST(fake, anonymous_bearer) {
     auto s = setup(R"({"auth":{"scheme":"bearer","anonymous":true,"expires_in":1}})");
     RegistryClient c(opts());
     pull_all(c, ref_for(s.f), s.img);
@@ -258,7 +258,7 @@ Test(fake, anonymous_bearer) {
     cr_expect(log.find("\"authorization\": \"Basic") == std::string::npos, "no credentials were sent");
 }
 
-Test(fake, basic_auth) {
+RTEST(fake, basic_auth) {
     auto s = setup(R"({"auth":{"scheme":"basic","users":{"bob":"pw"}}})");
     auto ref = ref_for(s.f);
     RegistryClient none(opts());
@@ -279,7 +279,7 @@ Test(fake, basic_auth) {
     pull_all(c, ref, s.img);
 }
 
-Test(fake, manifest_digest_mismatch) {
+RTEST(fake, manifest_digest_mismatch) {
     auto s = setup(R"({"rules":[{"path":"/manifests/sha256:","action":"corrupt"}]})");
     RegistryClient c(opts());
     auto e = error_of([&] { c.get_manifest(ref_for(s.f), s.img.manifest_digest); });
@@ -288,7 +288,7 @@ Test(fake, manifest_digest_mismatch) {
     expect_in(e.what(), s.f.host());
 }
 
-Test(fake, blob_digest_mismatch) {
+RTEST(fake, blob_digest_mismatch) {
     auto s = setup(R"({"rules":[{"path":"/blobs/","action":"corrupt"}]})");
     RegistryClient c(opts());
     MemSink sink;
@@ -300,7 +300,7 @@ Test(fake, blob_digest_mismatch) {
     cr_expect(sink.data.empty(), "the bad bytes were dropped");
 }
 
-Test(fake, oversized_manifest) {
+RTEST(fake, oversized_manifest) {
     auto s = setup(R"({"rules":[{"path":"/manifests/","action":"oversize","size":6000000}]})");
     RegistryClient c(opts());
     auto e = error_of([&] { c.get_manifest(ref_for(s.f), "latest"); });
@@ -312,7 +312,7 @@ Test(fake, oversized_manifest) {
     cr_expect_eq(e.err(), EFBIG, "%s", e.what());
 }
 
-Test(fake, blob_that_never_ends) {
+RTEST(fake, blob_that_never_ends) {
     auto s = setup(R"({"rules":[{"path":"/blobs/","action":"endless"}]})");
     RegistryClient c(opts());
     MemSink sink;
@@ -322,7 +322,7 @@ Test(fake, blob_that_never_ends) {
     cr_expect(sink.data.empty());
 }
 
-Test(fake, cut_mid_blob_resumes_with_range) {
+RTEST(fake, cut_mid_blob_resumes_with_range) {
     auto s = setup(R"({"rules":[{"path":"/blobs/","action":"cut","after":1000000,"times":1}]})");
     RegistryClient c(opts());
     MemSink sink;
@@ -333,7 +333,7 @@ Test(fake, cut_mid_blob_resumes_with_range) {
     expect_in(rtest::read_file(s.f.log), "\"range\": \"bytes=1000000-\", \"status\": 206");
 }
 
-Test(fake, server_ignoring_range_restarts_the_sink) {
+RTEST(fake, server_ignoring_range_restarts_the_sink) {
     auto s = setup(R"({"rules":[{"path":"/blobs/","action":"cut","after":500000,"times":1},
                                  {"path":"/blobs/","action":"no_range","times":1}]})");
     RegistryClient c(opts());
@@ -344,7 +344,7 @@ Test(fake, server_ignoring_range_restarts_the_sink) {
     cr_expect_eq(sink.restarts, 1);
 }
 
-Test(fake, retries_are_bounded) {
+RTEST(fake, retries_are_bounded) {
     // Cut every time, before 1 MiB: each round counts, so it gives up.
     auto s = setup(R"({"rules":[{"path":"/blobs/","action":"cut","after":1000}]})");
     auto o = opts();
@@ -356,7 +356,7 @@ Test(fake, retries_are_bounded) {
     cr_expect_eq(rtest::count_requests(s.f, "/blobs/"), 3, "one try and two retries");
 }
 
-Test(fake, transient_5xx_then_success) {
+RTEST(fake, transient_5xx_then_success) {
     auto s = setup(R"({"rules":[{"path":"/manifests/latest","action":"status","status":503,"times":2}]})");
     RegistryClient c(opts());
     auto m = c.get_manifest(ref_for(s.f), "latest");
@@ -371,7 +371,7 @@ Test(fake, transient_5xx_then_success) {
     expect_in(e.what(), "502");
 }
 
-Test(fake, redirect_loop) {
+RTEST(fake, redirect_loop) {
     auto s = setup(R"({"rules":[{"path":"/blobs/","action":"redirect","loop":true}]})");
     RegistryClient c(opts());
     MemSink sink;
@@ -381,7 +381,7 @@ Test(fake, redirect_loop) {
     cr_expect_eq(rtest::count_requests(s.f, "/blobs/"), 11, "the first request and ten redirects");
 }
 
-Test(fake, redirect_elsewhere_drops_authorization) {
+RTEST(fake, redirect_elsewhere_drops_authorization) {
     std::string cfg = R"({"auth":{"scheme":"bearer","anonymous":true},"rules":[
         {"path":"^/v2/.*/blobs/","action":"redirect","to":"http://localhost:{port}/_redirected{path}"},
         {"path":"^/v2/.*/manifests/","action":"redirect","to":"{base}/_redirected{path}"}]})";
@@ -405,7 +405,7 @@ Test(fake, redirect_elsewhere_drops_authorization) {
     cr_expect_eq(home, 1);
 }
 
-Test(fake, slowloris_body_and_headers) {
+RTEST(fake, slowloris_body_and_headers) {
     auto s = setup(R"({"rules":[{"path":"/blobs/","action":"slowloris","interval":0.5}]})");
     auto o = opts();
     o.retries = 1;
@@ -420,7 +420,7 @@ Test(fake, slowloris_body_and_headers) {
     expect_in(e.what(), "no progress");
 }
 
-Test(fake, deadline_and_cancel) {
+RTEST(fake, deadline_and_cancel) {
     auto s = setup(R"({"rules":[{"path":"/manifests/","action":"hang"}]})");
     auto o = opts(std::chrono::seconds(1));
     o.stall_timeout = std::chrono::seconds(60);
@@ -438,7 +438,7 @@ Test(fake, deadline_and_cancel) {
     cr_expect_eq(e.err(), ECANCELED, "%s", e.what());
 }
 
-Test(fake, schema1_is_refused) {
+RTEST(fake, schema1_is_refused) {
     auto s = setup(R"({"rules":[{"path":"/manifests/","action":"schema1"}]})");
     RegistryClient c(opts());
     auto e = error_of([&] { c.get_manifest(ref_for(s.f), "latest"); });
@@ -447,7 +447,7 @@ Test(fake, schema1_is_refused) {
     expect_in(e.what(), ref_for(s.f).str());
 }
 
-Test(fake, mirrors_fall_through) {
+RTEST(fake, mirrors_fall_through) {
     auto s = setup();
     std::string empty = rtest::temp_dir();
     Fake m404 = rtest::start_fake(empty);
@@ -490,7 +490,7 @@ Test(fake, mirrors_fall_through) {
     expect_in(e.what(), "503");
 }
 
-Test(fake, concurrent_blobs_share_one_client) {
+RTEST(fake, concurrent_blobs_share_one_client) {
     auto s = setup(R"({"auth":{"scheme":"bearer","anonymous":true}})", {300000, 300000, 300000, 300000, 300000, 300000});
     RegistryClient c(opts());
     auto ref = ref_for(s.f);
