@@ -63,9 +63,10 @@ public:
     virtual void write(const char* data, size_t n) = 0;
     virtual void restart() = 0;
     // "sha256:<hex>" of the bytes written since the last restart(), or ""
-    // for a sink that does not hash. When given, get_blob checks it once
-    // all `size` bytes are in: a mismatch restarts the sink and is EBADMSG
-    // (a mirror's bad copy passes to the next host).
+    // for a sink that does not hash. get_blob asks once all `size` bytes
+    // are in (so a sink may finish its hasher then) and checks it: a
+    // mismatch restarts the sink and is EBADMSG (a mirror's bad copy
+    // passes to the next host).
     virtual std::string digest() { return {}; }
 };
 
@@ -75,7 +76,7 @@ struct Fetched {
     std::string body;
 };
 
-// Bearer tokens, shared by every pull of a daemon (thread-safe).
+// Bearer tokens, shared by every pull of a daemon (thread-safe; auth.hpp).
 class TokenCache;
 std::shared_ptr<TokenCache> make_token_cache();
 
