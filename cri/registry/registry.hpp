@@ -10,14 +10,28 @@
 //   ENOENT        404, or the reference names nothing        -> NotFound
 //   EKEYREJECTED  401 (no or wrong credentials)              -> Unauthenticated
 //   EACCES        403                                        -> PermissionDenied
-//   EINVAL        bad reference, schema 1, bad digest/size   -> InvalidArgument
+//   EINVAL        bad reference, schema 1, bad digest/size,  -> InvalidArgument
+//                 a 400 from the registry
 //   EFBIG         a manifest over max_manifest_bytes, a blob over its size
 //   EBADMSG       content that does not match its digest
-//   ELOOP         too many redirects
+//   EBADMSG       also: a token endpoint's answer that is not a token
+//   ELOOP         too many redirects (more than 10)
 //   ETIMEDOUT     the deadline passed                        -> DeadlineExceeded
 //   ECANCELED     cancelled                                  -> Cancelled
-//   EHOSTUNREACH  every host failed to connect (the last error in the message)
+//   EHOSTUNREACH  the server (the last host) failed to connect (refused, DNS,
+//                 TLS handshake or certificate) and no mirror served it; the
+//                 message has each host's error
+//   EIO           5xx, 429 or a broken transfer, still so after the retries,
+//                 or another unexpected status                -> Unavailable
 // Messages name the reference and the host that answered.
+//
+// Hosts are tried in order (hosts.hpp): a host that does not connect, fails
+// transiently or is a mirror that answers 404/401/403 (or bad content) passes
+// to the next; the server's own 401/403/404 are final. Authorization is never
+// sent to another host on a redirect. The credentials go to every host of
+// the registry's hosts.toml and to the token realms they name, as
+// containerd sends them. A RegistryClient may be used from several threads
+// at once; connections are reused within one client.
 #pragma once
 
 #include "reference.hpp"
@@ -48,6 +62,12 @@ public:
     virtual uint64_t offset() const = 0;
     virtual void write(const char* data, size_t n) = 0;
     virtual void restart() = 0;
+    // "sha256:<hex>" of the bytes written since the last restart(), or ""
+    // for a sink that does not hash. get_blob asks once all `size` bytes
+    // are in (so a sink may finish its hasher then) and checks it: a
+    // mismatch restarts the sink and is EBADMSG (a mirror's bad copy
+    // passes to the next host).
+    virtual std::string digest() { return {}; }
 };
 
 struct Fetched {
@@ -56,7 +76,7 @@ struct Fetched {
     std::string body;
 };
 
-// Bearer tokens, shared by every pull of a daemon (thread-safe).
+// Bearer tokens, shared by every pull of a daemon (thread-safe; auth.hpp).
 class TokenCache;
 std::shared_ptr<TokenCache> make_token_cache();
 
@@ -67,7 +87,9 @@ struct RegistryOptions {
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     std::function<bool()> cancelled;   // polled while transferring; may be empty
     size_t max_manifest_bytes = 4 << 20;
-    int retries = 3;                   // per blob, for transient failures, with Range resume
+    int retries = 3;                   // rounds over the hosts after transient failures (blobs resume with
+                                       // Range; a round that moved 1 MiB or more is not counted)
+    std::chrono::seconds stall_timeout{30};   // a response below 1 KiB/s for this long is dropped (and retried)
     std::string user_agent = "berthd";
 };
 
@@ -84,9 +106,10 @@ public:
     Fetched get_manifest(const Reference& ref, const std::string& tag_or_digest);
 
     // GET /v2/<path>/blobs/<digest> into sink, from sink.offset(); at most
-    // `size` bytes are accepted. The caller verifies the digest (the sink
-    // hashes as it writes). Retries transient failures (connection reset,
-    // 5xx, short reads) with Range.
+    // `size` bytes are accepted (size < 0: unknown, no cap). The digest is
+    // checked here when the sink hashes (BlobSink::digest), else by the
+    // caller. Retries transient failures (connection reset, 5xx, short
+    // reads, stalls) with Range.
     void get_blob(const Reference& ref, const std::string& digest, int64_t size, BlobSink& sink);
 
 private:
