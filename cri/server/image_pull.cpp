@@ -26,7 +26,7 @@ namespace {
 void fetch_blob(Daemon& d, image::RegistryClient& c, const image::Reference& ref, const si::Descriptor& desc) {
     if (d.content.has(desc.digest)) return;
     auto w = d.content.writer(desc.digest, desc.size);
-    if (d.content.has(desc.digest)) return;
+    if (w->committed()) return;   // another pull stored it while we waited
     c.get_blob(ref, desc.digest, desc.size, *w);
     w->commit();
 }
