@@ -189,9 +189,13 @@ Test(state, container_process_state_json) {
     cr_assert_str_eq(state_keys.c_str(), "ociVersion,id,status,pid,bundle,annotations,");
     cr_assert_eq(root.get("pid").as_int64(), 78);
     cr_assert_eq(root.get("state").get("pid").as_int64(), 77);
-    cr_assert_str_eq(root.get("metadata").as_string().c_str(), "meta \"quoted\"");
-    cr_assert_str_eq(root.get("fds").as_string_array().at(0).c_str(), "seccompFd");
-    cr_assert_str_eq(root.get("state").get("status").as_string().c_str(), "creating");
+    // (Criterion's macros keep the pointer past the full expression: the
+    // strings must outlive them.)
+    std::string meta = root.get("metadata").as_string(), fd0 = root.get("fds").as_string_array().at(0),
+                status = root.get("state").get("status").as_string();
+    cr_assert_str_eq(meta.c_str(), "meta \"quoted\"");
+    cr_assert_str_eq(fd0.c_str(), "seccompFd");
+    cr_assert_str_eq(status.c_str(), "creating");
     sc.listenerMetadata.clear();
     json::Document bare(container_process_state_json(sc, 78, spec_state_json(s, Status::running)), "state");
     cr_assert(!bare.root().has("metadata"));
