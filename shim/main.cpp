@@ -8,6 +8,12 @@
 // cleans up and prints a DeleteResponse; `-info` prints a RuntimeInfo. One
 // shim serves a whole pod when the CRI sandbox annotation groups its
 // containers.
+//
+// berthd runs one shim per pod: `berth-shim -pod -namespace berthd -id POD
+// start` (cwd = the pod's dir, no containerd: events go nowhere). It also
+// serves berth.shim.v1.Pod (pod_service.hpp), and exits only on
+// Task.Shutdown once no container is left and the pod's namespaces are
+// unpinned, or on SIGTERM.
 #include "berth_config.h"
 #include "bootstrap.hpp"
 #include "config.hpp"
@@ -18,6 +24,7 @@
 #include "idle_memory.hpp"
 #include "file_util.hpp"
 #include "log.hpp"
+#include "pod_service.hpp"
 #include "publisher.hpp"
 #include "server.hpp"
 #include "task.pb.h"
@@ -39,6 +46,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
 
 using namespace berth;
@@ -50,6 +58,8 @@ struct Opts {
     std::string ns, address, publish_binary, id, bundle, socket;
     std::string ttrpc_address;   // containerd's, for events
     bool debug = false, version = false, info = false;
+    bool pod = false;   // berthd's per-pod shim
+    std::span<char> title;   // our argv area (the pod init renames itself there)
     std::string action;
 };
 
@@ -76,6 +86,7 @@ Opts parse_args(int argc, char** argv) {
             return argv[++i];
         };
         if (name == "debug") o.debug = true;
+        else if (name == "pod") o.pod = true;
         else if (name == "v" || name == "version") o.version = true;
         else if (name == "info") o.info = true;
         else if (name == "namespace") o.ns = take();
@@ -184,10 +195,13 @@ int serve(const Opts& o, UniqueFd listener, const std::string& sock) {
     RuntimeContext ctx;
     ctx.root = base_dir() + "/" + o.ns;
     TaskService svc(loop, ctx, o.ns, pub);
+    PodService pod(loop, svc, o.title);
+    if (o.pod) svc.set_pod(&pod);
     TtrpcServer server(loop, std::move(listener), [&](const CallRef& c, const berth::ttrpc::Request& r) {
         svc.handle(c, r);
     });
     svc.set_server(&server);
+    pod.set_server(&server);
     loop.add(sfd.get(), EPOLLIN, [&](uint32_t) {
         signalfd_siginfo si;
         bool term = false;
@@ -223,7 +237,9 @@ int serve(const Opts& o, UniqueFd listener, const std::string& sock) {
             release_idle_memory();
             busy = false;
         }
-        if (server.connections() != 0 || !svc.empty()) {
+        if (o.pod) {
+            // Only Shutdown or SIGTERM ends a pod's shim.
+        } else if (server.connections() != 0 || !svc.empty()) {
             unused_since = -1;
         } else if (svc.served_containers()) {
             loop.stop();
@@ -267,7 +283,7 @@ int do_start(Opts o) {
     auto params = parse_bootstrap(read_input(STDIN_FILENO, max_input, input_timeout_ms), o.id, o.ns);
     if (params) apply(o, *params);
     std::string bundle = cwd();
-    std::string sock = socket_path(o, group_of(o, bundle));
+    std::string sock = socket_path(o, o.pod ? o.id : group_of(o, bundle));
     std::string address = "unix://" + sock;
     mkdirs(base_dir() + "/s", 0711);
     if (connectable(sock)) {
@@ -346,6 +362,7 @@ int do_delete(const Opts& o) {
 int main(int argc, char** argv) {
     try {
         Opts o = parse_args(argc, argv);
+        if (argc > 0) o.title = std::span<char>(argv[0], argv[argc - 1] + std::strlen(argv[argc - 1]) + 1);
         if (o.version) {
             std::printf("berth-shim (containerd-shim-berth-v2) version %s\n", BERTH_VERSION);
             return 0;

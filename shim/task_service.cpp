@@ -8,7 +8,9 @@
 #include "metrics.hpp"
 #include "monitor.pb.h"
 #include "mount_options.hpp"
+#include "pod_service.hpp"
 #include "proc.hpp"
+#include "rpc_error.hpp"
 #include "task.pb.h"
 
 #include <fcntl.h>
@@ -27,15 +29,6 @@ namespace ev = berth::events;
 using berth::ttrpc::Code;
 
 namespace {
-
-// A service error with its gRPC code (an Error's errno gives the code
-// otherwise).
-struct RpcError {
-    Code code;
-    std::string message;
-};
-
-[[noreturn]] void fail(Code code, std::string msg) { throw RpcError{code, std::move(msg)}; }
 
 timespec now() {
     timespec ts;
@@ -201,7 +194,8 @@ void TaskService::handle(const CallRef& call, const berth::ttrpc::Request& req) 
     const std::string& svc = req.service();
     berth::ttrpc::Response resp;
     const bool monitor = svc == "berth.shim.v1.Monitor";
-    if (!monitor && svc != "containerd.task.v2.Task" && svc != "containerd.task.v3.Task") {
+    const bool pod = pod_ && svc == "berth.shim.v1.Pod";
+    if (!monitor && !pod && svc != "containerd.task.v2.Task" && svc != "containerd.task.v3.Task") {
         server_->reply_error(call, berth::ttrpc::unimplemented, "service " + svc + " not implemented");
         return;
     }
@@ -209,6 +203,7 @@ void TaskService::handle(const CallRef& call, const berth::ttrpc::Request& req) 
     try {
         bool deferred = false;
         std::string out = monitor ? dispatch_monitor(req.method(), req.payload())
+                          : pod   ? pod_->dispatch(call, req.method(), req.payload(), deferred)
                                   : dispatch(call, req.method(), req.payload(), deferred);
         if (deferred) return;
         resp.set_payload(out);
@@ -339,18 +334,9 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
             if (c.init.reaped) fail(berth::ttrpc::failed_precondition, "container " + c.id + " is stopped");
             ChildStdio child;
             p.io = ProcessIo::open(loop_, stdio_request(c, p), child);
-            ExecOptions eo;
-            eo.process = *p.spec;
-            eo.process.terminal = p.terminal;
-            eo.detach = true;
-            eo.sigmask = &none;
-            pid_t pid = 0;
-            eo.pid_out = &pid;
-            if (p.terminal) eo.console_fd = child.console.get();
-            {
-                StdioSwap swap(child);
-                exec_container(ctx_, c.id, eo);
-            }
+            spec::Process proc = *p.spec;
+            proc.terminal = p.terminal;
+            pid_t pid = spawn_exec(c.id, std::move(proc), child);
             child = ChildStdio();
             p.pid = pid;
             try {
@@ -562,9 +548,17 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
 
     if (m == "Shutdown") {
         auto r = parse<pb::ShutdownRequest>(payload);
-        // Only an empty shim goes (one shim may hold a whole pod).
+        // Only an empty shim goes (one shim may hold a whole pod). berthd's
+        // pod shim says why it stays; containerd's expects no error.
+        if (pod_ && !r.now()) {
+            if (!containers_.empty())
+                fail(berth::ttrpc::failed_precondition, "shutdown: " + std::to_string(containers_.size()) +
+                                                            " container(s) left, " + containers_.begin()->first +
+                                                            " first: delete them first");
+            if (auto why = pod_->busy(); !why.empty()) fail(berth::ttrpc::failed_precondition, "shutdown: " + why);
+        }
         if (containers_.empty() || r.now()) shutdown_requested_ = true;
-        if (r.now() && !containers_.empty()) teardown();
+        if (r.now() && (!containers_.empty() || pod_)) teardown();
         return berth::ttrpc::Empty().SerializeAsString();
     }
 
@@ -590,6 +584,7 @@ void TaskService::reap() {
         int ws = 0;
         pid_t pid = ::waitpid(-1, &ws, WNOHANG);
         if (pid <= 0) break;
+        bool owned = false;
         for (auto& [id, c] : containers_) {
             Process* hit = nullptr;
             if (c->init.pid == pid && !c->init.reaped) hit = &c->init;
@@ -598,9 +593,11 @@ void TaskService::reap() {
             if (hit) {
                 collected(*c, *hit, ws);
                 touched.push_back(id);
+                owned = true;
                 break;
             }
         }
+        if (!owned && pod_) pod_->collected(pid, ws);
         // Anything else was an orphan re-parented to us (we are a subreaper).
     }
     for (const auto& id : touched) settle(id);
@@ -693,6 +690,27 @@ void TaskService::teardown() {
         auto it = containers_.find(id);
         if (it != containers_.end()) remove_container(*it->second);
     }
+    // The pod init last: its exit waits for its pid namespace to empty.
+    if (pod_) pod_->teardown();
+}
+
+TaskService::Container* TaskService::find(const std::string& id) {
+    auto it = containers_.find(id);
+    return it == containers_.end() ? nullptr : it->second.get();
+}
+
+pid_t TaskService::spawn_exec(const std::string& id, spec::Process proc, const ChildStdio& child) {
+    const sigset_t none = empty_mask();
+    ExecOptions eo;
+    eo.process = std::move(proc);
+    eo.detach = true;
+    eo.sigmask = &none;
+    pid_t pid = 0;
+    eo.pid_out = &pid;
+    if (eo.process.terminal) eo.console_fd = child.console.get();
+    StdioSwap swap(child);
+    exec_container(ctx_, id, eo);
+    return pid;
 }
 
 } // namespace berth::shim

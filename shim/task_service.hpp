@@ -23,11 +23,16 @@
 
 namespace berth::shim {
 
+class PodService;
+
 class TaskService {
 public:
     TaskService(EventLoop& loop, RuntimeContext ctx, std::string ns, Publisher& pub);
     ~TaskService();
     void set_server(TtrpcServer* s) { server_ = s; }
+    // berthd's pod shim (-pod): serve berth.shim.v1.Pod too; Shutdown waits
+    // for the pod's namespaces to be unpinned.
+    void set_pod(PodService* p) { pod_ = p; }
     void handle(const CallRef& call, const berth::ttrpc::Request& req);
     // SIGCHLD: reap every exited child; for the ones we own, drain their
     // output, then record and report their exits (settle).
@@ -65,6 +70,13 @@ public:
         std::map<std::string, std::unique_ptr<Process>> execs;
     };
 
+    // The container, or nullptr.
+    Container* find(const std::string& id);
+    // Start proc in the running container c as Task.Start starts an exec
+    // (libberth's exec_container, detached), with child's ends as its
+    // stdio; returns its pid, our child.
+    pid_t spawn_exec(const std::string& id, spec::Process proc, const ChildStdio& child);
+
 private:
     std::string dispatch(const CallRef& call, const std::string& method, const std::string& payload,
                          bool& deferred);
@@ -83,6 +95,7 @@ private:
     std::string ns_;
     Publisher& pub_;
     TtrpcServer* server_ = nullptr;
+    PodService* pod_ = nullptr;
     std::map<std::string, std::unique_ptr<Container>> containers_;
     bool shutdown_requested_ = false;
     bool served_ = false;

@@ -3,10 +3,12 @@
 //
 //   berth-shimctl -a ADDRESS [-n NAMESPACE] [-T SECONDS] CMD ARGS...
 //
-// Errors: "berth-shimctl: METHOD: message" on stderr, exit 1 (2 for usage).
+// Errors: "berth-shimctl: METHOD: message (code N)" on stderr (N: the ttrpc
+// status code, when the shim answered one), exit 1 (2 for usage).
 #include "error.hpp"
 #include "file_util.hpp"
 #include "monitor.pb.h"
+#include "pod.pb.h"
 #include "task.pb.h"
 #include "ttrpc.pb.h"
 #include "ttrpc_client.hpp"
@@ -17,8 +19,12 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -36,6 +42,7 @@ namespace {
 
 constexpr const char* task_service = "containerd.task.v2.Task";
 constexpr const char* monitor_service = "berth.shim.v1.Monitor";
+constexpr const char* pod_service = "berth.shim.v1.Pod";
 // containerd's typeurl names for the OCI types it sends as JSON.
 constexpr const char* process_type_url = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 constexpr const char* resources_type_url = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
@@ -57,6 +64,13 @@ const char* usage_text =
     "  shutdown [ID] [--now]\n"
     "  reopen-log ID [EXEC]\n"
     "  attach ID [EXEC] [--stdin] [--stdin-once] [--stdout] [--stderr]\n"
+    "pod (berth.shim.v1.Pod):\n"
+    "  pin DIR NS[,NS...] [--hostname H] [--sysctl KEY=VALUE]...   prints NS PATH lines, then init PID\n"
+    "  unpin DIR\n"
+    "  execsync ID PROCESS_JSON [--timeout MS] [--max-output N] [--out FILE] [--err FILE]\n"
+    "                                        prints EXIT_CODE TIMED_OUT(0|1) STDOUT_BYTES STDERR_BYTES\n"
+    "  bench-exec ID PROCESS_JSON N          ExecSync, then Exec+Start+Wait+Delete over FIFOs, N times each:\n"
+    "                                        prints MODE median_us p90_us min_us\n"
     "-T: seconds to wait for an answer (default 60; wait and attach: none).\n";
 
 [[noreturn]] void usage(const std::string& why) {
@@ -67,6 +81,7 @@ const char* usage_text =
 // Thrown to report "METHOD: message".
 struct Failure {
     std::string method, message;
+    int32_t code = 0;   // the ttrpc status code, when the shim answered one
 };
 
 // A command's words: positionals, boolean flags, flags with a value.
@@ -167,7 +182,7 @@ public:
             out = client_->call(service, method, req.SerializeAsString(), timeout,
                                 {{"containerd-namespace-ttrpc", ns_}});
         } catch (const tt::StatusError& e) {
-            throw Failure{method, e.what()};
+            throw Failure{method, e.what(), e.code()};
         }
         Resp r;
         if (!r.ParseFromString(out)) throw Failure{method, "malformed response"};
@@ -283,7 +298,139 @@ int attach(Shim& shim, const Args& a) {
     return relay(conn.get(), req.stdin());
 }
 
+void write_out(const std::string& path, const std::string& data) {
+    if (path.empty()) return;
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd || !write_all(fd.get(), data.data(), data.size())) throw_errno("write " + path);
+}
+
+int pin(Shim& shim, const std::vector<std::string>& words) {
+    berth::shim::v1::PinNamespacesRequest req;
+    std::vector<std::string> pos;
+    for (size_t i = 0; i < words.size(); ++i) {
+        const std::string& w = words[i];
+        if (w == "--hostname" || w == "--sysctl") {
+            if (i + 1 >= words.size()) usage(w + " needs a value");
+            const std::string& v = words[++i];
+            if (w == "--hostname") {
+                req.set_hostname(v);
+            } else {
+                auto eq = v.find('=');
+                if (eq == std::string::npos) usage("--sysctl wants KEY=VALUE");
+                (*req.mutable_sysctls())[v.substr(0, eq)] = v.substr(eq + 1);
+            }
+        } else if (!w.empty() && w[0] == '-') {
+            usage("unknown option " + w);
+        } else {
+            pos.push_back(w);
+        }
+    }
+    if (pos.size() != 2) usage("pin: wrong number of arguments");
+    req.set_dir(absolute(pos[0]));
+    std::string list = pos[1] + ",";
+    for (size_t at = 0, comma; (comma = list.find(',', at)) != std::string::npos; at = comma + 1)
+        if (comma > at) req.add_namespaces(list.substr(at, comma - at));
+    auto r = shim.call<berth::shim::v1::PinNamespacesResponse>(pod_service, "PinNamespaces", req, shim.timeout());
+    std::map<std::string, std::string> paths(r.paths().begin(), r.paths().end());
+    for (const auto& [ns, path] : paths) std::printf("%s %s\n", ns.c_str(), path.c_str());
+    std::printf("init %u\n", r.init_pid());
+    return 0;
+}
+
+long long now_us() {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+void report(const char* mode, std::vector<long long> t) {
+    std::sort(t.begin(), t.end());
+    std::printf("%s %lld %lld %lld\n", mode, t[t.size() / 2], t[t.size() * 9 / 10], t[0]);
+}
+
+// ExecSync against what containerd's CRI plugin does per ExecSync: Exec
+// with FIFOs it reads, Start, Wait, Delete (four calls).
+int bench_exec(Shim& shim, const Args& a) {
+    want(a, 3, 3, "bench-exec");
+    const std::string id = a.pos[0], process = read_file(a.pos[1]);
+    int n = std::stoi(a.pos[2]);
+    if (n < 1) usage("bench-exec: N must be at least 1");
+    std::vector<long long> sync, fifo;
+    berth::shim::v1::ExecSyncRequest sr;
+    sr.set_id(id);
+    sr.set_process(process);
+    sr.set_timeout_ms(10000);
+    for (int i = 0; i < n; ++i) {
+        long long t0 = now_us();
+        auto r = shim.call<berth::shim::v1::ExecSyncResponse>(pod_service, "ExecSync", sr, shim.timeout());
+        sync.push_back(now_us() - t0);
+        if (r.exit_code() != 0) throw Failure{"ExecSync", "exit code " + std::to_string(r.exit_code())};
+    }
+    TempSocket dir;   // a private temp dir for the FIFOs
+    for (int i = 0; i < n; ++i) {
+        std::string out = dir.dir + "/out", err = dir.dir + "/err", eid = "bench-" + std::to_string(i);
+        long long t0 = now_us();
+        if (::mkfifo(out.c_str(), 0600) < 0 || ::mkfifo(err.c_str(), 0600) < 0) throw_errno("mkfifo");
+        UniqueFd ro(::open(out.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)), re(::open(err.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+        pb::ExecProcessRequest ex;
+        ex.set_id(id);
+        ex.set_exec_id(eid);
+        ex.set_stdout(out);
+        ex.set_stderr(err);
+        ex.mutable_spec()->set_type_url(process_type_url);
+        ex.mutable_spec()->set_value(process);
+        shim.task<tt::Empty>("Exec", ex);
+        pb::StartRequest st;
+        st.set_id(id);
+        st.set_exec_id(eid);
+        shim.task<pb::StartResponse>("Start", st);
+        pb::WaitRequest w;
+        w.set_id(id);
+        w.set_exec_id(eid);
+        shim.task<pb::WaitResponse>("Wait", w);
+        char buf[4096];
+        while (::read(ro.get(), buf, sizeof buf) > 0) {
+        }
+        while (::read(re.get(), buf, sizeof buf) > 0) {
+        }
+        pb::DeleteRequest d;
+        d.set_id(id);
+        d.set_exec_id(eid);
+        shim.task<pb::DeleteResponse>("Delete", d);
+        fifo.push_back(now_us() - t0);
+        ::unlink(out.c_str());
+        ::unlink(err.c_str());
+    }
+    report("execsync", sync);
+    report("exec+start+wait+delete", fifo);
+    return 0;
+}
+
 int run(Shim& shim, const std::string& cmd, const std::vector<std::string>& words) {
+    if (cmd == "pin") return pin(shim, words);
+    if (cmd == "unpin") {
+        Args a = parse_args(words, {}, {});
+        want(a, 1, 1, cmd);
+        berth::shim::v1::UnpinNamespacesRequest req;
+        req.set_dir(absolute(a.pos[0]));
+        shim.call<tt::Empty>(pod_service, "UnpinNamespaces", req, shim.timeout());
+        return 0;
+    }
+    if (cmd == "execsync") {
+        Args a = parse_args(words, {}, {"--timeout", "--max-output", "--out", "--err"});
+        want(a, 2, 2, cmd);
+        berth::shim::v1::ExecSyncRequest req;
+        req.set_id(a.pos[0]);
+        req.set_process(read_file(a.pos[1]));
+        if (a.values.count("--timeout")) req.set_timeout_ms(static_cast<uint32_t>(std::stoul(value(a, "--timeout"))));
+        if (a.values.count("--max-output")) req.set_max_output(static_cast<uint32_t>(std::stoul(value(a, "--max-output"))));
+        auto r = shim.call<berth::shim::v1::ExecSyncResponse>(pod_service, "ExecSync", req, shim.timeout());
+        write_out(value(a, "--out"), r.stdout());
+        write_out(value(a, "--err"), r.stderr());
+        std::printf("%d %d %zu %zu\n", r.exit_code(), r.timed_out() ? 1 : 0, r.stdout().size(), r.stderr().size());
+        return 0;
+    }
+    if (cmd == "bench-exec") return bench_exec(shim, parse_args(words, {}, {}));
     if (cmd == "create" || cmd == "exec") {
         Args a = parse_args(words, {"-t"}, {"--stdin", "--stdout", "--stderr"});
         if (cmd == "create") {
@@ -439,7 +586,11 @@ int main(int argc, char** argv) {
         if (std::fflush(stdout) != 0) throw_errno("write stdout");
         return rc;
     } catch (const Failure& f) {
-        std::fprintf(stderr, "berth-shimctl: %s: %s\n", f.method.c_str(), f.message.c_str());
+        // With the status code, so scripts can tell NotFound (5) from FailedPrecondition (9).
+        if (f.code != 0)
+            std::fprintf(stderr, "berth-shimctl: %s: %s (code %d)\n", f.method.c_str(), f.message.c_str(), f.code);
+        else
+            std::fprintf(stderr, "berth-shimctl: %s: %s\n", f.method.c_str(), f.message.c_str());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "berth-shimctl: %s: %s\n", cmd.c_str(), e.what());
     }
