@@ -111,7 +111,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 30
+plan 29
 make_rootfs "$W/base" && mkdir "$W/spec" && "$BERTH" spec -b "$W/spec" && [ -x "$W/base/rootfs/bin/busybox" ]
 check "a busybox rootfs and berth spec's config" $? ""
 
@@ -205,11 +205,11 @@ f=$(proc p1 c1 sh -c 'head -c 300000 /dev/zero; echo finished >&2')
 out=$(ctl "$A" execsync c1 "$f" --max-output 1000 --err "$W/cap.err" 2>&1)
 [ "$out" = "0 0 1000 9" ] && [ "$(cat "$W/cap.err")" = finished ]
 check "ExecSync: stdout over max_output is cut at 1000 bytes, and the process still finishes" $? "$out; $(cat "$W/cap.err")"
-f=$(proc p1 c1 sh -c 'echo started; exec sleep 30')
+f=$(proc p1 c1 sh -c 'echo started; exec sleep 31')
 out=$(ctl "$A" execsync c1 "$f" --timeout 300 --out "$W/t.out" 2>&1)
-f2=$(proc p1 c1 ps -o comm)
+f2=$(proc p1 c1 ps -o args)
 [ "$out" = "137 1 8 0" ] && [ "$(cat "$W/t.out")" = started ] && ctl "$A" execsync c1 "$f2" --out "$W/t.ps" >/dev/null &&
-    ! grep -qx sleep "$W/t.ps"
+    grep -qx 'ps -o args' "$W/t.ps" && ! grep -q 'sleep 31' "$W/t.ps"
 check "ExecSync: timeout kills the process (137, timed_out) and answers what it wrote" $? "$out; $(cat "$W/t.ps" 2>&1)"
 f=$(proc p1 c1 true)
 out=$(ctl "$A" execsync nosuch "$f" 2>&1); rc=$?
@@ -226,27 +226,6 @@ ctl "$A" delete c3 >/dev/null
 out=$(ctl "$A" bench-exec c1 "$f" 100 2>&1)
 check "ExecSync round trip measured (median/p90/min in µs; printed, not judged)" $? "$out"
 echo "$out" | sed 's/^/# /'
-
-# --------------------------------------------- failures leave nothing behind
-kids=$(children_of "$SP")
-mkdir "$W/bad1"
-out=$(ctl "$A" pin "$W/bad1" network,uts,pid --sysctl net.ipv4.no_such_key=1 2>&1); rc=$?
-[ "$rc" = 1 ] && [[ $out == *"sysctl net.ipv4.no_such_key"*"No such file or directory"* ]] &&
-    [ -z "$(mounts_under "$W/bad1")" ] && [ -z "$(ls -A "$W/bad1")" ] && [ "$(children_of "$SP")" = "$kids" ]
-check "a sysctl that does not exist: the error names it and its errno; no mount, file or process left" $? \
-    "rc=$rc $out; $(mounts_under "$W/bad1"); $(ls -A "$W/bad1"); children: $(children_of "$SP") (were $kids)"
-mkdir "$W/bad2" && : >"$W/bad2/pid"
-out=$(ctl "$A" pin "$W/bad2" network,ipc,uts,pid 2>&1); rc=$?
-[ "$rc" = 1 ] && [[ $out == *"pin pid: create $W/bad2/pid"* ]] &&
-    [ -z "$(mounts_under "$W/bad2")" ] && [ "$(ls -A "$W/bad2")" = pid ] && [ "$(children_of "$SP")" = "$kids" ]
-check "a pin file in the way after three pins and the init: all undone, the init killed and reaped" $? \
-    "rc=$rc $out; $(mounts_under "$W/bad2"); $(ls -A "$W/bad2"); children: $(children_of "$SP") (were $kids)"
-out=$(ctl "$A" pin "$W/bad1" uts --sysctl net.core.somaxconn=1 2>&1); rc=$?
-out2=$(ctl "$A" pin "$W/bad1" network --sysctl kernel.core_pattern=x 2>&1); rc2=$?
-[ "$rc" = 1 ] && [[ $out == *'"net.core.somaxconn" belongs to the network namespace'*"(code 3)"* ]] &&
-    [ "$rc2" = 1 ] && [[ $out2 == *'"kernel.core_pattern" is not a namespaced sysctl (code 3)'* ]] &&
-    [ -z "$(mounts_under "$W/bad1")" ] && [ -z "$(ls -A "$W/bad1")" ]
-check "sysctls outside the namespaces made: InvalidArgument naming the key, nothing made" $? "$out; $out2"
 
 # ------------------------------------------------ Unpin, Shutdown
 out=$(ctl "$A" shutdown 2>&1); rc=$?
@@ -267,8 +246,31 @@ kill_pid "$PEER" 2
 ctl "$A" shutdown && wait_for 10 eval '! alive "$SP"' && [ ! -e "${A#unix://}" ]
 check "Shutdown once empty and unpinned: the shim exits and removes its socket" $? "$(shim_log p1)"
 
+# --------------------------------------------- failures leave nothing behind
+B=$(pod_shim p2) && SB=$(note_shim "$B")
+check "a second pod shim" $? "$(shim_log p2)"
+kids=$(children_of "$SB")
+mkdir "$W/bad1"
+out=$(ctl "$B" pin "$W/bad1" network,uts,pid --sysctl net.ipv4.no_such_key=1 2>&1); rc=$?
+[ "$rc" = 1 ] && [[ $out == *"sysctl net.ipv4.no_such_key"*"No such file or directory"* ]] &&
+    [ -z "$(mounts_under "$W/bad1")" ] && [ -z "$(ls -A "$W/bad1")" ] && [ "$(children_of "$SB")" = "$kids" ]
+check "a sysctl that does not exist: the error names it and its errno; no mount, file or process left" $? \
+    "rc=$rc $out; $(mounts_under "$W/bad1"); $(ls -A "$W/bad1"); children: $(children_of "$SB") (were $kids)"
+mkdir "$W/bad2" && : >"$W/bad2/pid"
+out=$(ctl "$B" pin "$W/bad2" network,ipc,uts,pid 2>&1); rc=$?
+[ "$rc" = 1 ] && [[ $out == *"pin pid: create $W/bad2/pid"* ]] &&
+    [ -z "$(mounts_under "$W/bad2")" ] && [ "$(ls -A "$W/bad2")" = pid ] && [ "$(children_of "$SB")" = "$kids" ]
+check "a pin file in the way after three pins and the init: all undone, the init killed and reaped" $? \
+    "rc=$rc $out; $(mounts_under "$W/bad2"); $(ls -A "$W/bad2"); children: $(children_of "$SB") (were $kids)"
+out=$(ctl "$B" pin "$W/bad1" uts --sysctl net.core.somaxconn=1 2>&1); rc=$?
+out2=$(ctl "$B" pin "$W/bad1" network --sysctl kernel.core_pattern=x 2>&1); rc2=$?
+[ "$rc" = 1 ] && [[ $out == *'"net.core.somaxconn" belongs to the network namespace'*"(code 3)"* ]] &&
+    [ "$rc2" = 1 ] && [[ $out2 == *'"kernel.core_pattern" is not a namespaced sysctl (code 3)'* ]] &&
+    [ -z "$(mounts_under "$W/bad1")" ] && [ -z "$(ls -A "$W/bad1")" ]
+check "sysctls outside the namespaces made: InvalidArgument naming the key, nothing made" $? "$out; $out2"
+
 # --------------------------------------------------- SIGTERM, pins outlive it
-B=$(pod_shim p2) && SB=$(note_shim "$B") && mkdir "$W/p2/ns" &&
+mkdir "$W/p2/ns" &&
     out=$(ctl "$B" pin "$W/p2/ns" network,ipc,uts,pid 2>&1) && INIT2=$(echo "$out" | awk '$1 == "init" { print $2 }') &&
     INITS="$INITS $INIT2" && bundle p2 d1 sleep 1000 && ctl "$B" create d1 "$W/p2/c/d1" >/dev/null &&
     D1=$(ctl "$B" start d1) && alive "$D1" && alive "$INIT2"
