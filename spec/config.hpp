@@ -356,6 +356,8 @@ Resources parse_resources(std::string_view text, std::string_view what = "resour
 // optionals and empty optional strings and arrays are left out. Pretty output
 // ends with a newline (yajl adds it); compact output does not.
 std::string to_json(const Config& c, bool pretty = true);
+// A process.json (exec --process), round-tripping with parse_process.
+std::string to_json(const Process& p, bool pretty = false);
 
 // A default config.json like `runc spec` (and `runc spec --rootless`).
 Config default_config(bool rootless);

@@ -55,9 +55,60 @@ std::chrono::seconds want_duration(const toml::node& n, const std::string& file,
     return std::chrono::seconds(v * mult);
 }
 
+// An absolute path, or "" for the default.
+std::string want_opt_abs_path(const toml::node& n, const std::string& file, const std::string& key) {
+    if (n.is_string() && n.value<std::string>().value_or("x").empty()) return "";
+    return want_abs_path(n, file, key);
+}
+
+std::vector<std::string> want_strings(const toml::node& n, const std::string& file, const std::string& key) {
+    const toml::array* a = n.as_array();
+    if (!a) bad(file, key, "expected an array of strings");
+    std::vector<std::string> out;
+    for (size_t i = 0; i < a->size(); ++i) out.push_back(want_string(*a->get(i), file, key + "[" + std::to_string(i) + "]"));
+    return out;
+}
+
+const toml::table& want_table(const toml::node& n, const std::string& file, const std::string& key) {
+    const toml::table* t = n.as_table();
+    if (!t) bad(file, key, "expected a table ([" + key + "])");
+    return *t;
+}
+
+void apply_runtime(const toml::node& node, Config& c, const std::string& file) {
+    auto& r = c.runtime;
+    for (auto&& [k, n] : want_table(node, file, "runtime")) {
+        std::string name = "runtime." + std::string(k.str());
+        if (k == "shim") r.shim = want_opt_abs_path(n, file, name);
+        else if (k == "cgroup_parent") r.cgroup_parent = want_abs_path(n, file, name);
+        else if (k == "seccomp_profile") r.seccomp_profile = want_opt_abs_path(n, file, name);
+        else if (k == "cdi_spec_dirs") r.cdi_spec_dirs = want_strings(n, file, name);
+        else if (k == "shim_start_timeout") r.shim_start_timeout = want_duration(n, file, name);
+        else if (k == "handlers") {
+            for (auto&& [hk, hn] : want_table(n, file, name)) {
+                std::string hname = name + "." + std::string(hk.str());
+                Config::Handler h;
+                for (auto&& [ok, on] : want_table(hn, file, hname)) {
+                    std::string oname = hname + "." + std::string(ok.str());
+                    if (ok == "cdi_devices") h.cdi_devices = want_strings(on, file, oname);
+                    else if (ok == "seccomp_profile") h.seccomp_profile = want_opt_abs_path(on, file, oname);
+                    else if (ok == "cgroup_parent") h.cgroup_parent = want_opt_abs_path(on, file, oname);
+                    else bad(file, oname, "unknown key");
+                }
+                for (const auto& d : h.cdi_devices)
+                    if (d.find('=') == std::string::npos || d.find('/') == std::string::npos)
+                        bad(file, hname + ".cdi_devices", "\"" + d + "\" is not a CDI device name (vendor.com/class=name)");
+                r.handlers[std::string(hk.str())] = std::move(h);
+            }
+        } else {
+            bad(file, name, "unknown key");
+        }
+    }
+}
+
 void apply_table(const toml::table& t, Config& c, const std::string& file) {
     static const std::set<std::string> top = {"root", "state", "listen", "socket_group", "registry_config",
-                                              "log_level", "images"};
+                                              "log_level", "images", "runtime"};
     for (auto&& [k, node] : t) {
         std::string key(k.str());
         if (!top.count(key)) bad(file, key, "unknown key");
@@ -80,6 +131,8 @@ void apply_table(const toml::table& t, Config& c, const std::string& file) {
                 else if (ik == "pull_timeout") c.images.pull_timeout = want_duration(in, file, name);
                 else bad(file, name, "unknown key");
             }
+        } else if (key == "runtime") {
+            apply_runtime(node, c, file);
         }
     }
 }

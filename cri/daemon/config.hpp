@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,21 @@ struct Config {
         size_t max_manifest_bytes = 4 << 20;
         std::chrono::seconds pull_timeout{0};         // 0: only the request's deadline
     } images;
+
+    // Pods and containers.
+    struct Handler {                                  // a runtime handler (Kubernetes RuntimeClass)
+        std::vector<std::string> cdi_devices;         // injected into every container of its pods
+        std::string seccomp_profile;                  // "": the [runtime] one
+        std::string cgroup_parent;                    // "": the [runtime] one
+    };
+    struct Runtime {
+        std::string shim = "";                        // berth-shim; "": next to berthd, else on PATH
+        std::string cgroup_parent = "/berthd";        // for pods that name none (cgroupfs)
+        std::string seccomp_profile = "";             // RuntimeDefault; "": contrib/seccomp/default.json as installed
+        std::vector<std::string> cdi_spec_dirs = {"/etc/cdi", "/var/run/cdi"};
+        std::chrono::seconds shim_start_timeout{10};
+        std::map<std::string, Handler> handlers;      // "" is the default handler, always there
+    } runtime;
 };
 
 // Flags as parsed from argv (empty / unset: not given).

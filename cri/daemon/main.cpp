@@ -9,6 +9,8 @@
 #include "daemon.hpp"
 #include "error.hpp"
 #include "grpc_services.hpp"
+#include "grpc_v1alpha2.hpp"
+#include "runtime_ops.hpp"
 #include "log.hpp"
 
 #include <grpcpp/security/server_credentials.h>
@@ -154,14 +156,19 @@ int run(const Config& cfg) {
     ::signal(SIGPIPE, SIG_IGN);
 
     Daemon d(cfg);
+    recover_pods(d);  // what a killed berthd left half done, and dead shims
     d.request_gc();   // what a crash left: ingests, half-unpacked layers
     ImageServiceV1 images(d);
     RuntimeServiceV1 runtime(d);
+    ImageServiceV1alpha2 images_v1alpha2(images);
+    RuntimeServiceV1alpha2 runtime_v1alpha2(runtime);
 
     grpc::ServerBuilder b;
     if (activated < 0) b.AddListeningPort("unix:" + cfg.listen, grpc::InsecureServerCredentials());
     b.RegisterService(&images);
     b.RegisterService(&runtime);
+    b.RegisterService(&images_v1alpha2);
+    b.RegisterService(&runtime_v1alpha2);
     b.SetMaxReceiveMessageSize(16 << 20);
     // The socket is made 0660 from the start (no window with the umask's bits).
     mode_t old = ::umask(0117);
@@ -171,7 +178,7 @@ int run(const Config& cfg) {
     std::unique_ptr<ActivatedAcceptor> acceptor;
     if (activated >= 0) acceptor = std::make_unique<ActivatedAcceptor>(activated, server.get());
     else set_socket_owner(cfg.listen, cfg.socket_group);
-    log::info(std::string("berthd ") + BERTH_VERSION + " serving CRI v1 on " +
+    log::info(std::string("berthd ") + BERTH_VERSION + " serving CRI v1 and v1alpha2 on " +
               (activated >= 0 ? "the socket systemd passed (" + cfg.listen + ")" : cfg.listen) + " (root " +
               cfg.root + ", state " + cfg.state + ")");
     notify_ready();

@@ -4,11 +4,56 @@
 #include "log.hpp"
 #include "rootfs.hpp"
 
+#include <climits>
+#include <cstdlib>
+#include <unistd.h>
+#include "error.hpp"
+
 namespace berth::cri {
+
+namespace {
+
+bool executable(const std::string& p) { return ::access(p.c_str(), X_OK) == 0; }
+
+// The configured shim; else berth-shim beside berthd (an install puts both
+// in one prefix; a build tree has shim/ next to cri/daemon/), else on PATH.
+std::string find_shim(const std::string& configured) {
+    if (!configured.empty()) return configured;
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) {
+        std::string self(buf, static_cast<size_t>(n));
+        std::string dir = self.substr(0, self.rfind('/'));
+        for (const std::string& c : {dir + "/berth-shim", dir + "/../bin/berth-shim", dir + "/../../shim/berth-shim"})
+            if (executable(c)) return c;
+    }
+    if (const char* path = std::getenv("PATH")) {
+        std::string p = path;
+        for (size_t start = 0; start <= p.size();) {
+            size_t end = p.find(':', start);
+            if (end == std::string::npos) end = p.size();
+            std::string c = p.substr(start, end - start) + "/berth-shim";
+            if (end > start && executable(c)) return c;
+            start = end + 1;
+        }
+    }
+    return "berth-shim";   // reported when a pod is run
+}
+
+} // namespace
 
 Daemon::Daemon(Config c)
     : cfg(std::move(c)), content(cfg.root + "/content"), layers(cfg.root + "/layers"), images(cfg.root + "/images"),
-      tokens(image::make_token_cache()) {}
+      tokens(image::make_token_cache()), pods(cfg.root + "/pods"), shim_binary_(find_shim(cfg.runtime.shim)) {}
+
+const Config::Handler& Daemon::handler(const std::string& name) const {
+    static const Config::Handler default_handler;
+    auto it = cfg.runtime.handlers.find(name);
+    if (it != cfg.runtime.handlers.end()) return it->second;
+    if (name.empty()) return default_handler;
+    throw Error(EINVAL, "runtime_handler: unknown runtime handler \"" + name + "\" (configure it as [runtime.handlers." +
+                            name + "] in " + cfg.config_file + ")");
+}
 
 Daemon::PullGuard::PullGuard(Daemon& d) : d_(d), lock_(d.pulls_) {}
 

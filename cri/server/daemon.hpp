@@ -6,6 +6,7 @@
 #include "content_store.hpp"
 #include "image_store.hpp"
 #include "layer_store.hpp"
+#include "pod_store.hpp"
 #include "registry.hpp"
 
 #include <memory>
@@ -24,7 +25,23 @@ public:
     image::ImageStore images;
     std::shared_ptr<image::TokenCache> tokens;
 
+    PodStore pods;
+
     std::string rootfs_root() const { return cfg.root + "/rootfs"; }
+    // STATE/pods/ID: the pod's shim's cwd (address, log), its namespace
+    // pins (ns/), /dev/shm (shm/), hostname/hosts/resolv.conf, and one
+    // bundle per container (containers/CID/config.json).
+    std::string pod_dir(const std::string& id) const { return cfg.state + "/pods/" + id; }
+    std::string bundle_dir(const std::string& pod, const std::string& id) const {
+        return pod_dir(pod) + "/containers/" + id;
+    }
+    // BERTH_SHIM_ROOT of this berthd's shims (their sockets, and libberth's
+    // container state under berthd/).
+    std::string shim_root() const { return cfg.state + "/shim"; }
+    const std::string& shim_binary() const { return shim_binary_; }
+    // A runtime handler by name ("" is the default); Error(EINVAL) naming
+    // an unknown one.
+    const Config::Handler& handler(const std::string& name) const;
 
     // Pulls hold this shared while their blobs and layers are not yet named
     // by an image record; garbage collection needs it exclusively. GC asked
@@ -43,6 +60,7 @@ public:
 
 private:
     void collect_garbage_locked();
+    std::string shim_binary_;
     std::shared_mutex pulls_;
     std::mutex gc_mu_;
     bool gc_pending_ = false;

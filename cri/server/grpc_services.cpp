@@ -2,6 +2,7 @@
 
 #include "berth_config.h"
 #include "image_ops.hpp"
+#include "runtime_ops.hpp"
 #include "json.hpp"
 #include "status.hpp"
 
@@ -30,46 +31,102 @@ grpc::Status ImageServiceV1::ImageFsInfo(grpc::ServerContext*, const ImageFsInfo
     return guarded("ImageFsInfo", [&] { image_fs_info(d_, *resp); });
 }
 
-grpc::Status RuntimeServiceV1::Version(grpc::ServerContext*, const VersionRequest*, VersionResponse* resp) {
+grpc::Status RuntimeServiceV1::Version(grpc::ServerContext*, const VersionRequest* req, VersionResponse* resp) {
     (void)d_;
     resp->set_version("0.1.0");   // the CRI "version" kubelet expects
     resp->set_runtime_name("berth");
     resp->set_runtime_version(BERTH_VERSION);
-    resp->set_runtime_api_version("v1");
+    // kubelet asks with its own API version ("v1alpha2" from an old one).
+    resp->set_runtime_api_version(req->version() == "v1alpha2" ? "v1alpha2" : "v1");
     return grpc::Status::OK;
 }
 
-} // namespace berth::cri
+grpc::Status RuntimeServiceV1::Status(grpc::ServerContext*, const StatusRequest* req, StatusResponse* resp) {
+    return guarded("Status", [&] { runtime_status(d_, *req, *resp); });
+}
 
-namespace berth::cri {
+grpc::Status RuntimeServiceV1::RuntimeConfig(grpc::ServerContext*, const RuntimeConfigRequest*,
+                                             RuntimeConfigResponse* resp) {
+    return guarded("RuntimeConfig", [&] { runtime_config(d_, *resp); });
+}
 
-// Honest about what this berthd serves: images only, so RuntimeReady is
-// false (kubelet must not schedule pods here yet) and so is NetworkReady.
-grpc::Status RuntimeServiceV1::Status(grpc::ServerContext*, const runtime::v1::StatusRequest* req,
-                                      runtime::v1::StatusResponse* resp) {
-    auto* rt = resp->mutable_status()->add_conditions();
-    rt->set_type("RuntimeReady");
-    rt->set_status(false);
-    rt->set_reason("RuntimeServiceNotServed");
-    rt->set_message("this berthd serves images only; pods and containers are not served yet");
-    auto* net = resp->mutable_status()->add_conditions();
-    net->set_type("NetworkReady");
-    net->set_status(false);
-    net->set_reason("NetworkPluginNotReady");
-    net->set_message("no CNI network is configured");
-    if (req->verbose()) {
-        json::Writer w;
-        w.begin_object();
-        w.kv("root", d_.cfg.root).kv("state", d_.cfg.state).kv("listen", d_.cfg.listen);
-        w.kv("registryConfig", d_.cfg.registry_config).kv("logLevel", log_level_name(d_.cfg.log_level));
-        w.key("images").begin_object();
-        w.kv("maxConcurrentDownloads", static_cast<int64_t>(d_.cfg.images.max_concurrent_downloads));
-        w.kv("copyRootfs", d_.cfg.images.copy_rootfs);
-        w.end_object();
-        w.end_object();
-        (*resp->mutable_info())["config"] = w.str();
-    }
+// kubelet sends the node's pod CIDR; it matters to CNI plugins that take
+// it from the runtime, which berthd's don't yet.
+grpc::Status RuntimeServiceV1::UpdateRuntimeConfig(grpc::ServerContext*, const UpdateRuntimeConfigRequest*,
+                                                   UpdateRuntimeConfigResponse*) {
     return grpc::Status::OK;
+}
+
+grpc::Status RuntimeServiceV1::RunPodSandbox(grpc::ServerContext*, const RunPodSandboxRequest* req,
+                                             RunPodSandboxResponse* resp) {
+    return guarded("RunPodSandbox", [&] { run_pod_sandbox(d_, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::StopPodSandbox(grpc::ServerContext*, const StopPodSandboxRequest* req,
+                                              StopPodSandboxResponse*) {
+    return guarded("StopPodSandbox", [&] { stop_pod_sandbox(d_, *req); });
+}
+
+grpc::Status RuntimeServiceV1::RemovePodSandbox(grpc::ServerContext*, const RemovePodSandboxRequest* req,
+                                                RemovePodSandboxResponse*) {
+    return guarded("RemovePodSandbox", [&] { remove_pod_sandbox(d_, *req); });
+}
+
+grpc::Status RuntimeServiceV1::PodSandboxStatus(grpc::ServerContext*, const PodSandboxStatusRequest* req,
+                                                PodSandboxStatusResponse* resp) {
+    return guarded("PodSandboxStatus", [&] { pod_sandbox_status(d_, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::ListPodSandbox(grpc::ServerContext*, const ListPodSandboxRequest* req,
+                                              ListPodSandboxResponse* resp) {
+    return guarded("ListPodSandbox", [&] { list_pod_sandbox(d_, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::CreateContainer(grpc::ServerContext*, const CreateContainerRequest* req,
+                                               CreateContainerResponse* resp) {
+    return guarded("CreateContainer", [&] { create_container(d_, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::StartContainer(grpc::ServerContext*, const StartContainerRequest* req,
+                                              StartContainerResponse*) {
+    return guarded("StartContainer", [&] { start_container(d_, *req); });
+}
+
+grpc::Status RuntimeServiceV1::StopContainer(grpc::ServerContext*, const StopContainerRequest* req,
+                                             StopContainerResponse*) {
+    return guarded("StopContainer", [&] { stop_container(d_, *req); });
+}
+
+grpc::Status RuntimeServiceV1::RemoveContainer(grpc::ServerContext*, const RemoveContainerRequest* req,
+                                               RemoveContainerResponse*) {
+    return guarded("RemoveContainer", [&] { remove_container(d_, *req); });
+}
+
+grpc::Status RuntimeServiceV1::ListContainers(grpc::ServerContext*, const ListContainersRequest* req,
+                                              ListContainersResponse* resp) {
+    return guarded("ListContainers", [&] { list_containers(d_, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::ContainerStatus(grpc::ServerContext*, const ContainerStatusRequest* req,
+                                               ContainerStatusResponse* resp) {
+    return guarded("ContainerStatus", [&] { container_status(d_, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::ExecSync(grpc::ServerContext* ctx, const ExecSyncRequest* req, ExecSyncResponse* resp) {
+    return guarded("ExecSync", [&] { exec_sync(d_, *ctx, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::Exec(grpc::ServerContext*, const ExecRequest*, ExecResponse*) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "Exec: streaming exec is not served by this berthd yet; use ExecSync (berthctl exec -s)");
+}
+
+grpc::Status RuntimeServiceV1::Attach(grpc::ServerContext*, const AttachRequest*, AttachResponse*) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "Attach: streaming is not served by this berthd yet");
+}
+
+grpc::Status RuntimeServiceV1::PortForward(grpc::ServerContext*, const PortForwardRequest*, PortForwardResponse*) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "PortForward: streaming is not served by this berthd yet");
 }
 
 } // namespace berth::cri

@@ -26,15 +26,31 @@ private:
     Daemon& d_;
 };
 
-// Version and Status until the RuntimeService lands (issue 14); the rest
-// answer Unimplemented, which gRPC's generated base does.
+// The RuntimeService: pods and containers (runtime_ops.hpp). Exec,
+// Attach and PortForward answer Unimplemented until the streaming server;
+// what is not overridden answers Unimplemented (gRPC's generated base).
 class RuntimeServiceV1 final : public runtime::v1::RuntimeService::Service {
 public:
     explicit RuntimeServiceV1(Daemon& d) : d_(d) {}
-    grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
-                         runtime::v1::VersionResponse*) override;
-    grpc::Status Status(grpc::ServerContext*, const runtime::v1::StatusRequest*,
-                        runtime::v1::StatusResponse*) override;
+    grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*, runtime::v1::VersionResponse*) override;
+    grpc::Status Status(grpc::ServerContext*, const runtime::v1::StatusRequest*, runtime::v1::StatusResponse*) override;
+    grpc::Status RuntimeConfig(grpc::ServerContext*, const runtime::v1::RuntimeConfigRequest*, runtime::v1::RuntimeConfigResponse*) override;
+    grpc::Status UpdateRuntimeConfig(grpc::ServerContext*, const runtime::v1::UpdateRuntimeConfigRequest*, runtime::v1::UpdateRuntimeConfigResponse*) override;
+    grpc::Status RunPodSandbox(grpc::ServerContext*, const runtime::v1::RunPodSandboxRequest*, runtime::v1::RunPodSandboxResponse*) override;
+    grpc::Status StopPodSandbox(grpc::ServerContext*, const runtime::v1::StopPodSandboxRequest*, runtime::v1::StopPodSandboxResponse*) override;
+    grpc::Status RemovePodSandbox(grpc::ServerContext*, const runtime::v1::RemovePodSandboxRequest*, runtime::v1::RemovePodSandboxResponse*) override;
+    grpc::Status PodSandboxStatus(grpc::ServerContext*, const runtime::v1::PodSandboxStatusRequest*, runtime::v1::PodSandboxStatusResponse*) override;
+    grpc::Status ListPodSandbox(grpc::ServerContext*, const runtime::v1::ListPodSandboxRequest*, runtime::v1::ListPodSandboxResponse*) override;
+    grpc::Status CreateContainer(grpc::ServerContext*, const runtime::v1::CreateContainerRequest*, runtime::v1::CreateContainerResponse*) override;
+    grpc::Status StartContainer(grpc::ServerContext*, const runtime::v1::StartContainerRequest*, runtime::v1::StartContainerResponse*) override;
+    grpc::Status StopContainer(grpc::ServerContext*, const runtime::v1::StopContainerRequest*, runtime::v1::StopContainerResponse*) override;
+    grpc::Status RemoveContainer(grpc::ServerContext*, const runtime::v1::RemoveContainerRequest*, runtime::v1::RemoveContainerResponse*) override;
+    grpc::Status ListContainers(grpc::ServerContext*, const runtime::v1::ListContainersRequest*, runtime::v1::ListContainersResponse*) override;
+    grpc::Status ContainerStatus(grpc::ServerContext*, const runtime::v1::ContainerStatusRequest*, runtime::v1::ContainerStatusResponse*) override;
+    grpc::Status ExecSync(grpc::ServerContext*, const runtime::v1::ExecSyncRequest*, runtime::v1::ExecSyncResponse*) override;
+    grpc::Status Exec(grpc::ServerContext*, const runtime::v1::ExecRequest*, runtime::v1::ExecResponse*) override;
+    grpc::Status Attach(grpc::ServerContext*, const runtime::v1::AttachRequest*, runtime::v1::AttachResponse*) override;
+    grpc::Status PortForward(grpc::ServerContext*, const runtime::v1::PortForwardRequest*, runtime::v1::PortForwardResponse*) override;
 
 private:
     Daemon& d_;

@@ -5,6 +5,7 @@
 //
 // Errors: "cri-client: METHOD: message" on stderr, exit 125 (2 for usage).
 #include "bench.hpp"
+#include "cri_call.hpp"
 #include "cri_client.hpp"
 #include "error.hpp"
 
@@ -30,6 +31,8 @@ const char* usage_text =
     "  start ID | stop ID [SECONDS] | rm ID\n"
     "  exec-sync [--timeout SECONDS] ID CMD...  its stdout and stderr on ours; exits with its code\n"
     "  stopp POD_ID | rmp POD_ID\n"
+    "  call METHOD [JSON]                     any CRI method; request and answer as JSON; a failed\n"
+    "                                         call exits with its gRPC code (message on stderr)\n"
     "  bench POD_FLAGS --image REF --handler NAME[=LABEL]... [-n ROUNDS] [--warmup N] [--execs K]\n"
     "POD_FLAGS: [--pod-name N] [--pod-namespace NS] [--pod-uid U] [--handler H]\n"
     "           [--cgroup-parent P] [--log-dir D] [--share-pid]\n"
@@ -208,6 +211,11 @@ int main(int argc, char** argv) {
     if (i >= argc) usage("no command");
     std::string cmd = argv[i++];
     Words w(std::vector<std::string>(argv + i, argv + argc));
+    if (cmd == "call") {
+        std::string method = w.next("METHOD");
+        std::string json = w.done() ? "" : w.next("JSON");
+        return call_json(socket, method, json, std::chrono::seconds(timeout));
+    }
     try {
         CriClient cli(socket, std::chrono::seconds(timeout));
         return run(cli, cmd, w);

@@ -122,3 +122,51 @@ Test(berthd_config, a_named_config_must_exist_and_flags_are_checked) {
         cr_assert(has(e.what(), "--rooot"), "%s", e.what());
     }
 }
+
+Test(berthd_config, runtime_table_and_handlers) {
+    Config c = parse_config_text("[runtime]\nshim = \"/opt/berth-shim\"\ncgroup_parent = \"/pods\"\n"
+                                 "shim_start_timeout = \"3s\"\n"
+                                 "[runtime.handlers.gpu]\ncdi_devices = [\"nvidia.com/gpu=all\"]\n"
+                                 "[runtime.handlers.plain]\n",
+                                 "f.toml");
+    cr_assert_str_eq(c.runtime.shim.c_str(), "/opt/berth-shim");
+    cr_assert_str_eq(c.runtime.cgroup_parent.c_str(), "/pods");
+    cr_assert_eq(c.runtime.shim_start_timeout.count(), 3);
+    cr_assert_eq(c.runtime.handlers.size(), 2u);
+    cr_assert_eq(c.runtime.handlers.at("gpu").cdi_devices.size(), 1u);
+    cr_assert_str_eq(c.runtime.handlers.at("gpu").cdi_devices[0].c_str(), "nvidia.com/gpu=all");
+    cr_assert(c.runtime.handlers.at("plain").cdi_devices.empty());
+}
+
+Test(berthd_config, runtime_errors_name_the_key) {
+    std::string e = error_of("[runtime.handlers.gpu]\ncdi_device = [\"x\"]\n");
+    cr_assert(has(e, "runtime.handlers.gpu.cdi_device") && has(e, "unknown key"), "%s", e.c_str());
+    e = error_of("[runtime.handlers.gpu]\ncdi_devices = [\"gpu\"]\n");
+    cr_assert(has(e, "runtime.handlers.gpu.cdi_devices") && has(e, "not a CDI device name"), "%s", e.c_str());
+    e = error_of("[runtime]\ncgroup_parent = \"relative\"\n");
+    cr_assert(has(e, "runtime.cgroup_parent") && has(e, "absolute"), "%s", e.c_str());
+    e = error_of("[runtime]\nshimm = \"/x\"\n");
+    cr_assert(has(e, "runtime.shimm") && has(e, "/etc/berth/berthd.toml"), "%s", e.c_str());
+}
+
+// The documented file is the defaults: it parses, and changes nothing.
+Test(berthd_config, contrib_file_is_the_defaults) {
+    const char* src = std::getenv("BERTH_SRC");
+    cr_assert(src, "BERTH_SRC is not set");
+    std::string path = std::string(src) + "/contrib/berthd.toml";
+    FILE* f = std::fopen(path.c_str(), "r");
+    cr_assert(f, "%s", path.c_str());
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+    Config c = parse_config_text(text, path);
+    Config d = parse_config_text("", "empty.toml");
+    cr_assert_str_eq(c.root.c_str(), d.root.c_str());
+    cr_assert_str_eq(c.runtime.cgroup_parent.c_str(), d.runtime.cgroup_parent.c_str());
+    cr_assert_eq(c.runtime.cdi_spec_dirs, d.runtime.cdi_spec_dirs);
+    cr_assert_eq(c.runtime.shim_start_timeout, d.runtime.shim_start_timeout);
+    cr_assert(c.runtime.handlers.empty());
+    cr_assert_eq(c.images.max_manifest_bytes, d.images.max_manifest_bytes);
+}

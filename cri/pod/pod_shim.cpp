@@ -1,0 +1,239 @@
+#include "pod_shim.hpp"
+
+#include "error.hpp"
+#include "fd.hpp"
+#include "file_util.hpp"
+#include "ttrpc.pb.h"
+#include "ttrpc_client.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace berth::cri {
+
+namespace {
+
+constexpr const char* task_service = "containerd.task.v2.Task";
+constexpr const char* pod_service = "berth.shim.v1.Pod";
+constexpr std::chrono::milliseconds call_timeout{10000};
+
+int64_t mono_ms() {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+template <class Msg>
+Msg parse(const std::string& s, const char* what) {
+    Msg m;
+    if (!m.ParseFromString(s)) throw Error(EPROTO, std::string("shim: bad ") + what + " answer");
+    return m;
+}
+
+} // namespace
+
+namespace {
+
+struct RunResult {
+    int status = 0;
+    std::string output;   // stdout (and stderr unless split)
+    std::string err;
+};
+
+// Run the shim binary with args in cwd, stdin /dev/null, and collect what
+// it prints until it exits (its daemon, if it makes one, closes its copy
+// of our pipe first). posix_spawn: vfork-like, safe in a threaded process.
+RunResult run_shim(const ShimSpawn& s, std::vector<std::string> args, const std::string& cwd,
+                   std::chrono::milliseconds timeout, bool split_stderr) {
+    UniqueFd out_r, out_w, err_r, err_w;
+    make_pipe(out_r, out_w);
+    if (split_stderr) make_pipe(err_r, err_w);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    struct FaFree {
+        posix_spawn_file_actions_t* fa;
+        ~FaFree() { posix_spawn_file_actions_destroy(fa); }
+    } fa_free{&fa};
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
+    posix_spawn_file_actions_adddup2(&fa, split_stderr ? err_w.get() : out_w.get(), 2);
+    posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    struct AttrFree {
+        posix_spawnattr_t* a;
+        ~AttrFree() { posix_spawnattr_destroy(a); }
+    } attr_free{&attr};
+    // The shim starts with no blocked signals and default handlers, whatever
+    // berthd's threads had.
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    args.insert(args.begin(), s.binary);
+    std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                    "BERTH_SHIM_ROOT=" + s.shim_root};
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    pid_t pid;
+    int rc = ::posix_spawn(&pid, s.binary.c_str(), &fa, &attr, argv.data(), envp.data());
+    if (rc != 0) throw_errno(rc, "run the pod's shim " + s.binary);
+    out_w.reset();
+    err_w.reset();
+
+    RunResult res;
+    int64_t deadline = mono_ms() + timeout.count();
+    bool out_open = true, err_open = split_stderr;
+    while (out_open || err_open) {
+        int left = static_cast<int>(std::max<int64_t>(0, deadline - mono_ms()));
+        pollfd p[2] = {{out_open ? out_r.get() : -1, POLLIN, 0}, {err_open ? err_r.get() : -1, POLLIN, 0}};
+        int n = ::poll(p, 2, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+            throw Error(ETIMEDOUT, s.binary + " " + args.back() + ": no answer in " + std::to_string(timeout.count()) +
+                                       " ms");
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            char buf[4096];
+            ssize_t r = ::read(p[i].fd, buf, sizeof buf);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                (i == 0 ? out_open : err_open) = false;
+                continue;
+            }
+            (i == 0 ? res.output : res.err).append(buf, static_cast<size_t>(r));
+        }
+    }
+    while (::waitpid(pid, &res.status, 0) < 0 && errno == EINTR) {
+    }
+    return res;
+}
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+} // namespace
+
+std::string spawn_pod_shim(const ShimSpawn& s, std::chrono::milliseconds timeout) {
+    std::vector<std::string> args = {"-pod", "-namespace", "berthd", "-id", s.pod_id};
+    if (s.debug) args.push_back("-debug");
+    args.push_back("start");
+    // `start` prints the address and exits once its daemon listens.
+    auto r = run_shim(s, args, s.pod_dir, timeout, false);
+    std::string out = trimmed(r.output);
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || out.rfind("unix://", 0) != 0)
+        throw Error(EIO, "start the pod's shim " + s.binary + ": " + (out.empty() ? "failed" : out));
+    return out;
+}
+
+berth::task::DeleteResponse shim_delete(const ShimSpawn& s, const std::string& id, const std::string& bundle,
+                                        std::chrono::milliseconds timeout) {
+    auto r = run_shim(s, {"-namespace", "berthd", "-id", id, "-bundle", bundle, "delete"}, "/", timeout, true);
+    berth::task::DeleteResponse resp;
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || !resp.ParseFromString(r.output))
+        throw Error(EIO, "clean up container " + id + " after its shim: " + trimmed(r.err.empty() ? "failed" : r.err));
+    return resp;
+}
+
+bool PodShim::alive() const {
+    try {
+        ttrpc::dial_socket(address_, std::chrono::milliseconds(1000));
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+std::string PodShim::call(const std::string& service, const std::string& method, const std::string& payload,
+                          std::chrono::milliseconds timeout) {
+    auto c = ttrpc::Client::dial(address_, std::chrono::milliseconds(2000));
+    return c.call(service, method, payload, timeout);
+}
+
+berth::shim::v1::PinNamespacesResponse PodShim::pin(const berth::shim::v1::PinNamespacesRequest& r) {
+    return parse<berth::shim::v1::PinNamespacesResponse>(
+        call(pod_service, "PinNamespaces", r.SerializeAsString(), call_timeout), "PinNamespaces");
+}
+
+void PodShim::unpin(const std::string& dir) {
+    berth::shim::v1::UnpinNamespacesRequest r;
+    r.set_dir(dir);
+    call(pod_service, "UnpinNamespaces", r.SerializeAsString(), call_timeout);
+}
+
+berth::shim::v1::ExecSyncResponse PodShim::exec_sync(const berth::shim::v1::ExecSyncRequest& r,
+                                                     std::chrono::milliseconds timeout) {
+    return parse<berth::shim::v1::ExecSyncResponse>(call(pod_service, "ExecSync", r.SerializeAsString(), timeout),
+                                                    "ExecSync");
+}
+
+uint32_t PodShim::create(const berth::task::CreateTaskRequest& r) {
+    return parse<berth::task::CreateTaskResponse>(call(task_service, "Create", r.SerializeAsString(), call_timeout),
+                                                  "Create")
+        .pid();
+}
+
+void PodShim::start(const std::string& id) {
+    berth::task::StartRequest r;
+    r.set_id(id);
+    call(task_service, "Start", r.SerializeAsString(), call_timeout);
+}
+
+void PodShim::kill(const std::string& id, int signal, bool all) {
+    berth::task::KillRequest r;
+    r.set_id(id);
+    r.set_signal(static_cast<uint32_t>(signal));
+    r.set_all(all);
+    call(task_service, "Kill", r.SerializeAsString(), call_timeout);
+}
+
+berth::task::StateResponse PodShim::state(const std::string& id) {
+    berth::task::StateRequest r;
+    r.set_id(id);
+    return parse<berth::task::StateResponse>(call(task_service, "State", r.SerializeAsString(), call_timeout),
+                                             "State");
+}
+
+berth::task::WaitResponse PodShim::wait(const std::string& id, std::chrono::milliseconds timeout) {
+    berth::task::WaitRequest r;
+    r.set_id(id);
+    try {
+        return parse<berth::task::WaitResponse>(call(task_service, "Wait", r.SerializeAsString(), timeout), "Wait");
+    } catch (const ttrpc::StatusError& e) {
+        if (e.code() == ttrpc::StatusError::deadline_exceeded)
+            throw Error(ETIMEDOUT, "container " + id + ": still running after " + std::to_string(timeout.count()) + " ms");
+        throw;
+    }
+}
+
+berth::task::DeleteResponse PodShim::remove(const std::string& id) {
+    berth::task::DeleteRequest r;
+    r.set_id(id);
+    return parse<berth::task::DeleteResponse>(call(task_service, "Delete", r.SerializeAsString(), call_timeout),
+                                              "Delete");
+}
+
+void PodShim::shutdown() {
+    berth::task::ShutdownRequest r;
+    call(task_service, "Shutdown", r.SerializeAsString(), call_timeout);
+}
+
+} // namespace berth::cri

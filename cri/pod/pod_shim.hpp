@@ -1,0 +1,68 @@
+// A pod's berth-shim, from berthd's side: spawning it (posix_spawn: berthd
+// is threaded and never forks into namespaces; the shim, single-threaded,
+// does that), and the calls berthd makes on it over ttrpc: the Task API
+// for the pod's containers and the Pod service (shim/proto/pod.proto) for
+// the pod's namespaces and ExecSync. Each call dials its own connection:
+// gRPC handlers run concurrently and a ttrpc Client serves one call at a
+// time; a unix connect costs tens of microseconds.
+#pragma once
+
+#include "pod.pb.h"
+#include "task.pb.h"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace berth::cri {
+
+struct ShimSpawn {
+    std::string binary;        // berth-shim
+    std::string pod_dir;       // its cwd: it writes POD_DIR/address, logs to POD_DIR/log
+    std::string pod_id;
+    std::string shim_root;     // BERTH_SHIM_ROOT: STATE/shim
+    bool debug = false;
+};
+
+// Start the pod's shim and return its address (unix://PATH) once it
+// listens. Throws Error naming the binary and what it printed.
+std::string spawn_pod_shim(const ShimSpawn& s, std::chrono::milliseconds timeout);
+
+// After a shim died: kill what is left of container id and delete it
+// (`berth-shim ... delete`, as containerd does), and return its exit as
+// the shim recorded it (SIGKILL's when it could not).
+berth::task::DeleteResponse shim_delete(const ShimSpawn& s, const std::string& id, const std::string& bundle,
+                                        std::chrono::milliseconds timeout);
+
+class PodShim {
+public:
+    explicit PodShim(std::string address) : address_(std::move(address)) {}
+    const std::string& address() const { return address_; }
+    // Whether something accepts connections there.
+    bool alive() const;
+
+    // Pod service.
+    berth::shim::v1::PinNamespacesResponse pin(const berth::shim::v1::PinNamespacesRequest& r);
+    void unpin(const std::string& dir);
+    berth::shim::v1::ExecSyncResponse exec_sync(const berth::shim::v1::ExecSyncRequest& r,
+                                                std::chrono::milliseconds timeout);
+
+    // Task service.
+    uint32_t create(const berth::task::CreateTaskRequest& r);
+    void start(const std::string& id);
+    void kill(const std::string& id, int signal, bool all = false);
+    berth::task::StateResponse state(const std::string& id);
+    // Until the container's init exits, or timeout (Error ETIMEDOUT).
+    berth::task::WaitResponse wait(const std::string& id, std::chrono::milliseconds timeout);
+    berth::task::DeleteResponse remove(const std::string& id);
+    void shutdown();
+
+private:
+    std::string call(const std::string& service, const std::string& method, const std::string& payload,
+                     std::chrono::milliseconds timeout);
+    std::string address_;
+};
+
+} // namespace berth::cri

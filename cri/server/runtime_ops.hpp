@@ -1,0 +1,59 @@
+// The RuntimeService's work, one file per RPC (sandbox_run.cpp,
+// sandbox_stop.cpp, ..., container_create.cpp, container_execsync.cpp),
+// as CRI-O's server/ lays them out. They take and fill the CRI v1
+// messages; the gRPC classes in grpc_services.cpp only call them. Errors
+// are berth::Error with the errno status.cpp maps to the CRI code:
+// ENOENT NotFound, EINVAL InvalidArgument (naming the field), EEXIST
+// AlreadyExists, EBUSY FailedPrecondition.
+#pragma once
+
+#include "api.pb.h"
+#include "daemon.hpp"
+#include "pod_shim.hpp"
+
+#include <grpcpp/server_context.h>
+
+namespace berth::cri {
+
+void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, runtime::v1::RunPodSandboxResponse& resp);
+void stop_pod_sandbox(Daemon& d, const runtime::v1::StopPodSandboxRequest& req);
+void remove_pod_sandbox(Daemon& d, const runtime::v1::RemovePodSandboxRequest& req);
+void pod_sandbox_status(Daemon& d, const runtime::v1::PodSandboxStatusRequest& req,
+                        runtime::v1::PodSandboxStatusResponse& resp);
+void list_pod_sandbox(Daemon& d, const runtime::v1::ListPodSandboxRequest& req, runtime::v1::ListPodSandboxResponse& resp);
+
+void create_container(Daemon& d, const runtime::v1::CreateContainerRequest& req,
+                      runtime::v1::CreateContainerResponse& resp);
+void start_container(Daemon& d, const runtime::v1::StartContainerRequest& req);
+void stop_container(Daemon& d, const runtime::v1::StopContainerRequest& req);
+void remove_container(Daemon& d, const runtime::v1::RemoveContainerRequest& req);
+void list_containers(Daemon& d, const runtime::v1::ListContainersRequest& req, runtime::v1::ListContainersResponse& resp);
+void container_status(Daemon& d, const runtime::v1::ContainerStatusRequest& req,
+                      runtime::v1::ContainerStatusResponse& resp);
+void exec_sync(Daemon& d, grpc::ServerContext& ctx, const runtime::v1::ExecSyncRequest& req,
+               runtime::v1::ExecSyncResponse& resp);
+
+void runtime_status(Daemon& d, const runtime::v1::StatusRequest& req, runtime::v1::StatusResponse& resp);
+void runtime_config(Daemon& d, runtime::v1::RuntimeConfigResponse& resp);
+
+// Shared by the files above (pod_lifecycle.cpp).
+
+// The pod's shim, from the address it wrote in its pod dir.
+PodShim pod_shim(const Daemon& d, const std::string& pod_id);
+// Bring a running or created container's record up to date with its
+// shim (exited: exit code, time, reason), and persist a change. A dead
+// shim leaves its containers exited (as the shim's delete reports them).
+ContainerRecord refresh_container(Daemon& d, ContainerRecord c);
+// Kill a container (signal, then SIGKILL after timeout_s; 0: at once),
+// wait for it, and record the exit. The caller holds its lock.
+void stop_container_locked(Daemon& d, ContainerRecord& c, int64_t timeout_s);
+// Delete the task in the shim, the rootfs and bundle, and the record.
+void remove_container_locked(Daemon& d, const ContainerRecord& c);
+// Everything of a pod outside its records: its containers' tasks, the
+// shim, the namespace pins, /dev/shm, the pod dir. Best effort, logged.
+void teardown_pod(Daemon& d, const PodRecord& p);
+// At start-up: finish or undo what a killed berthd left half done, and
+// find pods whose shim died.
+void recover_pods(Daemon& d);
+
+} // namespace berth::cri

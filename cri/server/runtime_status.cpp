@@ -1,0 +1,66 @@
+// Status and RuntimeConfig of the RuntimeService.
+#include "runtime_ops.hpp"
+
+#include "json.hpp"
+
+#include <unistd.h>
+
+namespace berth::cri {
+
+void runtime_status(Daemon& d, const runtime::v1::StatusRequest& req, runtime::v1::StatusResponse& resp) {
+    auto* rt = resp.mutable_status()->add_conditions();
+    rt->set_type("RuntimeReady");
+    bool shim_ok = ::access(d.shim_binary().c_str(), X_OK) == 0;
+    rt->set_status(shim_ok);
+    if (!shim_ok) {
+        rt->set_reason("ShimNotFound");
+        rt->set_message("the pod shim " + d.shim_binary() + " is not an executable ([runtime] shim in " +
+                        d.cfg.config_file + ")");
+    }
+    auto* net = resp.mutable_status()->add_conditions();
+    net->set_type("NetworkReady");
+    net->set_status(false);
+    net->set_reason("NetworkPluginNotReady");
+    net->set_message("no CNI network is configured: only host-network pods can run");
+    // Every configured handler, and the default one.
+    auto* def = resp.add_runtime_handlers();
+    def->set_name("");
+    def->mutable_features()->set_recursive_read_only_mounts(true);
+    def->mutable_features()->set_user_namespaces(false);
+    for (const auto& [name, h] : d.cfg.runtime.handlers) {
+        if (name.empty()) continue;
+        auto* rh = resp.add_runtime_handlers();
+        rh->set_name(name);
+        rh->mutable_features()->set_recursive_read_only_mounts(true);
+        rh->mutable_features()->set_user_namespaces(false);
+    }
+    resp.mutable_features()->set_supplemental_groups_policy(false);   // Strict is not applied yet
+    if (req.verbose()) {
+        json::Writer w;
+        w.begin_object();
+        w.kv("root", d.cfg.root).kv("state", d.cfg.state).kv("listen", d.cfg.listen);
+        w.kv("registryConfig", d.cfg.registry_config).kv("logLevel", log_level_name(d.cfg.log_level));
+        w.key("images").begin_object();
+        w.kv("maxConcurrentDownloads", static_cast<int64_t>(d.cfg.images.max_concurrent_downloads));
+        w.kv("copyRootfs", d.cfg.images.copy_rootfs);
+        w.end_object();
+        w.key("runtime").begin_object();
+        w.kv("shim", d.shim_binary());
+        w.kv("cgroupParent", d.cfg.runtime.cgroup_parent);
+        w.kv("cgroupDriver", "cgroupfs");
+        w.kv("seccompProfile", d.cfg.runtime.seccomp_profile);
+        w.key("handlers").begin_array();
+        for (const auto& [name, h] : d.cfg.runtime.handlers) w.string(name);
+        w.end_array();
+        w.end_object();
+        w.end_object();
+        (*resp.mutable_info())["config"] = w.str();
+    }
+}
+
+void runtime_config(Daemon& d, runtime::v1::RuntimeConfigResponse& resp) {
+    (void)d;
+    resp.mutable_linux()->set_cgroup_driver(runtime::v1::CGROUPFS);
+}
+
+} // namespace berth::cri

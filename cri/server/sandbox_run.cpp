@@ -1,0 +1,183 @@
+// RunPodSandbox: a pod is its shim, its pinned namespaces, its /dev/shm and
+// its files (hostname, hosts, resolv.conf); no infra container.
+#include "runtime_ops.hpp"
+
+#include "error.hpp"
+#include "file_util.hpp"
+#include "log.hpp"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace berth::cri {
+
+namespace {
+
+using runtime::v1::NamespaceMode;
+
+// The sysctls a pod may set are the namespaced ones (kubelet's "safe" and
+// "unsafe" lists alike): net.* in a pod network namespace; kernel.shm*,
+// kernel.msg*, kernel.sem and fs.mqueue.* in a pod IPC namespace.
+void check_sysctls(const runtime::v1::PodSandboxConfig& cfg, bool own_net, bool own_ipc) {
+    for (const auto& [k, v] : cfg.linux().sysctls()) {
+        bool net = k.rfind("net.", 0) == 0;
+        bool ipc = k.rfind("kernel.shm", 0) == 0 || k.rfind("kernel.msg", 0) == 0 || k == "kernel.sem" ||
+                   k.rfind("fs.mqueue.", 0) == 0;
+        if (!net && !ipc)
+            throw Error(EINVAL, "config.linux.sysctls: " + k + " is not a namespaced sysctl a pod may set");
+        if (net && !own_net)
+            throw Error(EINVAL, "config.linux.sysctls: " + k + " needs the pod's own network namespace (not host network)");
+        if (ipc && !own_ipc)
+            throw Error(EINVAL, "config.linux.sysctls: " + k + " needs the pod's own IPC namespace (not host IPC)");
+    }
+}
+
+// Interim until cri/pod/pod_files lands: hostname, hosts, resolv.conf.
+void write_pod_files(const runtime::v1::PodSandboxConfig& cfg, const std::string& dir) {
+    const bool host_net = cfg.linux().security_context().namespace_options().network() == runtime::v1::NODE;
+    std::string hostname = cfg.hostname();
+    if (host_net || hostname.empty()) {
+        char buf[256] = {};
+        ::gethostname(buf, sizeof buf - 1);
+        hostname = buf;
+    }
+    write_file_atomic(dir + "/hostname", hostname + "\n", 0644);
+    std::string hosts;
+    if (host_net) {
+        try {
+            hosts = read_file("/etc/hosts");
+        } catch (const Error&) {
+        }
+    } else {
+        hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    }
+    write_file_atomic(dir + "/hosts", hosts, 0644);
+    std::string resolv;
+    const auto& dns = cfg.dns_config();
+    if (dns.servers_size() + dns.searches_size() + dns.options_size() == 0) {
+        try {
+            resolv = read_file("/etc/resolv.conf");
+        } catch (const Error&) {
+        }
+    } else {
+        for (const auto& s : dns.servers()) resolv += "nameserver " + s + "\n";
+        if (dns.searches_size()) {
+            resolv += "search";
+            for (const auto& s : dns.searches()) resolv += " " + s;
+            resolv += "\n";
+        }
+        if (dns.options_size()) {
+            resolv += "options";
+            for (const auto& s : dns.options()) resolv += " " + s;
+            resolv += "\n";
+        }
+    }
+    write_file_atomic(dir + "/resolv.conf", resolv, 0644);
+}
+
+void require(bool ok, const std::string& field) {
+    if (!ok) throw Error(EINVAL, field + ": required");
+}
+
+} // namespace
+
+void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, runtime::v1::RunPodSandboxResponse& resp) {
+    const auto& cfg = req.config();
+    require(req.has_config(), "config");
+    require(!cfg.metadata().name().empty(), "config.metadata.name");
+    require(!cfg.metadata().namespace_().empty(), "config.metadata.namespace");
+    require(!cfg.metadata().uid().empty(), "config.metadata.uid");
+    const auto& handler = d.handler(req.runtime_handler());
+    const auto& nso = cfg.linux().security_context().namespace_options();
+    const bool own_net = nso.network() != runtime::v1::NODE;
+    const bool own_ipc = nso.ipc() != runtime::v1::NODE;
+    const bool pod_pid = nso.pid() == runtime::v1::POD;
+    check_sysctls(cfg, own_net, own_ipc);
+    if (!cfg.log_directory().empty() && cfg.log_directory().front() != '/')
+        throw Error(EINVAL, "config.log_directory: must be an absolute path, got \"" + cfg.log_directory() + "\"");
+    if (!cfg.linux().cgroup_parent().empty() && cfg.linux().cgroup_parent().front() != '/' &&
+        cfg.linux().cgroup_parent().find(".slice") == std::string::npos)
+        throw Error(EINVAL, "config.linux.cgroup_parent: \"" + cfg.linux().cgroup_parent() +
+                                "\" is neither a cgroupfs path nor a systemd slice");
+
+    std::string id = new_id();
+    std::string key = pod_name_key(cfg.metadata());
+    d.pods.reserve_pod_name(key, id);
+    PodRecord rec;
+    rec.set_id(id);
+    *rec.mutable_config() = cfg;
+    rec.set_runtime_handler(req.runtime_handler());
+    rec.set_created_at(now_ns());
+    rec.set_state(runtime::v1::SANDBOX_NOTREADY);
+    rec.set_creating(true);
+    std::string parent = cfg.linux().cgroup_parent();
+    if (parent.empty()) parent = handler.cgroup_parent.empty() ? d.cfg.runtime.cgroup_parent : handler.cgroup_parent;
+    rec.set_cgroup_parent(parent);
+    auto lock = d.pods.locks(id);
+    std::unique_lock l(lock->mu);
+    try {
+        // The record first: a berthd killed from here on finds it, marked
+        // creating, and removes whatever was made.
+        d.pods.put(rec);
+        std::string dir = d.pod_dir(id);
+        std::filesystem::create_directories(d.cfg.state + "/pods");
+        if (::mkdir(dir.c_str(), 0711) < 0) throw_errno("create " + dir);
+        if (::mkdir((dir + "/ns").c_str(), 0711) < 0) throw_errno("create " + dir + "/ns");
+        if (::mkdir((dir + "/containers").c_str(), 0711) < 0) throw_errno("create " + dir + "/containers");
+        write_file_atomic(dir + "/log", "", 0600);   // the shim's log
+        write_pod_files(cfg, dir);
+        if (own_ipc) {
+            // The pod's /dev/shm, as containerd's sandbox shm: one tmpfs its
+            // containers share, kept out of the host's.
+            std::string shm = dir + "/shm";
+            if (::mkdir(shm.c_str(), 0755) < 0) throw_errno("create " + shm);
+            if (::mount("shm", shm.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") < 0)
+                throw_errno("mount the pod's /dev/shm on " + shm);
+            rec.set_shm_dir(shm);
+        }
+
+        ShimSpawn s;
+        s.binary = d.shim_binary();
+        s.pod_dir = dir;
+        s.pod_id = id;
+        s.shim_root = d.shim_root();
+        s.debug = d.cfg.log_level == LogLevel::debug;
+        std::filesystem::create_directories(s.shim_root);
+        PodShim shim(spawn_pod_shim(s, std::chrono::duration_cast<std::chrono::milliseconds>(d.cfg.runtime.shim_start_timeout)));
+
+        berth::shim::v1::PinNamespacesRequest pin;
+        pin.set_dir(dir + "/ns");
+        if (own_net) pin.add_namespaces("network");
+        if (own_ipc) pin.add_namespaces("ipc");
+        // UTS: the pod's own, but the host's with host network, as kubelet
+        // and containerd have it (a host-network pod sees the node's name).
+        if (own_net) pin.add_namespaces("uts");
+        if (pod_pid) pin.add_namespaces("pid");
+        if (own_net) pin.set_hostname(cfg.hostname());
+        for (const auto& [k, v] : cfg.linux().sysctls()) (*pin.mutable_sysctls())[k] = v;
+        if (pin.namespaces_size() > 0) {
+            auto pinned = shim.pin(pin);
+            for (const auto& [k, v] : pinned.paths()) (*rec.mutable_ns_paths())[k] = v;
+            rec.set_init_pid(pinned.init_pid());
+        }
+        rec.set_state(runtime::v1::SANDBOX_READY);
+        rec.set_creating(false);
+        d.pods.put(rec);
+    } catch (...) {
+        try {
+            teardown_pod(d, rec);
+            d.pods.erase_pod(id);
+        } catch (const std::exception& e) {
+            log::error("pod " + id + ": undo a failed RunPodSandbox: " + e.what());
+        }
+        d.pods.release_name(key);
+        throw;
+    }
+    log::info("pod " + id + " (" + key + ") ready");
+    resp.set_pod_sandbox_id(id);
+}
+
+} // namespace berth::cri

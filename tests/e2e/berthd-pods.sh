@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# berthd's RuntimeService end to end, through its socket with the project's
+# own gRPC client (cri-client call METHOD JSON), as kubelet drives it: pods
+# with pinned namespaces (hostname, sysctls, a pod pid namespace with its
+# init), containers from a pulled image (logs in the CRI format, exit codes
+# and reasons, stop with a timeout), ExecSync (output, exit code, timeout),
+# CRI status codes for bad requests, kill -9 of berthd and of a pod's shim,
+# and that removal leaves nothing: no mount, shim, cgroup or state. The image
+# is built with umoci and served by docker-registry on 127.0.0.1. Everything
+# lives under one temp dir, containers under a cgroup parent of the test's
+# own, and every process is killed by its pid. TAP output.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+skip() { echo "1..0 # SKIP $*"; exit 0; }
+[ "$(id -u)" = 0 ] || skip "needs root"
+for v in BERTHD BERTHCTL BERTH_SHIM CRI_CLIENT; do [ -x "${!v:-}" ] || skip "$v is not built (grpc++, libcurl, libarchive, toml++ missing?)"; done
+for t in docker-registry skopeo umoci python3; do command -v "$t" >/dev/null || skip "$t is not installed"; done
+
+W=$(mktemp -d /tmp/berth-e2e-pods.XXXXXX)
+CG=/berth-e2e-pods-$$
+REG_PID= BERTHD_PID=
+cleanup() {
+    for p in $BERTHD_PID $REG_PID; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    # Shims and containers of this berthd, by the pids their cgroups and
+    # state name (never by process name).
+    for f in "$W"/state/pods/*/address; do
+        [ -e "$f" ] || continue
+        for p in $(shim_pids "$(basename "$(dirname "$f")")"); do kill -KILL "$p" 2>/dev/null; done
+    done
+    for d in /sys/fs/cgroup/*"$CG" /sys/fs/cgroup"$CG"; do
+        [ -d "$d" ] || continue
+        find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r p; do kill -KILL "$p" 2>/dev/null; done
+    done
+    sleep 0.2
+    umount_under "$W"
+    for d in /sys/fs/cgroup/*"$CG" /sys/fs/cgroup"$CG"; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    rm -rf "$W"
+}
+on_exit cleanup
+
+# The pids of a pod's shim: the processes whose command line names its id.
+shim_pids() {
+    local p
+    for p in /proc/[0-9]*; do
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-id $1 " && echo "${p#/proc/}"
+    done
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+call() { "$CRI_CLIENT" -a "$W/berthd.sock" -T 60 call "$@"; }
+# py EXPR: evaluate EXPR with d = the JSON on stdin; print the result.
+py() { python3 -c 'import json,sys,base64; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if not isinstance(r,(dict,list)) else json.dumps(r))' "$1"; }
+b64() { python3 -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).decode(), end="")' "$1"; }
+
+plan 43
+
+# --- an image in a local registry
+PORT=$(free_port)
+REG=127.0.0.1:$PORT
+mkdir -p "$W/reg"
+cat > "$W/reg.yml" <<X
+version: 0.1
+log: { level: error }
+storage: { filesystem: { rootdirectory: $W/reg } }
+http: { addr: $REG }
+X
+docker-registry serve "$W/reg.yml" >"$W/reg.log" 2>&1 &
+REG_PID=$!
+wait_for 10 curl -sf "http://$REG/v2/" -o /dev/null
+make_rootfs "$W/src" || exit 1
+(
+    set -e
+    cd "$W"
+    umoci init --layout img
+    umoci new --image img:bb
+    umoci unpack --image img:bb u
+    cp -a src/rootfs/. u/rootfs/
+    umoci repack --image img:bb u
+    umoci config --image img:bb --config.cmd /bin/sh --config.env IMAGE_ENV=1 --config.workingdir /tmp
+    skopeo copy -q --dest-tls-verify=false oci:img:bb "docker://$REG/test/bb:1"
+) >"$W/build.log" 2>&1
+check "a busybox image built with umoci, pushed to docker-registry" $? "$(tail -5 "$W/build.log")"
+
+# --- berthd
+cat > "$W/berthd.toml" <<X
+[runtime]
+shim = "$BERTH_SHIM"
+cgroup_parent = "$CG"
+seccomp_profile = "$BERTH_SRC/contrib/seccomp/default.json"
+[runtime.handlers.other]
+X
+start_berthd() {
+    "$BERTHD" --config "$W/berthd.toml" --root "$W/root" --state "$W/state" --listen "$W/berthd.sock" \
+        --log-level debug >>"$W/berthd.log" 2>&1 &
+    BERTHD_PID=$!
+    wait_for 10 "$BERTHCTL" -r "unix://$W/berthd.sock" version >/dev/null 2>&1
+}
+start_berthd
+out=$(call Status '{}' 2>&1)
+[ "$(echo "$out" | py '[c["status"] for c in d["status"]["conditions"] if c["type"]=="RuntimeReady"][0]')" = True ]
+check "Status: RuntimeReady" $? "$out $(tail -5 "$W/berthd.log")"
+out=$("$BERTHCTL" -r "unix://$W/berthd.sock" pull "$REG/test/bb:1" 2>&1)
+check "the image pulled" $? "$out"
+IMG=$REG/test/bb:1
+
+pod_json() {   # pod_json NAME [EXTRA-LINUX-JSON] [HOSTNET]
+    local ns='"network":"POD","pid":"CONTAINER","ipc":"POD"'
+    [ "${3:-}" = hostnet ] && ns='"network":"NODE","pid":"CONTAINER","ipc":"POD"'
+    [ "${3:-}" = sharepid ] && ns='"network":"POD","pid":"POD","ipc":"POD"'
+    printf '{"config":{"metadata":{"name":"%s","namespace":"e2e","uid":"uid-%s","attempt":0},"hostname":"%s-host","logDirectory":"%s","labels":{"app":"%s"},"linux":{"cgroupParent":"%s",%s"securityContext":{"namespaceOptions":{%s}}}}}' \
+        "$1" "$1" "$1" "$W/logs/$1" "$1" "$CG" "${2:-}" "$ns"
+}
+ctr_json() {   # ctr_json POD_ID NAME CMD-JSON-ARRAY [EXTRA]
+    printf '{"podSandboxId":"%s","config":{"metadata":{"name":"%s"},"image":{"image":"%s"},"command":%s,"logPath":"%s.log"%s}}' \
+        "$1" "$2" "$IMG" "$3" "$2" "${4:-}"
+}
+
+# --- a pod: own network, IPC and UTS namespaces, pinned; sysctls
+out=$(call RunPodSandbox "$(pod_json web '"sysctls":{"net.ipv4.ip_forward":"1","kernel.shmmni":"1234"},')" 2>&1)
+POD=$(echo "$out" | py 'd["podSandboxId"]' 2>/dev/null)
+[ -n "$POD" ]
+check "RunPodSandbox" $? "$out $(tail -5 "$W/berthd.log")"
+out=$(call PodSandboxStatus "{\"podSandboxId\":\"$POD\",\"verbose\":true}" 2>&1)
+[ "$(echo "$out" | py 'd["status"]["state"]')" = SANDBOX_READY ] && [ "$(echo "$out" | py 'd["status"]["metadata"]["name"]')" = web ]
+check "PodSandboxStatus: ready, with its metadata" $? "$out"
+grep -q " $W/state/pods/$POD/ns/net " /proc/self/mountinfo && grep -q " $W/state/pods/$POD/ns/ipc " /proc/self/mountinfo &&
+    grep -q " $W/state/pods/$POD/ns/uts " /proc/self/mountinfo
+check "the pod's net, ipc and uts namespaces are pinned in its state dir" $? "$(grep -F "$W" /proc/self/mountinfo)"
+[ "$(shim_pids "$POD" | wc -w)" = 1 ]
+check "one shim for the pod" $? "$(shim_pids "$POD")"
+out=$(call ListPodSandbox '{"filter":{"labelSelector":{"app":"web"}}}' 2>&1)
+[ "$(echo "$out" | py 'len(d["items"])')" = 1 ] && [ "$(echo "$out" | py 'd["items"][0]["id"]')" = "$POD" ]
+check "ListPodSandbox by label" $? "$out"
+out=$(call v1alpha2/Version '{"version":"v1alpha2"}' 2>&1)
+[ "$(echo "$out" | py 'd["runtimeApiVersion"]')" = v1alpha2 ]
+check "runtime.v1alpha2 is served too (Version)" $? "$out"
+out=$(call v1alpha2/ListPodSandbox '{}' 2>&1)
+[ "$(echo "$out" | py 'd["items"][0]["id"]')" = "$POD" ]
+check "runtime.v1alpha2 ListPodSandbox answers from the same pods" $? "$out"
+
+# --- a container
+out=$(call CreateContainer "$(ctr_json "$POD" app '["sh","-c","echo out-line; echo err-line >&2; exec sleep 1000"]')" 2>&1)
+C1=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+[ -n "$C1" ]
+check "CreateContainer" $? "$out $(tail -5 "$W/berthd.log")"
+out=$(call ContainerStatus "{\"containerId\":\"$C1\"}" 2>&1)
+[ "$(echo "$out" | py 'd["status"]["state"]')" = CONTAINER_CREATED ]
+check "ContainerStatus: created" $? "$out"
+out=$(call StartContainer "{\"containerId\":\"$C1\"}" 2>&1)
+check "StartContainer" $? "$out $(tail -5 "$W/berthd.log")"
+out=$(call ContainerStatus "{\"containerId\":\"$C1\",\"verbose\":true}" 2>&1)
+[ "$(echo "$out" | py 'd["status"]["state"]')" = CONTAINER_RUNNING ] && [ "$(echo "$out" | py 'int(d["status"]["startedAt"]) > 0')" = True ]
+check "ContainerStatus: running, started" $? "$out"
+C1PID=$(echo "$out" | py 'json.loads(d["info"]["info"])["pid"]')
+wait_for 5 grep -q err-line "$W/logs/web/app.log"
+grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+) stdout F out-line$' "$W/logs/web/app.log" &&
+    grep -Eq ' stderr F err-line$' "$W/logs/web/app.log"
+check "the log: CRI format lines for stdout and stderr" $? "$(cat "$W/logs/web/app.log" 2>&1)"
+
+ex() { call ExecSync "{\"containerId\":\"$1\",\"cmd\":$2,\"timeout\":${3:-10}}"; }
+out=$(ex "$C1" '["sh","-c","hostname; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; pwd; echo $IMAGE_ENV"]' 2>&1)
+got=$(b64 "$(echo "$out" | py 'd.get("stdout","")')" 2>&1)
+[ "$got" = "$(printf 'web-host\n1\n1234\n/tmp\n1')" ]
+check "ExecSync: the pod's hostname and sysctls, the image's cwd and env" $? "$out -> $got"
+[ "$(readlink /proc/"$C1PID"/ns/net)" != "$(readlink /proc/self/ns/net)" ] &&
+    [ "$(stat -L -c %i /proc/"$C1PID"/ns/net)" = "$(stat -c %i "$W/state/pods/$POD/ns/net")" ]
+check "the container is in the pod's pinned network namespace, not the host's" $? "$(readlink /proc/"$C1PID"/ns/net)"
+out=$(ex "$C1" '["sh","-c","echo to-err >&2; exit 3"]' 2>&1)
+[ "$(echo "$out" | py 'd.get("exitCode",0)')" = 3 ] && [ "$(b64 "$(echo "$out" | py 'd.get("stderr","")')")" = "to-err" ]
+check "ExecSync: exit code and stderr" $? "$out"
+out=$(ex "$C1" '["sleep","30"]' 1 2>&1); rc=$?
+[ $rc = 4 ] && echo "$out" | grep -q "timed out"
+check "ExecSync past its timeout: DeadlineExceeded" $? "rc=$rc $out"
+
+# A second container shares the pod's IPC namespace and /dev/shm.
+out=$(call CreateContainer "$(ctr_json "$POD" side '["sh","-c","echo shared > /dev/shm/x; exec sleep 1000"]')" 2>&1)
+C2=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+call StartContainer "{\"containerId\":\"$C2\"}" >/dev/null 2>&1
+out=$(ex "$C1" '["sh","-c","sleep 0.3; cat /dev/shm/x"]' 2>&1)
+[ "$(b64 "$(echo "$out" | py 'd.get("stdout","")')")" = shared ]
+check "two containers of a pod share its /dev/shm" $? "$out"
+
+# Exits: reasons and codes; stop with a timeout on a process ignoring TERM.
+out=$(call CreateContainer "$(ctr_json "$POD" done '["sh","-c","exit 0"]')" 2>&1)
+C3=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+out=$(call CreateContainer "$(ctr_json "$POD" fail '["sh","-c","exit 7"]')" 2>&1)
+C4=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+call StartContainer "{\"containerId\":\"$C3\"}" >/dev/null 2>&1
+call StartContainer "{\"containerId\":\"$C4\"}" >/dev/null 2>&1
+st() { call ContainerStatus "{\"containerId\":\"$1\"}" | py "$2"; }
+wait_for 10 eval '[ "$(st "$C3" "d[\"status\"][\"state\"]")" = CONTAINER_EXITED ]'
+wait_for 10 eval '[ "$(st "$C4" "d[\"status\"][\"state\"]")" = CONTAINER_EXITED ]'
+[ "$(st "$C3" 'd["status"].get("exitCode",0), d["status"]["reason"]')" = "(0, 'Completed')" ] &&
+    [ "$(st "$C4" 'd["status"].get("exitCode",0), d["status"]["reason"]')" = "(7, 'Error')" ]
+check "exited containers: exit 0 Completed, exit 7 Error" $? "$(st "$C3" 'd["status"]') $(st "$C4" 'd["status"]')"
+out=$(call ListContainers '{"filter":{"state":{"state":"CONTAINER_RUNNING"}}}' 2>&1)
+[ "$(echo "$out" | py 'sorted(c["metadata"]["name"] for c in d["containers"])')" = "['app', 'side']" ]
+check "ListContainers by state" $? "$out"
+out=$(call CreateContainer "$(ctr_json "$POD" stubborn '["sh","-c","trap \"\" TERM; while :; do sleep 1; done"]')" 2>&1)
+C5=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+call StartContainer "{\"containerId\":\"$C5\"}" >/dev/null 2>&1
+sleep 0.3
+t0=$SECONDS
+out=$(call StopContainer "{\"containerId\":\"$C5\",\"timeout\":2}" 2>&1); rc=$?
+[ $rc = 0 ] && [ $((SECONDS - t0)) -ge 1 ] && [ "$(st "$C5" 'd["status"].get("exitCode",0)')" = 137 ]
+check "StopContainer: TERM ignored, SIGKILL after the timeout (exit 137)" $? "rc=$rc $out $(st "$C5" 'd["status"]')"
+out=$(call StopContainer "{\"containerId\":\"$C5\",\"timeout\":2}" 2>&1)
+check "StopContainer again: no error" $? "$out"
+
+# --- a pod sharing one pid namespace: the pod init is pid 1
+out=$(call RunPodSandbox "$(pod_json pidpod '' sharepid)" 2>&1)
+POD2=$(echo "$out" | py 'd["podSandboxId"]' 2>/dev/null)
+out=$(call CreateContainer "$(ctr_json "$POD2" a '["sleep","1000"]')" 2>&1)
+P2A=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+out=$(call CreateContainer "$(ctr_json "$POD2" b '["sleep","1001"]')" 2>&1)
+P2B=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+call StartContainer "{\"containerId\":\"$P2A\"}" >/dev/null 2>&1
+call StartContainer "{\"containerId\":\"$P2B\"}" >/dev/null 2>&1
+out=$(ex "$P2B" '["ps","-o","pid,args"]' 2>&1)
+got=$(b64 "$(echo "$out" | py 'd.get("stdout","")')" 2>&1)
+echo "$got" | grep -q 'sleep 1000' && echo "$got" | grep -Eq '^ *1 ' && ! echo "$got" | grep -Eq '^ *1 +sleep'
+check "a shared pid namespace: b sees a's process, and pid 1 is the pod init" $? "$out -> $got"
+
+# --- CRI status codes for bad requests
+code() { "$@" >/dev/null 2>"$W/err"; echo $?; }
+[ "$(code call CreateContainer "$(ctr_json "$POD" x '["true"]' | sed "s|$IMG|$REG/test/none:1|")")" = 5 ] && grep -q 'not found' "$W/err"
+check "CreateContainer with an image not pulled: NotFound" $? "$(cat "$W/err")"
+[ "$(code call CreateContainer "$(ctr_json 0123456789abcdef x '["true"]')")" = 5 ]
+check "CreateContainer in an unknown pod: NotFound" $? "$(cat "$W/err")"
+[ "$(code call CreateContainer "{\"podSandboxId\":\"$POD\",\"config\":{\"image\":{\"image\":\"$IMG\"}}}")" = 3 ] &&
+    grep -q 'config.metadata.name' "$W/err"
+check "CreateContainer without a name: InvalidArgument naming config.metadata.name" $? "$(cat "$W/err")"
+[ "$(code call RunPodSandbox "$(pod_json web)")" = 6 ]
+check "a second pod with the same name and attempt: AlreadyExists" $? "$(cat "$W/err")"
+[ "$(code call RunPodSandbox "$(pod_json h2 | sed 's/^{/{"runtimeHandler":"nope",/')")" = 3 ] && grep -q 'nope' "$W/err"
+check "an unknown runtime handler: InvalidArgument naming it" $? "$(cat "$W/err")"
+[ "$(code call ContainerStatus '{"containerId":"feedfacefeedface"}')" = 5 ]
+check "ContainerStatus of an unknown container: NotFound" $? "$(cat "$W/err")"
+[ "$(code call RunPodSandbox "$(pod_json bad '"sysctls":{"kernel.hostname":"x"},')")" = 3 ] && grep -q 'kernel.hostname' "$W/err"
+check "a sysctl that is not namespaced: InvalidArgument naming it" $? "$(cat "$W/err")"
+[ ! -e "$W/state/pods" ] || [ "$(ls "$W/state/pods" | wc -l)" = 2 ]
+check "failed requests left no pod state behind" $? "$(ls "$W/state/pods")"
+
+# --- kill -9 of berthd: everything is still there, and manageable
+kill -KILL "$BERTHD_PID"; wait "$BERTHD_PID" 2>/dev/null
+start_berthd
+out=$(call ContainerStatus "{\"containerId\":\"$C1\"}" 2>&1)
+[ "$(echo "$out" | py 'd["status"]["state"]')" = CONTAINER_RUNNING ] && alive "$C1PID"
+check "after kill -9 of berthd: the container still runs, and is listed so" $? "$out"
+out=$(ex "$C1" '["echo","again"]' 2>&1)
+[ "$(b64 "$(echo "$out" | py 'd.get("stdout","")')")" = again ]
+check "after the restart: ExecSync works" $? "$out"
+[ "$(call ListPodSandbox '{}' | py 'len(d["items"])')" = 2 ]
+check "after the restart: both pods are listed" $? "$(call ListPodSandbox '{}' 2>&1)"
+
+# --- kill -9 of a pod's shim: its containers are killed and reported exited
+SHIM2=$(shim_pids "$POD2")
+P2APID=$(call ContainerStatus "{\"containerId\":\"$P2A\",\"verbose\":true}" | py 'json.loads(d["info"]["info"])["pid"]')
+kill -KILL $SHIM2
+wait_for 10 eval '[ "$(st "$P2A" "d[\"status\"][\"state\"]")" = CONTAINER_EXITED ]'
+rc=$?
+[ $rc = 0 ] && wait_for 5 eval "! alive $P2APID"
+check "after kill -9 of the shim: the container is killed and reported exited" $? "$(st "$P2A" 'd["status"]') pid $P2APID"
+
+# --- stop and removal leave nothing
+out=$(call StopPodSandbox "{\"podSandboxId\":\"$POD\"}" 2>&1)
+[ "$(call PodSandboxStatus "{\"podSandboxId\":\"$POD\"}" | py 'd["status"]["state"]')" = SANDBOX_NOTREADY ] &&
+    [ "$(st "$C1" 'd["status"]["state"]')" = CONTAINER_EXITED ] && ! alive "$C1PID"
+check "StopPodSandbox: not ready, its containers killed" $? "$out"
+[ "$(code call CreateContainer "$(ctr_json "$POD" late '["true"]')")" = 9 ]
+check "CreateContainer in a stopped pod: FailedPrecondition" $? "$(cat "$W/err")"
+out=$(call RemovePodSandbox "{\"podSandboxId\":\"$POD\"}" 2>&1) && out2=$(call RemovePodSandbox "{\"podSandboxId\":\"$POD2\"}" 2>&1)
+check "RemovePodSandbox" $? "$out $out2"
+out=$(call RemovePodSandbox "{\"podSandboxId\":\"$POD\"}" 2>&1) && out2=$(call RemoveContainer "{\"containerId\":\"$C1\"}" 2>&1)
+check "RemovePodSandbox and RemoveContainer again: no error" $? "$out $out2"
+sleep 0.5
+left=$(grep -F " $W/" /proc/self/mountinfo; find "$W/state/pods" "$W/root/pods" "$W/root/rootfs" -mindepth 1 -maxdepth 1 2>/dev/null;
+       shim_pids "$POD"; shim_pids "$POD2";
+       find /sys/fs/cgroup/*"$CG" /sys/fs/cgroup"$CG" -mindepth 1 -type d 2>/dev/null)
+[ -z "$left" ]
+check "nothing left: no mount, pod state, record, rootfs, shim or container cgroup" $? "$left"
+[ -f "$W/logs/web/app.log" ]
+check "the container log stays for kubelet" $? "$(ls -R "$W/logs")"
+
+exit $failed
