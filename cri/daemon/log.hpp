@@ -4,7 +4,7 @@
 // Thread-safe; a line is one write(2).
 #pragma once
 
-#include "config.hpp"
+#include "daemon_config.hpp"
 
 #include <string_view>
 

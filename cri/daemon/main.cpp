@@ -5,7 +5,7 @@
 // berthd is multi-threaded (gRPC's) and never forks into namespaces: the
 // namespace work belongs to the per-pod berth-shim it will spawn.
 #include "berth_config.h"
-#include "config.hpp"
+#include "daemon_config.hpp"
 #include "daemon.hpp"
 #include "error.hpp"
 #include "grpc_services.hpp"

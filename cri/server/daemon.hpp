@@ -2,7 +2,7 @@
 // One per process, made by main() and handed to the gRPC services.
 #pragma once
 
-#include "config.hpp"
+#include "daemon_config.hpp"
 #include "content_store.hpp"
 #include "image_store.hpp"
 #include "layer_store.hpp"

@@ -1,6 +1,6 @@
-// berthd's config file and flags (cri/daemon/config.cpp): every key, the
+// berthd's config file and flags (cri/daemon/daemon_config.cpp): every key, the
 // errors that name the key and the file, flags over the file.
-#include "config.hpp"
+#include "daemon_config.hpp"
 #include "error.hpp"
 
 #include <criterion/criterion.h>

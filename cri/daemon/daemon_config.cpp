@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "daemon_config.hpp"
 
 #include "error.hpp"
 #include "file_util.hpp"
