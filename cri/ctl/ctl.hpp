@@ -111,9 +111,10 @@ std::map<std::string, std::string> parse_labels(const Args& a);
 // Go's regexp.MatchString (a search, not a full match); "" matches all.
 bool matches_regex(const std::string& pattern, const std::string& s);
 int64_t int_flag(const Args& a, const std::string& name, int64_t def);
-// crictl's inspect/inspectp output: {"status": ..., "info": ...} per id,
-// one object alone or an array of them, as JSON or YAML. status_json is
-// to_json(status) with the timestamps already rewritten.
+// crictl's inspect/inspectp document: per id {"status": ..., and each key
+// of the verbose info map beside it (containerd's is "info")}, one object
+// alone or an array of them. Each item is json_with_times' status and the
+// response's info.
 std::string status_document(const std::vector<std::pair<std::string, const google::protobuf::Map<std::string, std::string>*>>& items);
 // to_json(m) with the named int64 nanosecond fields as RFC3339 strings
 // (crictl's marshalPodSandboxStatus/marshalContainerStatus).

@@ -52,7 +52,7 @@ std::string rfc3339_nano(int64_t unix_ns) {
     }
     long off = tm.tm_gmtoff;
     if (off == 0) return s + "Z";
-    char z[16];
+    char z[32];
     std::snprintf(z, sizeof z, "%c%02ld:%02ld", off < 0 ? '-' : '+', std::labs(off) / 3600, std::labs(off) % 3600 / 60);
     return s + z;
 }
@@ -147,10 +147,8 @@ std::string status_document(
             std::vector<std::string> keys;
             for (const auto& [k, v] : *info) keys.push_back(k);
             std::sort(keys.begin(), keys.end());
-            // crictl: values that look like JSON objects are nested, the
-            // rest are strings.
-            w.key("info");
-            w.begin_object();
+            // crictl: each key of the verbose info beside "status" (a
+            // server's JSON objects nested, the rest strings).
             for (const auto& k : keys) {
                 const std::string& v = info->at(k);
                 w.key(k);
@@ -158,12 +156,11 @@ std::string status_document(
                     json::Document d(v, "info \"" + k + "\"");
                     emit(w, d.root());
                 } else {
-                    std::string t = v;
-                    t.erase(std::remove(t.begin(), t.end(), '"'), t.end());
-                    w.string(t);
+                    // Go's strings.Trim(v, `"`): the quotes at the ends.
+                    size_t b = v.find_first_not_of('"'), e = v.find_last_not_of('"');
+                    w.string(b == std::string::npos ? "" : v.substr(b, e - b + 1));
                 }
             }
-            w.end_object();
         }
         w.end_object();
     }

@@ -22,6 +22,7 @@ BERTH_SRC=${BERTH_SRC:?BERTH_SRC must name the source tree}
 . "$BERTH_SRC/tests/e2e/lib.sh"
 . "$BERTH_SRC/tests/cri/containerd-cri.sh"
 
+ENDPOINT=${BERTHCTL_ENDPOINT:-}
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 [ -x "$BERTHCTL" ] || { echo "1..0 # SKIP $BERTHCTL is not built"; exit 0; }
 if [ -z "$ENDPOINT" ]; then
@@ -34,7 +35,6 @@ W=$(mktemp -d /tmp/berth-e2e-ctl.XXXXXX)
 CG=berth-e2e-ctl-$$
 BG=''     # background jobs
 PODS=''   # pod ids, for cleanup
-ENDPOINT=${BERTHCTL_ENDPOINT:-}
 HANDLER=${BERTHCTL_HANDLER:-}
 c() { "$BERTHCTL" -r "$ENDPOINT" -t 60s "$@"; }
 runtime_flag() { [ -n "$HANDLER" ] && echo "--runtime=$HANDLER"; }
@@ -167,7 +167,7 @@ python3 -c 'import json,sys; d=json.load(sys.stdin); assert [x["id"] for x in d[
 check "ps -o json" $? "$out"
 
 out=$(c inspect "$C" 2>&1)
-pid=$(python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["status"]; assert s["id"]==sys.argv[1] and s["state"]=="CONTAINER_RUNNING" and s["finishedAt"].startswith("0001"), d; print(d["info"]["pid"])' "$C" <<<"$out" 2>&1)
+pid=$(python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["status"]; assert s["id"]==sys.argv[1] and s["state"]=="CONTAINER_RUNNING" and s["finishedAt"].startswith("0001"), d; i=d.get("info", d); print(i["pid"])' "$C" <<<"$out" 2>&1)
 check "inspect: status running, info with the pid" $? "$out $pid"
 
 # ---- exec -s ---------------------------------------------------------------
