@@ -166,6 +166,18 @@ out=$(c ps -o json --no-trunc 2>&1)
 python3 -c 'import json,sys; d=json.load(sys.stdin); assert [x["id"] for x in d["containers"]]==[sys.argv[1]], d' "$C" <<<"$out" 2>&1
 check "ps -o json" $? "$out"
 
+# The bash completion (generated from berthctl's tables): verbs, a verb's
+# flags, and ids from the server the command line names.
+BC=${BERTHCTL_BASH_COMPLETION:-}
+if [ -n "$BC" ] && [ -f "$BC" ]; then
+    cw() { bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _berthctl; printf "%s\n" "${COMPREPLY[@]}"' _ "$BC" "$@"; }
+    v=$(cw "$BERTHCTL" insp | sort | tr '\n' ' '); f=$(cw "$BERTHCTL" logs --ti); i=$(cw "$BERTHCTL" -r "$ENDPOINT" stop "")
+    [ "$v" = "inspect inspecti inspectp " ] && [ "$f" = --timestamps ] && [ "$i" = "$C" ]
+    check "bash completion: verbs, flags, container ids from -r's server" $? "verbs '$v' flags '$f' ids '$i'"
+else
+    skip_check "bash completion" "BERTHCTL_BASH_COMPLETION is not set"
+fi
+
 out=$(c inspect "$C" 2>&1)
 pid=$(python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["status"]; assert s["id"]==sys.argv[1] and s["state"]=="CONTAINER_RUNNING" and s["finishedAt"].startswith("0001"), d; i=d.get("info", d); print(i["pid"])' "$C" <<<"$out" 2>&1)
 check "inspect: status running, info with the pid" $? "$out $pid"
