@@ -119,11 +119,54 @@ void emit(json::Writer& w, const json::Value& v) {
     }
 }
 
+// Compact JSON indented as Go's json.Indent(.., "", "  ") does: two
+// spaces, "key": value, empty objects and arrays kept as {} and [].
+std::string indent_json(const std::string& in) {
+    std::string out;
+    int depth = 0;
+    bool in_str = false;
+    auto newline = [&] { out += '\n' + std::string(static_cast<size_t>(depth) * 2, ' '); };
+    for (size_t i = 0; i < in.size(); ++i) {
+        char ch = in[i];
+        if (in_str) {
+            out += ch;
+            if (ch == '\\' && i + 1 < in.size()) out += in[++i];
+            else if (ch == '"') in_str = false;
+            continue;
+        }
+        switch (ch) {
+        case '"': in_str = true; out += ch; break;
+        case '{':
+        case '[':
+            if (i + 1 < in.size() && (in[i + 1] == '}' || in[i + 1] == ']')) {
+                out += ch;
+                out += in[++i];
+                break;
+            }
+            out += ch;
+            ++depth;
+            newline();
+            break;
+        case '}':
+        case ']':
+            --depth;
+            newline();
+            out += ch;
+            break;
+        case ',': out += ch; newline(); break;
+        case ':': out += ": "; break;
+        case ' ': case '\n': case '\t': case '\r': break;
+        default: out += ch;
+        }
+    }
+    return out;
+}
+
 } // namespace
 
 std::string json_with_times(const google::protobuf::Message& m, const std::map<std::string, int64_t>& times) {
     json::Document doc(to_json(m), "status");
-    json::Writer w(true);
+    json::Writer w;
     w.begin_object();
     for (const auto& [k, v] : doc.root().members()) {
         w.key(k);
@@ -136,7 +179,7 @@ std::string json_with_times(const google::protobuf::Message& m, const std::map<s
 
 std::string status_document(
     const std::vector<std::pair<std::string, const google::protobuf::Map<std::string, std::string>*>>& items) {
-    json::Writer w(true);
+    json::Writer w;
     if (items.size() != 1) w.begin_array();
     for (const auto& [status, info] : items) {
         w.begin_object();
@@ -165,7 +208,7 @@ std::string status_document(
         w.end_object();
     }
     if (items.size() != 1) w.end_array();
-    return w.str();
+    return indent_json(w.str());
 }
 
 int for_each_id(const std::vector<std::string>& ids, const std::function<void(const std::string&)>& f) {
