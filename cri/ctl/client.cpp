@@ -30,10 +30,14 @@ Format Args::format(Format def) const {
 }
 
 Client::Client(const Global& g) : g_(g) {
-    auto rt = grpc::CreateChannel(grpc_target(g.runtime_endpoint), grpc::InsecureChannelCredentials());
+    // kubelet's limit (16 MiB), so ExecSync output up to it arrives.
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(16 << 20);
+    args.SetMaxSendMessageSize(16 << 20);
+    auto rt = grpc::CreateCustomChannel(grpc_target(g.runtime_endpoint), grpc::InsecureChannelCredentials(), args);
     auto img = g.image_endpoint.empty() || g.image_endpoint == g.runtime_endpoint
                    ? rt
-                   : grpc::CreateChannel(grpc_target(g.image_endpoint), grpc::InsecureChannelCredentials());
+                   : grpc::CreateCustomChannel(grpc_target(g.image_endpoint), grpc::InsecureChannelCredentials(), args);
     rt_ = runtime::v1::RuntimeService::NewStub(rt);
     img_ = runtime::v1::ImageService::NewStub(img);
 }

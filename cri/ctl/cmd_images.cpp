@@ -201,16 +201,17 @@ int imagefsinfo(Client& c, const Args& a) {
 std::vector<Verb> image_verbs() {
     return {
         {"pull", "pull [OPTIONS] IMAGE", "Pull an image from a registry",
-         {{"creds", true}, {"auth", true}, {"username", true}, {"password", true}, {"pull-timeout", true},
-          {"pod-config", true}},
-         pull},
+         {{"creds", true, 0, "USERNAME[:PASSWORD] for the registry"}, {"auth", true, 0, "base64 of USERNAME[:PASSWORD] for the registry"}, {"username", true, 'u', "registry user name"}, {"password", true, 0, "registry password"}, {"pull-timeout", true, 0, "seconds a pull may take (0: no limit)"},
+          {"pod-config", true, 'p', "pod config file (accepted, unused)"}},
+         pull, Operand::image},
         {"images", "images [OPTIONS] [REPOSITORY[:TAG]]", "List images",
-         {{"quiet", false}, {"digests", false}, {"no-trunc", false}, {"output", true}, {"verbose", false}}, images},
+         {{"quiet", false, 'q', "only show image IDs"}, {"digests", false, 0, "show digests"}, {"no-trunc", false, 0, "show output without truncating the ID"},
+          {"output", true, 'o', "output format: json, yaml or table"}, {"verbose", false, 'v', "show verbose info"}}, images},
         {"inspecti", "inspecti [OPTIONS] IMAGE...", "Return the status of one or more images",
-         {{"output", true}, {"quiet", false}}, inspecti},
+         {{"output", true, 'o', "output format: json, yaml or table"}, {"quiet", false, 'q', "do not show verbose information"}}, inspecti, Operand::image},
         {"rmi", "rmi [OPTIONS] IMAGE...", "Remove one or more images",
-         {{"all", false}, {"prune", false}}, rmi},
-        {"imagefsinfo", "imagefsinfo [OPTIONS]", "Return image filesystem info", {{"output", true}}, imagefsinfo},
+         {{"all", false, 'a', "remove all images"}, {"prune", false, 'q', "remove all unused images"}}, rmi, Operand::image},
+        {"imagefsinfo", "imagefsinfo [OPTIONS]", "Return image filesystem info", {{"output", true, 'o', "output format: json, yaml or table"}}, imagefsinfo},
     };
 }
 

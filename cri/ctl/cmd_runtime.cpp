@@ -52,8 +52,8 @@ int info(Client& c, const Args& a) {
 
 std::vector<Verb> runtime_verbs() {
     return {
-        {"version", "version [OPTIONS]", "Display runtime version information", {{"output", true}}, version},
-        {"info", "info [OPTIONS]", "Display information of the container runtime", {{"output", true}}, info},
+        {"version", "version [OPTIONS]", "Display runtime version information", {{"output", true, 'o', "output format: json, yaml or table"}}, version},
+        {"info", "info [OPTIONS]", "Display information of the container runtime", {{"output", true, 'o', "output format: json, yaml or table"}}, info},
     };
 }
 

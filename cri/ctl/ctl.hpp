@@ -4,6 +4,7 @@
 
 #include "api.grpc.pb.h"
 
+#include <google/protobuf/map.h>
 #include <google/protobuf/message.h>
 
 #include <chrono>
@@ -40,6 +41,8 @@ public:
     runtime::v1::ImageService::Stub& images() { return *img_; }
     // A context with the global timeout (or `timeout` when given; 0: none).
     std::unique_ptr<grpc::ClientContext> context(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1)) const;
+    // The global timeout, for calls that add their own time to it.
+    std::chrono::milliseconds timeout() const { return g_.timeout; }
     // Throws Error naming the method and the server's message.
     static void check(const grpc::Status& st, const char* method);
 
@@ -58,15 +61,72 @@ void print_table(const std::vector<std::vector<std::string>>& rows);
 std::string human_size(uint64_t bytes);   // crictl's: "1.23MB"
 std::string truncate_id(const std::string& id, size_t n = 13);   // without "sha256:", n chars
 
+// A verb's flag: long name, whether it takes a value, crictl's one-letter
+// alias (0: none) and the help line.
+struct Flag {
+    const char* name;
+    bool value = false;
+    char short_name = 0;
+    const char* help = nullptr;
+};
+
+// What a verb's first operand names, for the shell completions.
+enum class Operand { none, pod, container, image, file };
+
 struct Verb {
     const char* name;
     const char* usage;
     const char* what;
-    std::vector<std::pair<std::string, bool>> flags;   // long name, takes a value (short names mapped in main)
+    std::vector<Flag> flags;
     std::function<int(Client&, const Args&)> run;
+    Operand operand = Operand::none;
+    // Flags end at the first operand (exec: the command's own flags follow).
+    bool flags_first = false;
 };
 
 std::vector<Verb> image_verbs();
 std::vector<Verb> runtime_verbs();
+std::vector<Verb> pod_verbs();         // cmd_pods.cpp
+std::vector<Verb> container_verbs();   // cmd_containers.cpp
+std::vector<Verb> exec_verbs();        // cmd_exec.cpp
+std::vector<Verb> logs_verbs();        // cmd_logs.cpp
+std::vector<Verb> stats_verbs();       // cmd_stats.cpp
+std::vector<Verb> events_verbs();      // cmd_events.cpp
+
+// Every verb, in the order help lists them (main.cpp).
+std::vector<Verb> all_verbs();
+// The global flags (main.cpp), for help and the completions.
+const std::vector<Flag>& global_flags();
+// `berthctl completion bash|zsh` (completion.cpp).
+std::string bash_completion();
+std::string zsh_completion();
+
+// Shared by the runtime verbs (util.cpp).
+// go-units' HumanDuration of now - ns, as crictl prints it: "5 minutes".
+std::string human_duration_since(int64_t unix_ns);
+// Go's time.RFC3339Nano in local time, as crictl prints timestamps.
+std::string rfc3339_nano(int64_t unix_ns);
+// --label k=v flags as a map; "incorrectly specified label" as crictl says.
+std::map<std::string, std::string> parse_labels(const Args& a);
+// Go's regexp.MatchString (a search, not a full match); "" matches all.
+bool matches_regex(const std::string& pattern, const std::string& s);
+int64_t int_flag(const Args& a, const std::string& name, int64_t def);
+// crictl's inspect/inspectp document: per id {"status": ..., and each key
+// of the verbose info map beside it (containerd's is "info")}, one object
+// alone or an array of them. Each item is json_with_times' status and the
+// response's info.
+std::string status_document(const std::vector<std::pair<std::string, const google::protobuf::Map<std::string, std::string>*>>& items);
+// to_json(m) with the named int64 nanosecond fields as RFC3339 strings
+// (crictl's marshalPodSandboxStatus/marshalContainerStatus).
+std::string json_with_times(const google::protobuf::Message& m, const std::map<std::string, int64_t>& times);
+// Runs each id through f; prints each failure (berthctl: ...) and returns 1
+// when any failed, as crictl's aggregated errors do.
+// The pods and containers the list flags select (--id, --name, --namespace,
+// --state, --label, --latest, --last; containers also --pod, --image, -a),
+// newest first: pods/inspectp (cmd_pods.cpp), ps/inspect/stop -a
+// (cmd_containers.cpp).
+std::vector<runtime::v1::PodSandbox> list_pods(Client& c, const Args& a);
+std::vector<runtime::v1::Container> list_containers(Client& c, const Args& a);
+int for_each_id(const std::vector<std::string>& ids, const std::function<void(const std::string&)>& f);
 
 } // namespace berth::ctl

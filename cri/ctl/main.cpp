@@ -12,39 +12,64 @@
 using namespace berth;
 using namespace berth::ctl;
 
-namespace {
+namespace berth::ctl {
 
 std::vector<Verb> all_verbs() {
-    auto v = runtime_verbs();
-    for (auto& x : image_verbs()) v.push_back(std::move(x));
+    std::vector<Verb> v;
+    for (auto part : {runtime_verbs, pod_verbs, container_verbs, exec_verbs, logs_verbs, stats_verbs, events_verbs,
+                      image_verbs})
+        for (auto& x : part()) v.push_back(std::move(x));
+    v.push_back({"completion", "completion [bash|zsh]", "Output shell completion code", {}, nullptr});
     return v;
 }
+
+const std::vector<Flag>& global_flags() {
+    static const std::vector<Flag> f = {
+        {"runtime-endpoint", true, 'r', "CRI socket (default unix:///run/berth/berthd.sock, or $CONTAINER_RUNTIME_ENDPOINT)"},
+        {"image-endpoint", true, 'i', "image service socket (default: the runtime endpoint, or $IMAGE_SERVICE_ENDPOINT)"},
+        {"timeout", true, 't', "per-call timeout, e.g. 2s, 500ms (default 2s)"},
+        {"debug", false, 'D', "debug output"},
+        {"help", false, 'h', "this help (berthctl help COMMAND for a command's)"},
+        {"version", false, 'v', "print the version"},
+    };
+    return f;
+}
+
+} // namespace berth::ctl
+
+namespace {
 
 std::string main_usage() {
     std::string s =
         "Usage: berthctl [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS...]\n"
         "A crictl-style client for berthd (or any CRI v1 server).\n\n"
-        "Global options:\n"
-        "  -r, --runtime-endpoint URL   CRI socket (default unix:///run/berth/berthd.sock, or $CONTAINER_RUNTIME_ENDPOINT)\n"
-        "  -i, --image-endpoint URL     image service socket (default: the runtime endpoint, or $IMAGE_SERVICE_ENDPOINT)\n"
-        "  -t, --timeout DURATION       per-call timeout, e.g. 2s, 500ms (default 2s; pulls: --pull-timeout)\n"
-        "  -D, --debug                  debug output\n"
-        "  -h, --help                   this help (berthctl help COMMAND for a command's)\n"
-        "  -v, --version                print the version\n\nCommands:\n";
+        "Global options:\n";
+    for (const auto& f : global_flags()) {
+        std::string n = std::string("  ") + (f.short_name ? std::string("-") + f.short_name + ", " : "    ") + "--" + f.name +
+                        (f.value ? " VALUE" : "");
+        n.resize(std::max<size_t>(n.size() + 1, 33), ' ');
+        s += n + (f.help ? f.help : "") + "\n";
+    }
+    s += "\nCommands:\n";
     for (const auto& v : all_verbs()) {
         std::string n = std::string("  ") + v.name;
         n.resize(16, ' ');
         s += n + v.what + "\n";
     }
+    s += "  help            Show the help of a command\n";
     return s;
 }
 
 std::string verb_usage(const Verb& v) {
-    std::string s = std::string("Usage: berthctl ") + v.usage + "\n" + v.what + "\n";
-    if (!v.flags.empty()) {
-        s += "\nOptions:\n";
-        for (const auto& [name, value] : v.flags) s += "  --" + name + (value ? " VALUE" : "") + "\n";
-    }
+    std::string s = std::string("Usage: berthctl ") + v.usage + "\n" + v.what + "\n\nOptions:\n";
+    auto line = [&](const Flag& f) {
+        std::string n = std::string("  ") + (f.short_name ? std::string("-") + f.short_name + ", " : "    ") + "--" + f.name +
+                        (f.value ? " VALUE" : "");
+        n.resize(std::max<size_t>(n.size() + 1, 30), ' ');
+        s += n + (f.help ? f.help : "") + "\n";
+    };
+    for (const auto& f : v.flags) line(f);
+    line(Flag{"help", false, 'h', "show this help"});
     return s;
 }
 
@@ -58,21 +83,22 @@ std::chrono::milliseconds parse_duration(const std::string& s) {
     return std::chrono::milliseconds(static_cast<long long>(ms));
 }
 
-// A verb's short flags, as crictl spells them.
-std::string long_for(const std::string& verb, char c) {
-    switch (c) {
-    case 'q': return verb == "rmi" ? "prune" : "quiet";
-    case 'o': return "output";
-    case 'a': return "all";
-    case 'u': return "username";
-    case 'v': return "verbose";
-    default: return "";
-    }
-}
-
 Args parse_verb_args(const Verb& v, int argc, char** argv, int i, bool& help) {
     Args a;
     help = false;
+    auto by_long = [&](const std::string& n) -> const Flag* {
+        for (const auto& f : v.flags)
+            if (n == f.name) return &f;
+        return nullptr;
+    };
+    auto by_short = [&](char c) -> const Flag* {
+        for (const auto& f : v.flags)
+            if (f.short_name == c) return &f;
+        return nullptr;
+    };
+    auto unknown = [&](const std::string& s) {
+        return Error(EINVAL, std::string(v.name) + ": unknown flag " + s + "; see berthctl " + v.name + " --help");
+    };
     for (; i < argc; ++i) {
         std::string s = argv[i];
         if (s == "--") {
@@ -81,33 +107,49 @@ Args parse_verb_args(const Verb& v, int argc, char** argv, int i, bool& help) {
         }
         if (s.size() < 2 || s[0] != '-') {
             a.pos.push_back(s);
+            if (v.flags_first) {
+                for (++i; i < argc; ++i) a.pos.push_back(argv[i]);
+                break;
+            }
             continue;
         }
         if (s == "-h" || s == "--help") {
             help = true;
             continue;
         }
-        std::string name, value;
-        bool has_value = false;
         if (s[1] == '-') {
-            name = s.substr(2);
+            std::string name = s.substr(2), value;
+            bool has_value = false;
             if (auto eq = name.find('='); eq != std::string::npos) {
                 value = name.substr(eq + 1);
                 name = name.substr(0, eq);
                 has_value = true;
             }
-        } else {
-            if (s.size() != 2) throw Error(EINVAL, std::string(v.name) + ": unknown flag " + s);
-            name = long_for(v.name, s[1]);
+            const Flag* f = by_long(name);
+            if (!f) throw unknown(s);
+            if (f->value && !has_value) {
+                if (i + 1 >= argc) throw Error(EINVAL, std::string(v.name) + ": flag " + s + " needs a value");
+                value = argv[++i];
+            }
+            a.flags[f->name].push_back(f->value ? value : "true");
+            continue;
         }
-        auto f = std::find_if(v.flags.begin(), v.flags.end(), [&](const auto& x) { return x.first == name; });
-        if (name.empty() || f == v.flags.end())
-            throw Error(EINVAL, std::string(v.name) + ": unknown flag " + s + "; see berthctl help " + v.name);
-        if (f->second && !has_value) {
-            if (i + 1 >= argc) throw Error(EINVAL, std::string(v.name) + ": flag " + s + " needs a value");
-            value = argv[++i];
+        // -a, -aq (crictl's short option handling), -n2 or -n 2.
+        for (size_t k = 1; k < s.size(); ++k) {
+            const Flag* f = by_short(s[k]);
+            if (!f) throw unknown(s.size() == 2 ? s : s + " (-" + s[k] + ")");
+            if (!f->value) {
+                a.flags[f->name].push_back("true");
+                continue;
+            }
+            std::string value = s.substr(k + 1);
+            if (value.empty()) {
+                if (i + 1 >= argc) throw Error(EINVAL, std::string(v.name) + ": flag -" + s[k] + " needs a value");
+                value = argv[++i];
+            }
+            a.flags[f->name].push_back(value);
+            break;
         }
-        a.flags[name].push_back(f->second ? value : "true");
     }
     return a;
 }
@@ -143,6 +185,13 @@ int real_main(int argc, char** argv) {
     }
     std::string verb = argv[i++];
     auto verbs = all_verbs();
+    if (verb == "completion") {
+        std::string shell = i < argc ? argv[i] : "bash";
+        if (shell == "bash") std::fputs(bash_completion().c_str(), stdout);
+        else if (shell == "zsh") std::fputs(zsh_completion().c_str(), stdout);
+        else throw Error(EINVAL, "completion: unknown shell \"" + shell + "\" (bash or zsh)");
+        return 0;
+    }
     if (verb == "help") {
         if (i >= argc) {
             std::fputs(main_usage().c_str(), stdout);

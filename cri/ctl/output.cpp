@@ -13,6 +13,7 @@ std::string to_json(const google::protobuf::Message& m) {
     google::protobuf::util::JsonPrintOptions o;
     o.add_whitespace = true;
     o.preserve_proto_field_names = false;   // crictl prints the lowerCamel names
+    o.always_print_primitive_fields = true;   // and every field (protojson EmitDefaultValues)
     std::string out;
     auto st = google::protobuf::util::MessageToJsonString(m, &out, o);
     if (!st.ok()) throw Error(EINVAL, "cannot print the answer as JSON: " + std::string(st.message()));
