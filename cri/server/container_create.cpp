@@ -122,6 +122,7 @@ void create_container(Daemon& d, const runtime::v1::CreateContainerRequest& req,
         ho.default_seccomp = handler.seccomp_profile.empty() ? d.cfg.runtime.seccomp_profile : handler.seccomp_profile;
         ho.cdi_spec_dirs = d.cfg.runtime.cdi_spec_dirs;
         spec::Config spec = build_container_spec(pc, cc, ho);
+        if (spec.linux) rec.set_cgroups_path(spec.linux->cgroupsPath);
 
         std::string bundle = d.bundle_dir(pod_id, id);
         if (::mkdir(bundle.c_str(), 0711) < 0) throw_errno("create " + bundle);

@@ -10,6 +10,7 @@
 #include "ttrpc_client.hpp"
 
 #include <signal.h>
+#include <dirent.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,25 +40,10 @@ ShimSpawn spawn_params(const Daemon& d, const std::string& pod_id) {
     return s;
 }
 
-// The container's cgroup, from its bundle, for the OOM check.
-std::string cgroups_path(const Daemon& d, const ContainerRecord& c) {
-    try {
-        std::string text = read_file(d.bundle_dir(c.pod_id(), c.id()) + "/config.json");
-        auto at = text.find("\"cgroupsPath\"");
-        if (at == std::string::npos) return "";
-        auto q1 = text.find('"', text.find(':', at) + 1);
-        auto q2 = text.find('"', q1 + 1);
-        if (q1 == std::string::npos || q2 == std::string::npos) return "";
-        return text.substr(q1 + 1, q2 - q1 - 1);
-    } catch (const Error&) {
-        return "";
-    }
-}
-
 // Whether the kernel's OOM killer killed a process of the container's
 // cgroup: memory.events (v2) or memory.oom_control (v1) count oom_kill.
-bool oom_killed(const Daemon& d, const ContainerRecord& c) {
-    std::string path = cgroups_path(d, c);
+bool oom_killed(const Daemon&, const ContainerRecord& c) {
+    const std::string& path = c.cgroups_path();
     if (path.empty() || path.find(':') != std::string::npos) return false;
     for (const std::string& f : {"/sys/fs/cgroup" + path + "/memory.events", "/sys/fs/cgroup/memory" + path + "/memory.oom_control"}) {
         std::ifstream in(f);
@@ -204,6 +190,21 @@ void detach_mounts_under(const std::string& dir) {
             log::warn("detach " + t + ": " + std::strerror(errno));
 }
 
+// The pod cgroup berthd named (its containers' cgroups are gone with
+// them): its dir in each hierarchy, when empty.
+void remove_cgroup_dirs(const std::string& path) {
+    if (path.empty() || path.find("..") != std::string::npos) return;
+    std::vector<std::string> dirs = {"/sys/fs/cgroup" + path};
+    if (DIR* d = ::opendir("/sys/fs/cgroup")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') dirs.push_back(std::string("/sys/fs/cgroup/") + e->d_name + path);
+        ::closedir(d);
+    }
+    for (const auto& dir : dirs)
+        if (::rmdir(dir.c_str()) < 0 && errno != ENOENT && errno != ENOTDIR)
+            log::warn("remove cgroup " + dir + ": " + std::strerror(errno));
+}
+
 } // namespace
 
 void teardown_pod(Daemon& d, const PodRecord& p) {
@@ -239,6 +240,7 @@ void teardown_pod(Daemon& d, const PodRecord& p) {
             ::kill(static_cast<pid_t>(p.init_pid()), SIGKILL);
     }
     detach_mounts_under(d.pod_dir(p.id()));
+    if (p.own_cgroup()) remove_cgroup_dirs(p.cgroup_parent());
     std::error_code ec;
     std::filesystem::remove_all(d.pod_dir(p.id()), ec);
     if (ec) log::warn("pod " + p.id() + ": remove " + d.pod_dir(p.id()) + ": " + ec.message());

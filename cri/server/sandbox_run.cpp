@@ -114,7 +114,13 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
     rec.set_state(runtime::v1::SANDBOX_NOTREADY);
     rec.set_creating(true);
     std::string parent = cfg.linux().cgroup_parent();
-    if (parent.empty()) parent = handler.cgroup_parent.empty() ? d.cfg.runtime.cgroup_parent : handler.cgroup_parent;
+    if (parent.empty()) {
+        // No kubelet to make the pod's cgroup: one of its own under the
+        // handler's (or berthd's) parent, removed with the pod.
+        parent = (handler.cgroup_parent.empty() ? d.cfg.runtime.cgroup_parent : handler.cgroup_parent) + "/pod-" +
+                 id.substr(0, 16);
+        rec.set_own_cgroup(true);
+    }
     rec.set_cgroup_parent(parent);
     auto lock = d.pods.locks(id);
     std::unique_lock l(lock->mu);
