@@ -185,6 +185,12 @@ berth::shim::v1::ExecSyncResponse PodShim::exec_sync(const berth::shim::v1::Exec
                                                     "ExecSync");
 }
 
+void PodShim::reopen_log(const std::string& id) {
+    berth::shim::v1::ReopenLogRequest r;
+    r.set_id(id);
+    call("berth.shim.v1.Monitor", "ReopenLog", r.SerializeAsString(), call_timeout);
+}
+
 uint32_t PodShim::create(const berth::task::CreateTaskRequest& r) {
     return parse<berth::task::CreateTaskResponse>(call(task_service, "Create", r.SerializeAsString(), call_timeout),
                                                   "Create")

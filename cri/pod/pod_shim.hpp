@@ -7,6 +7,7 @@
 // time; a unix connect costs tens of microseconds.
 #pragma once
 
+#include "monitor.pb.h"
 #include "pod.pb.h"
 #include "task.pb.h"
 
@@ -48,6 +49,9 @@ public:
     void unpin(const std::string& dir);
     berth::shim::v1::ExecSyncResponse exec_sync(const berth::shim::v1::ExecSyncRequest& r,
                                                 std::chrono::milliseconds timeout);
+
+    // Monitor service: close and reopen a container's k8s-file log.
+    void reopen_log(const std::string& id);
 
     // Task service.
     uint32_t create(const berth::task::CreateTaskRequest& r);

@@ -116,6 +116,31 @@ grpc::Status RuntimeServiceV1::ExecSync(grpc::ServerContext* ctx, const ExecSync
     return guarded("ExecSync", [&] { exec_sync(d_, *ctx, *req, *resp); });
 }
 
+grpc::Status RuntimeServiceV1::ContainerStats(grpc::ServerContext*, const ContainerStatsRequest* req,
+                                              ContainerStatsResponse* resp) {
+    return guarded("ContainerStats", [&] { container_stats(d_, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::ListContainerStats(grpc::ServerContext*, const ListContainerStatsRequest* req,
+                                                  ListContainerStatsResponse* resp) {
+    return guarded("ListContainerStats", [&] { list_container_stats(d_, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::PodSandboxStats(grpc::ServerContext*, const PodSandboxStatsRequest* req,
+                                               PodSandboxStatsResponse* resp) {
+    return guarded("PodSandboxStats", [&] { pod_sandbox_stats(d_, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::ListPodSandboxStats(grpc::ServerContext*, const ListPodSandboxStatsRequest* req,
+                                                   ListPodSandboxStatsResponse* resp) {
+    return guarded("ListPodSandboxStats", [&] { list_pod_sandbox_stats(d_, *req, *resp); });
+}
+
+grpc::Status RuntimeServiceV1::ReopenContainerLog(grpc::ServerContext*, const ReopenContainerLogRequest* req,
+                                                  ReopenContainerLogResponse*) {
+    return guarded("ReopenContainerLog", [&] { reopen_container_log(d_, *req); });
+}
+
 grpc::Status RuntimeServiceV1::Exec(grpc::ServerContext*, const ExecRequest*, ExecResponse*) {
     return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                         "Exec: streaming exec is not served by this berthd yet; use ExecSync (berthctl exec -s)");

@@ -48,6 +48,11 @@ public:
     grpc::Status ListContainers(grpc::ServerContext*, const runtime::v1::ListContainersRequest*, runtime::v1::ListContainersResponse*) override;
     grpc::Status ContainerStatus(grpc::ServerContext*, const runtime::v1::ContainerStatusRequest*, runtime::v1::ContainerStatusResponse*) override;
     grpc::Status ExecSync(grpc::ServerContext*, const runtime::v1::ExecSyncRequest*, runtime::v1::ExecSyncResponse*) override;
+    grpc::Status ContainerStats(grpc::ServerContext*, const runtime::v1::ContainerStatsRequest*, runtime::v1::ContainerStatsResponse*) override;
+    grpc::Status ListContainerStats(grpc::ServerContext*, const runtime::v1::ListContainerStatsRequest*, runtime::v1::ListContainerStatsResponse*) override;
+    grpc::Status PodSandboxStats(grpc::ServerContext*, const runtime::v1::PodSandboxStatsRequest*, runtime::v1::PodSandboxStatsResponse*) override;
+    grpc::Status ListPodSandboxStats(grpc::ServerContext*, const runtime::v1::ListPodSandboxStatsRequest*, runtime::v1::ListPodSandboxStatsResponse*) override;
+    grpc::Status ReopenContainerLog(grpc::ServerContext*, const runtime::v1::ReopenContainerLogRequest*, runtime::v1::ReopenContainerLogResponse*) override;
     grpc::Status Exec(grpc::ServerContext*, const runtime::v1::ExecRequest*, runtime::v1::ExecResponse*) override;
     grpc::Status Attach(grpc::ServerContext*, const runtime::v1::AttachRequest*, runtime::v1::AttachResponse*) override;
     grpc::Status PortForward(grpc::ServerContext*, const runtime::v1::PortForwardRequest*, runtime::v1::PortForwardResponse*) override;

@@ -33,6 +33,15 @@ void container_status(Daemon& d, const runtime::v1::ContainerStatusRequest& req,
 void exec_sync(Daemon& d, grpc::ServerContext& ctx, const runtime::v1::ExecSyncRequest& req,
                runtime::v1::ExecSyncResponse& resp);
 
+void container_stats(Daemon& d, const runtime::v1::ContainerStatsRequest& req, runtime::v1::ContainerStatsResponse& resp);
+void list_container_stats(Daemon& d, const runtime::v1::ListContainerStatsRequest& req,
+                          runtime::v1::ListContainerStatsResponse& resp);
+void pod_sandbox_stats(Daemon& d, const runtime::v1::PodSandboxStatsRequest& req,
+                       runtime::v1::PodSandboxStatsResponse& resp);
+void list_pod_sandbox_stats(Daemon& d, const runtime::v1::ListPodSandboxStatsRequest& req,
+                            runtime::v1::ListPodSandboxStatsResponse& resp);
+void reopen_container_log(Daemon& d, const runtime::v1::ReopenContainerLogRequest& req);
+
 void runtime_status(Daemon& d, const runtime::v1::StatusRequest& req, runtime::v1::StatusResponse& resp);
 void runtime_config(Daemon& d, runtime::v1::RuntimeConfigResponse& resp);
 

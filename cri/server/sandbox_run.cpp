@@ -5,6 +5,7 @@
 #include "error.hpp"
 #include "file_util.hpp"
 #include "log.hpp"
+#include "pod_files.hpp"
 
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -33,49 +34,6 @@ void check_sysctls(const runtime::v1::PodSandboxConfig& cfg, bool own_net, bool 
         if (ipc && !own_ipc)
             throw Error(EINVAL, "config.linux.sysctls: " + k + " needs the pod's own IPC namespace (not host IPC)");
     }
-}
-
-// Interim until cri/pod/pod_files lands: hostname, hosts, resolv.conf.
-void write_pod_files(const runtime::v1::PodSandboxConfig& cfg, const std::string& dir) {
-    const bool host_net = cfg.linux().security_context().namespace_options().network() == runtime::v1::NODE;
-    std::string hostname = cfg.hostname();
-    if (host_net || hostname.empty()) {
-        char buf[256] = {};
-        ::gethostname(buf, sizeof buf - 1);
-        hostname = buf;
-    }
-    write_file_atomic(dir + "/hostname", hostname + "\n", 0644);
-    std::string hosts;
-    if (host_net) {
-        try {
-            hosts = read_file("/etc/hosts");
-        } catch (const Error&) {
-        }
-    } else {
-        hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-    }
-    write_file_atomic(dir + "/hosts", hosts, 0644);
-    std::string resolv;
-    const auto& dns = cfg.dns_config();
-    if (dns.servers_size() + dns.searches_size() + dns.options_size() == 0) {
-        try {
-            resolv = read_file("/etc/resolv.conf");
-        } catch (const Error&) {
-        }
-    } else {
-        for (const auto& s : dns.servers()) resolv += "nameserver " + s + "\n";
-        if (dns.searches_size()) {
-            resolv += "search";
-            for (const auto& s : dns.searches()) resolv += " " + s;
-            resolv += "\n";
-        }
-        if (dns.options_size()) {
-            resolv += "options";
-            for (const auto& s : dns.options()) resolv += " " + s;
-            resolv += "\n";
-        }
-    }
-    write_file_atomic(dir + "/resolv.conf", resolv, 0644);
 }
 
 void require(bool ok, const std::string& field) {
@@ -134,7 +92,7 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
         if (::mkdir((dir + "/ns").c_str(), 0711) < 0) throw_errno("create " + dir + "/ns");
         if (::mkdir((dir + "/containers").c_str(), 0711) < 0) throw_errno("create " + dir + "/containers");
         write_file_atomic(dir + "/log", "", 0600);   // the shim's log
-        write_pod_files(cfg, dir);
+        write_pod_files(dir, cfg);
         if (own_ipc) {
             // The pod's /dev/shm, as containerd's sandbox shm: one tmpfs its
             // containers share, kept out of the host's.
