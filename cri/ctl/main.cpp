@@ -17,6 +17,7 @@ namespace {
 std::vector<Verb> all_verbs() {
     auto v = runtime_verbs();
     for (auto& x : image_verbs()) v.push_back(std::move(x));
+    for (auto& x : archive_verbs()) v.push_back(std::move(x));
     return v;
 }
 
@@ -63,6 +64,7 @@ std::string long_for(const std::string& verb, char c) {
     switch (c) {
     case 'q': return verb == "rmi" ? "prune" : "quiet";
     case 'o': return "output";
+    case 'i': return verb == "load" ? "input" : "";
     case 'a': return "all";
     case 'u': return "username";
     case 'v': return "verbose";

@@ -157,11 +157,13 @@ int run(const Config& cfg) {
     d.request_gc();   // what a crash left: ingests, half-unpacked layers
     ImageServiceV1 images(d);
     RuntimeServiceV1 runtime(d);
+    ImagesV1 berth_images(d);   // berth.v1: load, save, pull with progress
 
     grpc::ServerBuilder b;
     if (activated < 0) b.AddListeningPort("unix:" + cfg.listen, grpc::InsecureServerCredentials());
     b.RegisterService(&images);
     b.RegisterService(&runtime);
+    b.RegisterService(&berth_images);
     b.SetMaxReceiveMessageSize(16 << 20);
     // The socket is made 0660 from the start (no window with the umask's bits).
     mode_t old = ::umask(0117);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "api.grpc.pb.h"
+#include "berth.grpc.pb.h"
 #include "daemon.hpp"
 
 namespace berth::cri {
@@ -35,6 +36,22 @@ public:
                          runtime::v1::VersionResponse*) override;
     grpc::Status Status(grpc::ServerContext*, const runtime::v1::StatusRequest*,
                         runtime::v1::StatusResponse*) override;
+
+private:
+    Daemon& d_;
+};
+
+// berthd's own berth.v1.Images (cri/proto/berth.proto): archives in and
+// out, and a pull that streams its progress.
+class ImagesV1 final : public berth::v1::Images::Service {
+public:
+    explicit ImagesV1(Daemon& d) : d_(d) {}
+    grpc::Status Load(grpc::ServerContext*, grpc::ServerReader<berth::v1::LoadChunk>*,
+                      berth::v1::LoadResponse*) override;
+    grpc::Status Save(grpc::ServerContext*, const berth::v1::SaveRequest*,
+                      grpc::ServerWriter<berth::v1::SaveChunk>*) override;
+    grpc::Status Pull(grpc::ServerContext*, const runtime::v1::PullImageRequest*,
+                      grpc::ServerWriter<berth::v1::PullProgress>*) override;
 
 private:
     Daemon& d_;
