@@ -39,9 +39,9 @@ std::string quoted(std::string_view s) {
     return "\"" + q + (s.size() > 200 ? "...\"" : "\"");
 }
 
-// A member name or a path written in manifest.json, relative to the
-// archive's top: "." and empty components dropped, ".." applied. nullopt
-// when it climbs out.
+// A path written in manifest.json, or a link's target joined to its
+// directory, relative to the archive's top: "." and empty components
+// dropped, ".." applied. nullopt when it climbs out.
 std::optional<std::string> clean_path(std::string_view p) {
     std::vector<std::string_view> parts;
     size_t i = 0;
@@ -63,6 +63,21 @@ std::optional<std::string> clean_path(std::string_view p) {
         out += c;
     }
     return out;
+}
+
+// A member's name as the tar writes it, checked: every name in an archive
+// is hostile, so an absolute one or one with a ".." component (which tar -x
+// would strip or follow out of its directory) refuses the archive. `what`
+// says which name ("member", "hard link target") for the error.
+std::string member_name(std::string_view raw, const std::string& what) {
+    if (!raw.empty() && raw[0] == '/') bad(what + " " + quoted(raw) + ": an absolute path");
+    for (size_t i = 0; i <= raw.size();) {
+        size_t j = raw.find('/', i);
+        if (j == std::string_view::npos) j = raw.size();
+        if (raw.substr(i, j - i) == "..") bad(what + " " + quoted(raw) + ": a path with \"..\"");
+        i = j + 1;
+    }
+    return *clean_path(raw);
 }
 
 // ---- reading a tar (any of libarchive's built-in compressions) from an fd
@@ -93,6 +108,9 @@ public:
         if (rc == ARCHIVE_EOF) return nullptr;
         if (rc < ARCHIVE_WARN) fail();
         ++ordinal_;
+        const char* n = archive_entry_pathname(e);
+        if (!n) n = archive_entry_pathname_utf8(e);
+        name_ = n ? n : "";
         return e;
     }
     size_t ordinal() const { return ordinal_; }
@@ -104,9 +122,12 @@ public:
     }
 
 private:
+    // Names the member being read, or the last one read before a bad header.
     [[noreturn]] void fail() {
         const char* s = archive_error_string(a_);
-        bad(std::string("the archive is not a readable tar: ") + (s ? s : "unknown error"));
+        std::string where;
+        if (ordinal_) where = " (at member " + std::to_string(ordinal_) + " " + quoted(name_) + ")";
+        bad(std::string("the archive is not a readable tar") + where + ": " + (s ? s : "unknown error"));
     }
     static la_ssize_t read_cb(archive* a, void* ud, const void** out) {
         auto* r = static_cast<TarReader*>(ud);
@@ -134,6 +155,7 @@ private:
     std::vector<char> buf_;
     archive* a_ = nullptr;
     size_t ordinal_ = 0;
+    std::string name_;
 };
 
 std::string entry_name(archive_entry* e) {
@@ -145,16 +167,30 @@ std::string entry_name(archive_entry* e) {
 // ---- pass one: every member hashed, small JSON documents kept
 
 struct Member {
-    enum class Kind { file, symlink, hardlink } kind = Kind::file;
+    enum class Kind { file, dir, symlink, hardlink } kind = Kind::file;
     size_t ordinal = 0;
     std::string name;
-    std::string target;   // links: a symlink's as written, a hardlink's cleaned
+    std::string target;   // links: the member it leads to (cleaned, inside the archive)
     int64_t size = 0;
     std::string digest;
     std::string head;     // the first bytes (compression magic)
     std::optional<std::string> doc;
 };
 
+std::string_view type_name(mode_t t) {
+    switch (t) {
+    case AE_IFCHR: return "a character device";
+    case AE_IFBLK: return "a block device";
+    case AE_IFIFO: return "a FIFO";
+    case AE_IFSOCK: return "a socket";
+    default: return "of an unknown type";
+    }
+}
+
+// Every member checked and hashed. Names never touch the file system, but
+// the archive is refused as tar -x would be hurt by it: a name absolute or
+// with "..", a link leading out of the archive, a member under a link or a
+// file (a path through a symlink), a device or FIFO.
 class Members {
 public:
     Members(int fd, const ArchiveOptions& o) {
@@ -164,21 +200,29 @@ public:
         while (archive_entry* e = r.next()) {
             if (r.ordinal() > o.max_members)
                 bad("the archive has more than " + std::to_string(o.max_members) + " members");
-            auto name = clean_path(entry_name(e));
-            if (!name || name->empty()) continue;   // outside the archive: nothing can name it
+            std::string raw = entry_name(e);
+            std::string what = "member " + quoted(raw);
             Member m;
             m.ordinal = r.ordinal();
-            m.name = *name;
+            m.name = member_name(raw, "member");
+            if (m.name.empty()) continue;   // "." or "./": the top itself
+            mode_t type = archive_entry_filetype(e);
             if (const char* hl = archive_entry_hardlink(e)) {
-                auto t = clean_path(hl);
-                if (!t) continue;
                 m.kind = Member::Kind::hardlink;
-                m.target = *t;
-            } else if (archive_entry_filetype(e) == AE_IFLNK) {
+                m.target = member_name(hl, what + ": hard link target");
+                if (m.target.empty()) bad(what + ": a hard link to the archive's top");
+            } else if (type == AE_IFLNK) {
                 const char* t = archive_entry_symlink(e);
+                std::string target = t ? t : "";
                 m.kind = Member::Kind::symlink;
-                m.target = t ? t : "";
-            } else if (archive_entry_filetype(e) == AE_IFREG) {
+                auto slash = m.name.rfind('/');
+                auto joined = clean_path((slash == std::string::npos ? "" : m.name.substr(0, slash + 1)) + target);
+                if (target.empty() || target[0] == '/' || !joined || joined->empty())
+                    bad(what + ": a symlink to " + quoted(target) + ", outside the archive");
+                m.target = *joined;
+            } else if (type == AE_IFDIR) {
+                m.kind = Member::Kind::dir;
+            } else if (type == AE_IFREG) {
                 bool keep = archive_entry_size(e) <= static_cast<int64_t>(o.max_document_bytes);
                 std::string doc;
                 Sha256 h;
@@ -206,16 +250,32 @@ public:
                     m.doc = std::move(doc);
                 }
             } else {
-                continue;   // directories and the rest
+                bad(what + ": " + std::string(type_name(type)) +
+                    "; an image archive holds only files, directories and links");
             }
             by_name_[m.name] = std::move(m);   // a later member of a name wins, as with tar -x
         }
+        // A member under a symlink, a hard link or a file: tar -x would write
+        // through the link (or fail); refused whatever the order.
+        for (const auto& [name, m] : by_name_) {
+            for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+                auto it = by_name_.find(name.substr(0, slash));
+                if (it == by_name_.end() || it->second.kind == Member::Kind::dir) continue;
+                bad("member " + quoted(name) + ": its parent " + quoted(it->first) + " is " +
+                    (it->second.kind == Member::Kind::symlink ? "a symlink"
+                     : it->second.kind == Member::Kind::hardlink ? "a hard link" : "a file") +
+                    ", not a directory");
+            }
+        }
     }
 
-    bool has(const std::string& name) const { return by_name_.count(name) != 0; }
+    bool has(const std::string& name) const {
+        auto it = by_name_.find(name);
+        return it != by_name_.end() && it->second.kind != Member::Kind::dir;
+    }
 
     // The file `ref` names (a path as manifest.json writes it), through
-    // links, never leaving the archive. `what` names the field for errors.
+    // links (each already known to stay inside). `what` names the field.
     const Member& resolve(const std::string& ref, const std::string& what) const {
         if (ref.empty()) bad(what + ": empty path");
         auto outside = [&] { bad(what + ": " + quoted(ref) + " is outside the archive"); };
@@ -228,21 +288,14 @@ public:
             if (it == by_name_.end()) bad(what + ": " + quoted(ref) + " is not in the archive");
             const Member& m = it->second;
             if (m.kind == Member::Kind::file) return m;
-            if (m.kind == Member::Kind::hardlink) {
-                name = m.target;
-                continue;
-            }
-            if (m.target.empty() || m.target[0] == '/') outside();
-            auto slash = name.rfind('/');
-            auto t = clean_path((slash == std::string::npos ? "" : name.substr(0, slash + 1)) + m.target);
-            if (!t || t->empty()) outside();
-            name = *t;
+            if (m.kind == Member::Kind::dir) bad(what + ": " + quoted(ref) + " is a directory");
+            name = m.target;
         }
         bad(what + ": " + quoted(ref) + ": too many levels of links");
     }
 
     const std::string& doc(const Member& m, const std::string& what) const {
-        if (!m.doc) bad(what + ": " + m.name + " is not a JSON document (of at most 4 MiB)");
+        if (!m.doc) bad(what + ": " + quoted(m.name) + " is not a JSON document (of at most 4 MiB)");
         return *m.doc;
     }
 

@@ -184,8 +184,10 @@ Test(image_archive, not_a_tar) {
 Test(image_archive, truncated_tar) {
     Docker x;
     std::string t = lt::plain(x.entries());
-    auto why = refusal(t.substr(0, 1536 + 100));   // inside the second member's data
-    cr_assert(!why.empty());
+    auto at = t.find(kLayerPlain);   // cut inside abc/layer.tar's data
+    cr_assert(at != std::string::npos);
+    auto why = refusal(t.substr(0, at + 100));
+    cr_assert(has(why, "not a readable tar (at member 3 \"abc/layer.tar\")"), "%s", why.c_str());
 }
 
 Test(image_archive, docker_paths_outside_the_archive) {
@@ -206,10 +208,56 @@ Test(image_archive, docker_paths_outside_the_archive) {
     why = refusal(lt::plain({lt::file(x.cfg_name, x.config), lt::symlink("abc/layer.tar", "/etc/passwd"),
                              lt::file("manifest.json", x.manifest(x.cfg_name, "abc/layer.tar"))}));
     cr_assert(has(why, "outside the archive"), "%s", why.c_str());
-    // A member named with ".." is never found by a name inside.
-    why = refusal(lt::plain({lt::file(x.cfg_name, x.config), lt::file("../abc/layer.tar", kLayerPlain),
-                             lt::file("manifest.json", x.manifest(x.cfg_name, "abc/layer.tar"))}));
-    cr_assert(has(why, "is not in the archive"), "%s", why.c_str());
+}
+
+// Every name in the archive is hostile: members named out of it, members
+// reached through a link, links leading out, devices. Each refuses the
+// whole archive, naming the member, even when nothing refers to it.
+Test(image_archive, hostile_member_names_refuse_the_archive) {
+    Docker x;
+    auto with = [&](std::vector<lt::Entry> extra) {
+        auto e = x.entries();
+        for (auto& m : extra) e.push_back(std::move(m));
+        return lt::plain(e);
+    };
+    auto why = refusal(with({lt::file("../escape", "x")}));
+    cr_assert(has(why, "member \"../escape\": a path with \"..\""), "%s", why.c_str());
+    why = refusal(with({lt::file("abc/../../escape", "x")}));
+    cr_assert(has(why, "member \"abc/../../escape\"") && has(why, "\"..\""), "%s", why.c_str());
+    why = refusal(with({lt::file("/etc/cron.d/x", "x")}));
+    cr_assert(has(why, "member \"/etc/cron.d/x\": an absolute path"), "%s", why.c_str());
+    // A symlinked path: tar -x would write "evil/passwd" through the link.
+    why = refusal(with({lt::symlink("evil", "abc"), lt::file("evil/passwd", "x")}));
+    cr_assert(has(why, "member \"evil/passwd\": its parent \"evil\" is a symlink"), "%s", why.c_str());
+    // The same with the link after the file.
+    why = refusal(with({lt::file("evil/passwd", "x"), lt::symlink("evil", "abc")}));
+    cr_assert(has(why, "its parent \"evil\" is a symlink"), "%s", why.c_str());
+    why = refusal(with({lt::file("f", "x"), lt::file("f/g", "y")}));
+    cr_assert(has(why, "its parent \"f\" is a file"), "%s", why.c_str());
+    // Links leading out, though nothing names them.
+    why = refusal(with({lt::symlink("up", "../../etc")}));
+    cr_assert(has(why, "member \"up\": a symlink to \"../../etc\", outside the archive"), "%s", why.c_str());
+    why = refusal(with({lt::symlink("abs", "/etc/shadow")}));
+    cr_assert(has(why, "member \"abs\": a symlink to \"/etc/shadow\""), "%s", why.c_str());
+    why = refusal(with({lt::hardlink("hl", "../etc/shadow")}));
+    cr_assert(has(why, "member \"hl\": hard link target \"../etc/shadow\": a path with"), "%s", why.c_str());
+    why = refusal(with({lt::hardlink("hl", "/etc/shadow")}));
+    cr_assert(has(why, "hard link target \"/etc/shadow\": an absolute path"), "%s", why.c_str());
+    auto dev = lt::dir("null");
+    dev.type = AE_IFCHR;
+    dev.dev_major = 1;
+    dev.dev_minor = 3;
+    why = refusal(with({dev}));
+    cr_assert(has(why, "member \"null\": a character device"), "%s", why.c_str());
+}
+
+Test(image_archive, docker_layer_through_a_hard_link) {
+    Docker x;
+    auto p = plan_of(lt::plain({lt::file(x.cfg_name, x.config), lt::file("abc/layer.tar", kLayerPlain),
+                                lt::hardlink("def/layer.tar", "abc/layer.tar"),
+                                lt::file("manifest.json", x.manifest(x.cfg_name, "def/layer.tar"))}));
+    cr_assert_eq(p.images[0].layer_digests, std::vector<std::string>{sha256_digest(kLayerPlain)});
+    cr_assert_eq(p.blobs.size(), 2u);
 }
 
 Test(image_archive, docker_missing_files_and_wrong_diff_id) {
