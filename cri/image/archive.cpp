@@ -217,8 +217,9 @@ public:
                 m.kind = Member::Kind::symlink;
                 auto slash = m.name.rfind('/');
                 auto joined = clean_path((slash == std::string::npos ? "" : m.name.substr(0, slash + 1)) + target);
-                if (target.empty() || target[0] == '/' || !joined || joined->empty())
+                if (target.empty() || target[0] == '/' || !joined)
                     bad(what + ": a symlink to " + quoted(target) + ", outside the archive");
+                if (joined->empty()) bad(what + ": a symlink to " + quoted(target) + ", the archive's top");
                 m.target = *joined;
             } else if (type == AE_IFDIR) {
                 m.kind = Member::Kind::dir;
@@ -687,28 +688,78 @@ std::vector<ArchiveExport> merged(const std::vector<ArchiveExport>& in) {
     return out;
 }
 
+// The OCI media type for a Docker schema 2 layer's; "" for one unknown.
+std::string_view oci_layer_type(std::string_view docker) {
+    if (docker == si::media::docker_layer_gzip) return si::media::oci_layer_gzip;
+    if (docker == kDockerLayerTar) return si::media::oci_layer;
+    if (docker == kDockerLayerZstd) return si::media::oci_layer_zstd;
+    if (docker == "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip")
+        return "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+    if (docker.starts_with("application/vnd.oci.")) return docker;
+    return "";
+}
+
+void descriptor(json::Writer& w, const si::Descriptor& d, std::string_view media_type) {
+    w.begin_object().kv("mediaType", media_type).kv("digest", d.digest).kv("size", d.size);
+    if (!d.urls.empty()) w.key("urls").string_array(d.urls);
+    if (!d.annotations.empty()) w.key("annotations").string_map(d.annotations);
+    w.end_object();
+}
+
+// An OCI archive holds OCI manifests: skopeo and podman look for no other
+// media type in index.json. A Docker schema 2 manifest (a pull from Docker
+// Hub, a docker-archive loaded) is written again with the OCI media types,
+// naming the same config and layer blobs, so the image id stays the same.
+std::string as_oci_manifest(const si::Manifest& m, const std::string& what) {
+    json::Writer w;
+    w.begin_object().kv("schemaVersion", 2).kv("mediaType", si::media::oci_manifest);
+    w.key("config");
+    descriptor(w, m.config, si::media::oci_config);
+    w.key("layers").begin_array();
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+        auto mt = oci_layer_type(m.layers[i].media_type);
+        if (mt.empty())
+            throw Error(EINVAL, what + ": layers[" + std::to_string(i) + "]: no OCI media type for " +
+                                    quoted(m.layers[i].media_type));
+        descriptor(w, m.layers[i], mt);
+    }
+    w.end_array();
+    if (!m.annotations.empty()) w.key("annotations").string_map(m.annotations);
+    w.end_object();
+    return w.str();
+}
+
 void write_oci(TarWriter& w, const std::vector<ArchiveExport>& images, const ContentStore& content) {
     w.file("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
     json::Writer idx;
     idx.begin_object().kv("schemaVersion", 2).kv("mediaType", si::media::oci_index);
     idx.key("manifests").begin_array();
     std::vector<std::string> blobs;
+    std::map<std::string, std::string> made;   // OCI manifests written from Docker ones
     for (const auto& x : images) {
         const auto& r = x.record;
+        std::string what = "manifest " + r.manifest_digest + " of " + r.id;
         std::string body = content.read(r.manifest_digest);
-        auto man = si::parse_manifest(body, "manifest " + r.manifest_digest + " of " + r.id);
-        std::string mt = man.media_type.empty() ? std::string(si::media::oci_manifest) : man.media_type;
+        auto man = si::parse_manifest(body, what);
+        std::string digest = r.manifest_digest;
+        if (man.media_type == si::media::docker_manifest) {
+            body = as_oci_manifest(man, what);
+            digest = sha256_digest(body);
+            made[digest] = body;
+        } else if (!man.media_type.empty() && man.media_type != si::media::oci_manifest) {
+            throw Error(EINVAL, what + ": the media type " + quoted(man.media_type) + " is not an image manifest");
+        }
         std::vector<std::string> names = x.tags;
         if (names.empty()) names.push_back("");
         for (const auto& n : names) {
-            idx.begin_object().kv("mediaType", mt).kv("digest", r.manifest_digest);
+            idx.begin_object().kv("mediaType", si::media::oci_manifest).kv("digest", digest);
             idx.kv("size", static_cast<uint64_t>(body.size()));
             if (!n.empty()) {
                 idx.key("annotations").begin_object().kv(kContainerdName, n).kv(kRefName, n).end_object();
             }
             idx.end_object();
         }
-        add_unique(blobs, r.manifest_digest);
+        add_unique(blobs, digest);
         add_unique(blobs, man.config.digest);
         for (const auto& l : man.layers) add_unique(blobs, l.digest);
     }
@@ -716,7 +767,11 @@ void write_oci(TarWriter& w, const std::vector<ArchiveExport>& images, const Con
     w.file("index.json", idx.str());
     w.dir("blobs");
     w.dir("blobs/sha256");
-    for (const auto& d : blobs) copy_blob(w, content, d, "blobs/sha256/" + digest_hex(d));
+    for (const auto& d : blobs) {
+        std::string name = "blobs/sha256/" + digest_hex(d);
+        if (auto it = made.find(d); it != made.end()) w.file(name, it->second);
+        else copy_blob(w, content, d, name);
+    }
 }
 
 void write_docker(TarWriter& w, const std::vector<ArchiveExport>& images, const ContentStore& content) {

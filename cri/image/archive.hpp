@@ -94,9 +94,10 @@ struct ArchiveExport {
 };
 
 // Write images from the content store as an archive; `out` receives the
-// bytes in pieces (and may throw to stop). OCI: the stored manifests and
-// blobs as they are, one index entry per tag with ref.name and
-// io.containerd.image.name set to the full name. docker-archive:
+// bytes in pieces (and may throw to stop). OCI: the stored OCI manifests
+// and blobs as they are (a Docker schema 2 manifest written again with the
+// OCI media types, the same config and layers), one index entry per tag
+// with ref.name and io.containerd.image.name set to the full name. docker-archive:
 // <config hex>.json, <diff id hex>/layer.tar (layers decompressed, checked
 // against their diff ids) and manifest.json with RepoTags.
 void write_archive(ArchiveFormat f, const std::vector<ArchiveExport>& images, const ContentStore& content,

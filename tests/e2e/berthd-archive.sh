@@ -17,13 +17,13 @@ for v in BERTHD BERTHCTL; do [ -x "${!v:-}" ] || skip "$v is not built (grpc++, 
 for t in docker-registry skopeo umoci python3 script; do command -v "$t" >/dev/null || skip "$t is not installed"; done
 
 W=$(mktemp -d /tmp/berth-e2e-archive.XXXXXX)
-REG_PID= B1_PID= B2_PID=
+REG_PID= B1_PID= B2_PID= B3_PID=
 have_podman=0; command -v podman >/dev/null && have_podman=1
 have_containerd=0; command -v containerd >/dev/null && command -v ctr >/dev/null && have_containerd=1
 note_new /var/lib/containers /var/lib/containers/cache /var/lib/containers/cache/blob-info-cache-v1.boltdb
 cleanup() {
     [ "$have_containerd" = 1 ] && [ -n "${CRI_DIR:-}" ] && cri_stop
-    for p in $B1_PID $B2_PID $REG_PID; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    for p in $B1_PID $B2_PID ${B3_PID:-} $REG_PID; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     [ "$have_podman" = 1 ] && [ -f "$W/storage.conf" ] && pm rmi -af >/dev/null 2>&1
     umount_under "$W"
     rm -rf "$W"
@@ -54,7 +54,7 @@ X
 store_of() { (cd "$W/root$1" && ls content/blobs/sha256 layers 2>/dev/null; ls -A content/ingest tmp 2>/dev/null); }
 pm() { timeout 120 podman "$@"; }
 
-plan 20
+plan 29
 
 # --- an image built with umoci: two layers (a busybox rootfs, then files)
 make_rootfs "$W/src" || exit 1
@@ -140,6 +140,11 @@ else
 fi
 
 # --- corrupt archives: InvalidArgument, and nothing left (GC included)
+# berthd 1 restarted first: its startup GC takes what the loads above left
+# unreferenced (the OCI manifest the docker-archive load of the same image
+# replaced), so that the listing below changes only through these loads.
+kill -TERM "$B1_PID"; wait "$B1_PID"; B1_PID=
+start_berthd 1
 before=$(store_of 1)
 head -c 100000 /dev/urandom > "$W/junk.tar"
 out=$(c1 load -i "$W/junk.tar" 2>&1); rc=$?
@@ -169,16 +174,80 @@ archive(w + "/outside.tar", [("c.json", c), ("l/layer.tar", layer),
 c = config(other)
 archive(w + "/baddiff.tar", [("c.json", c), ("l/layer.tar.gz", gzip.compress(layer)),
         ("manifest.json", json.dumps([{"Config": "c.json", "RepoTags": ["bad:2"], "Layers": ["l/layer.tar.gz"]}]).encode())])
+# A good docker-archive with one hostile member more: named out with ../,
+# absolute, or written through a symlink (tar -x would follow it out).
+c = config(layer)
+good = [("c.json", c), ("l/layer.tar", layer),
+        ("manifest.json", json.dumps([{"Config": "c.json", "RepoTags": ["bad:3"], "Layers": ["l/layer.tar"]}]).encode())]
+archive(w + "/dotdot.tar", good + [("../../tmp/evil", b"x")])
+archive(w + "/absolute.tar", good + [("/etc/cron.d/evil", b"x")])
+b = io.BytesIO()
+with tarfile.open(fileobj=b, mode="w") as t:
+    for name, data in good:
+        i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+    i = tarfile.TarInfo("esc"); i.type = tarfile.SYMTYPE; i.linkname = "/etc"; t.addfile(i)
+open(w + "/symlink-out.tar", "wb").write(b.getvalue())
+b = io.BytesIO()
+with tarfile.open(fileobj=b, mode="w") as t:
+    i = tarfile.TarInfo("sub"); i.type = tarfile.DIRTYPE; t.addfile(i)
+    i = tarfile.TarInfo("l"); i.type = tarfile.SYMTYPE; i.linkname = "sub"; t.addfile(i)
+    for name, data in good:
+        i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+open(w + "/symlinked-path.tar", "wb").write(b.getvalue())
 X
+# An OCI archive whose layer blob is not its name's digest (one byte flipped).
+mkdir -p "$W/wrong" && tar -C "$W/wrong" -xf "$W/bb-oci.tar" &&
+    python3 - "$W/wrong" <<'X' >>"$W/mk.log" 2>&1
+import json, sys
+d = sys.argv[1]
+idx = json.load(open(d + "/index.json"))
+m = json.load(open(d + "/blobs/sha256/" + idx["manifests"][0]["digest"].split(":")[1]))
+p = d + "/blobs/sha256/" + m["layers"][-1]["digest"].split(":")[1]
+b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(b)
+print(m["layers"][-1]["digest"])
+X
+WRONG=$(tail -1 "$W/mk.log")
+tar -C "$W/wrong" -cf "$W/wrong.tar" .
+# The OCI archive cut short in the middle of a blob.
+head -c $(( $(stat -c %s "$W/bb-oci.tar") / 2 )) "$W/bb-oci.tar" > "$W/truncated.tar"
 out=$(c1 load -i "$W/outside.tar" 2>&1); rc=$?
 [ $rc != 0 ] && echo "$out" | grep -q 'code = InvalidArgument' && echo "$out" | grep -q 'outside the archive'
 check "manifest.json naming ../../etc/passwd: InvalidArgument, naming it" $? "rc=$rc $out $(cat "$W/mk.log")"
 out=$(c1 load -i "$W/baddiff.tar" 2>&1); rc=$?
 [ $rc != 0 ] && echo "$out" | grep -q 'code = InvalidArgument' && echo "$out" | grep -q 'the image config says'
 check "a gzip layer that is not its diff id: InvalidArgument" $? "rc=$rc $out"
+# refused LABEL FILE TEXT...: loading FILE fails with InvalidArgument and
+# a message holding each TEXT.
+refused() {
+    local label=$1 file=$2 out rc t ok=0; shift 2
+    out=$(c1 load -i "$W/$file" 2>&1); rc=$?
+    [ $rc != 0 ] && echo "$out" | grep -q 'code = InvalidArgument' || ok=1
+    for t in "$@"; do echo "$out" | grep -qF -- "$t" || ok=1; done
+    check "$label" $ok "rc=$rc $out"
+}
+refused "a member named ../../tmp/evil: InvalidArgument naming it" dotdot.tar 'member "../../tmp/evil": a path with ".."'
+refused "a member named /etc/cron.d/evil: InvalidArgument naming it" absolute.tar 'member "/etc/cron.d/evil": an absolute path'
+refused "a symlink member to /etc: InvalidArgument naming it" symlink-out.tar 'member "esc": a symlink to "/etc"'
+refused "members under a symlink (l -> sub): InvalidArgument naming one" symlinked-path.tar 'its parent "l" is a symlink'
+refused "an OCI blob with the wrong digest: InvalidArgument naming it" wrong.tar "blobs/sha256/${WRONG#sha256:} has the digest"
+refused "a truncated OCI archive: InvalidArgument naming the member cut" truncated.tar 'not a readable tar (at member' 'blobs/sha256/'
 after=$(store_of 1)
 [ "$before" = "$after" ] && ! c1 images 2>&1 | grep -q bad
 check "nothing left behind: no image, blob, layer or temp file" $? "$(diff <(echo "$before") <(echo "$after"))"
+
+# --- a big archive streams: berthd's peak RSS stays far below its size
+# (a fresh berthd 3, so the peak is this load's). 128 MiB of random bytes
+# in one layer: holding the archive, or a layer, in memory would show.
+
+mkdir -p "$W/bigfs" && head -c 128M /dev/urandom > "$W/bigfs/big" &&
+    make_docker_archive "$W/bigfs" "$W/big.tar" localhost/big:1 && rm -rf "$W/bigfs"
+start_berthd 3
+out=$("$BERTHCTL" -r "unix://$W/b3.sock" -t 120s load -i "$W/big.tar" 2>&1)
+hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$B3_PID/status")
+echo "# berthd peak RSS loading a $(( $(stat -c %s "$W/big.tar") >> 20 )) MiB archive: $((hwm >> 10)) MiB"
+kill -TERM "$B3_PID"; wait "$B3_PID"; B3_PID=; rm -rf "$W/big.tar" "$W/root3"
+[ "$out" = "Loaded image: localhost/big:1" ] && [ "${hwm:-999999}" -lt $((64 << 10)) ]
+check "a 128 MiB archive loads with berthd's peak RSS under 64 MiB" $? "$out; VmHWM ${hwm:-?} kB"
 
 # --- pull: a progress bar on a terminal, one line elsewhere
 PORT=$(free_port)
@@ -189,7 +258,7 @@ docker-registry serve "$W/reg.yml" >"$W/reg.log" 2>&1 &
 REG_PID=$!
 wait_for 10 curl -sf "http://$REG/v2/" -o /dev/null &&
     skopeo copy -q --dest-tls-verify=false "oci:$W/img:bb" "docker://$REG/test/bb:1" >"$W/push.log" 2>&1
-check "pushed to a local docker-registry" $? "$(tail -3 "$W/reg.log" "$W/push.log")"
+check "pushed to a local docker-registry" $? "$(tail -n 3 "$W/reg.log" "$W/push.log")"
 # tty_pull SOCKET REF: berthctl pull under a pseudo-terminal; its output
 # without carriage returns and cursor moves.
 tty_pull() {

@@ -501,3 +501,36 @@ Test(image_archive, format_names) {
         cr_assert_eq(e.err(), EINVAL);
     }
 }
+
+// skopeo and podman find only OCI manifests in an OCI layout's index: a
+// docker-archive's image saved as an OCI archive gets an OCI manifest for
+// the same config and layers (the same image id).
+Test(image_archive, docker_manifest_saved_as_oci) {
+    Docker x;
+    auto p = plan_of(lt::plain(x.entries()));
+    ContentStore cs(test_dir() + "/content");
+    {
+        UniqueFd fd(::open((test_dir() + "/in.tar").c_str(), O_RDONLY | O_CLOEXEC));
+        store_archive(fd.get(), p, cs);
+    }
+    auto back = plan_of(save(ArchiveFormat::oci, p, cs));
+    cr_assert(back.format == ArchiveFormat::oci);
+    const auto& i = back.images[0];
+    cr_assert_eq(i.config_digest, p.images[0].config_digest);
+    cr_assert_eq(i.layer_digests, p.images[0].layer_digests);
+    cr_assert_neq(i.manifest_digest, p.images[0].manifest_digest);
+    cr_assert_eq(i.tags, p.images[0].tags);
+    for (const auto& b : back.blobs) {
+        if (b.digest != i.manifest_digest) continue;
+        // Read the manifest back out of the saved archive's plan: stored as is.
+        ContentStore cs2(test_dir() + "/content2");
+        UniqueFd fd(::open((test_dir() + "/in.tar").c_str(), O_RDONLY | O_CLOEXEC));
+        store_archive(fd.get(), back, cs2);
+        auto m = spec::image::parse_manifest(cs2.read(b.digest), "saved");
+        cr_assert_eq(m.media_type, std::string(spec::image::media::oci_manifest));
+        cr_assert_eq(m.config.media_type, std::string(spec::image::media::oci_config));
+        cr_assert_eq(m.layers[0].media_type, std::string(spec::image::media::oci_layer));
+        return;
+    }
+    cr_assert_fail("the saved archive has no manifest blob");
+}
