@@ -79,6 +79,15 @@ void unpack_layers(Daemon& d, const std::vector<LayerJob>& jobs, const std::func
             try {
                 const auto& j = jobs[i];
                 if (!d.layers.find(j.chain_id)) d.layers.ensure(j.chain_id, j.diff_id, d.content.path(j.blob), j.what, stop);
+            } catch (const Error& e) {
+                // The unpacker refuses a hostile entry (a ".." name, a path
+                // through a symlink) with EPERM; here that is the archive's
+                // fault: InvalidArgument, its message naming the entry.
+                std::lock_guard g(err_mu);
+                if (!first_error)
+                    first_error = e.err() == EPERM ? std::make_exception_ptr(Error(EINVAL, e.what()))
+                                                   : std::current_exception();
+                failed = true;
             } catch (...) {
                 std::lock_guard g(err_mu);
                 if (!first_error) first_error = std::current_exception();

@@ -54,7 +54,7 @@ X
 store_of() { (cd "$W/root$1" && ls content/blobs/sha256 layers 2>/dev/null; ls -A content/ingest tmp 2>/dev/null); }
 pm() { timeout 120 podman "$@"; }
 
-plan 29
+plan 30
 
 # --- an image built with umoci: two layers (a busybox rootfs, then files)
 make_rootfs "$W/src" || exit 1
@@ -194,6 +194,11 @@ with tarfile.open(fileobj=b, mode="w") as t:
     for name, data in good:
         i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
 open(w + "/symlinked-path.tar", "wb").write(b.getvalue())
+# A well-formed archive whose layer has an entry named out of it.
+evil = tar_of([("../../evil", b"x\n")])
+c = config(evil)
+archive(w + "/evil-layer.tar", [("c.json", c), ("l/layer.tar", evil),
+        ("manifest.json", json.dumps([{"Config": "c.json", "RepoTags": ["bad:4"], "Layers": ["l/layer.tar"]}]).encode())])
 X
 # An OCI archive whose layer blob is not its name's digest (one byte flipped).
 mkdir -p "$W/wrong" && tar -C "$W/wrong" -xf "$W/bb-oci.tar" &&
@@ -231,6 +236,7 @@ refused "a symlink member to /etc: InvalidArgument naming it" symlink-out.tar 'm
 refused "members under a symlink (l -> sub): InvalidArgument naming one" symlinked-path.tar 'its parent "l" is a symlink'
 refused "an OCI blob with the wrong digest: InvalidArgument naming it" wrong.tar "blobs/sha256/${WRONG#sha256:} has the digest"
 refused "a truncated OCI archive: InvalidArgument naming the member cut" truncated.tar 'not a readable tar (at member' 'blobs/sha256/'
+refused "a layer with an entry ../../evil: InvalidArgument naming the entry" evil-layer.tar 'entry "../../evil"'
 after=$(store_of 1)
 [ "$before" = "$after" ] && ! c1 images 2>&1 | grep -q bad
 check "nothing left behind: no image, blob, layer or temp file" $? "$(diff <(echo "$before") <(echo "$after"))"
