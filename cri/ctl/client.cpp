@@ -40,6 +40,7 @@ Client::Client(const Global& g) : g_(g) {
                    : grpc::CreateCustomChannel(grpc_target(g.image_endpoint), grpc::InsecureChannelCredentials(), args);
     rt_ = runtime::v1::RuntimeService::NewStub(rt);
     img_ = runtime::v1::ImageService::NewStub(img);
+    berth_img_ = berth::v1::Images::NewStub(img);
 }
 
 std::unique_ptr<grpc::ClientContext> Client::context(std::chrono::milliseconds timeout) const {

@@ -1,8 +1,11 @@
-// berthctl's image verbs: pull, images, inspecti, rmi, imagefsinfo.
+// berthctl's image verbs: pull, images, inspecti, rmi, imagefsinfo (load and
+// save: cmd_archive.cpp).
 #include "ctl.hpp"
 
 #include "error.hpp"
 #include "json.hpp"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -37,6 +40,13 @@ int pull(Client& c, const Args& a) {
     v1::PullImageResponse resp;
     std::chrono::milliseconds t{0};
     if (a.has("pull-timeout")) t = std::chrono::milliseconds(std::atoll(a.get("pull-timeout").c_str()) * 1000);
+    // A progress bar on a terminal, where the server can report progress.
+    if (::isatty(STDOUT_FILENO)) {
+        if (auto id = pull_with_progress(c, req, t)) {
+            std::printf("Image is up to date for %s\n", id->c_str());
+            return 0;
+        }
+    }
     auto ctx = c.context(t);
     Client::check(c.images().PullImage(ctx.get(), req, &resp), "PullImage");
     std::printf("Image is up to date for %s\n", resp.image_ref().c_str());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "api.grpc.pb.h"
+#include "berth.grpc.pb.h"
 
 #include <google/protobuf/map.h>
 #include <google/protobuf/message.h>
@@ -11,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,9 @@ public:
     explicit Client(const Global& g);
     runtime::v1::RuntimeService::Stub& runtime() { return *rt_; }
     runtime::v1::ImageService::Stub& images() { return *img_; }
+    // berthd's own berth.v1.Images, on the image endpoint (servers other
+    // than berthd answer Unimplemented).
+    berth::v1::Images::Stub& berth_images() { return *berth_img_; }
     // A context with the global timeout (or `timeout` when given; 0: none).
     std::unique_ptr<grpc::ClientContext> context(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1)) const;
     // The global timeout, for calls that add their own time to it.
@@ -50,6 +55,7 @@ private:
     Global g_;
     std::unique_ptr<runtime::v1::RuntimeService::Stub> rt_;
     std::unique_ptr<runtime::v1::ImageService::Stub> img_;
+    std::unique_ptr<berth::v1::Images::Stub> berth_img_;
 };
 
 // Output helpers.
@@ -85,6 +91,13 @@ struct Verb {
 };
 
 std::vector<Verb> image_verbs();
+std::vector<Verb> archive_verbs();   // load, save
+
+// A pull through berth.v1.Images.Pull with a progress bar on stdout (a
+// terminal); nullopt when the server lacks berth.v1 (Unimplemented), so the
+// caller falls back to CRI's PullImage. Returns the image id.
+std::optional<std::string> pull_with_progress(Client& c, const runtime::v1::PullImageRequest& req,
+                                              std::chrono::milliseconds timeout);
 std::vector<Verb> runtime_verbs();
 std::vector<Verb> pod_verbs();         // cmd_pods.cpp
 std::vector<Verb> container_verbs();   // cmd_containers.cpp

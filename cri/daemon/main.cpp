@@ -162,6 +162,7 @@ int run(const Config& cfg) {
     RuntimeServiceV1 runtime(d);
     ImageServiceV1alpha2 images_v1alpha2(images);
     RuntimeServiceV1alpha2 runtime_v1alpha2(runtime);
+    ImagesV1 berth_images(d);   // berth.v1: load, save, pull with progress
 
     grpc::ServerBuilder b;
     if (activated < 0) b.AddListeningPort("unix:" + cfg.listen, grpc::InsecureServerCredentials());
@@ -169,6 +170,7 @@ int run(const Config& cfg) {
     b.RegisterService(&runtime);
     b.RegisterService(&images_v1alpha2);
     b.RegisterService(&runtime_v1alpha2);
+    b.RegisterService(&berth_images);
     b.SetMaxReceiveMessageSize(16 << 20);
     // The socket is made 0660 from the start (no window with the umask's bits).
     mode_t old = ::umask(0117);

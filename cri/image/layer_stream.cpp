@@ -14,8 +14,7 @@ namespace {
 constexpr size_t kChunk = 1 << 20;
 constexpr int kBuffers = 4;
 
-// The decompressors libarchive has built in. A filter it lacks would run
-// an external program (fork + exec from berthd's threads): never used.
+// The decompressors libarchive has built in.
 struct Filters {
     bool gzip, zstd, xz, bzip2;
 };
@@ -40,6 +39,14 @@ struct ArchiveReader {
 };
 
 } // namespace
+
+void support_builtin_filters(archive* a) {
+    const Filters& f = builtin_filters();
+    if (f.gzip) archive_read_support_filter_gzip(a);
+    if (f.zstd) archive_read_support_filter_zstd(a);
+    if (f.xz) archive_read_support_filter_xz(a);
+    if (f.bzip2) archive_read_support_filter_bzip2(a);
+}
 
 LayerStream::LayerStream(UniqueFd blob) : blob_(std::move(blob)) {
     ::posix_fadvise(blob_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -69,11 +76,7 @@ bool LayerStream::fail(const std::string& why) {
 
 void LayerStream::run(int fd) {
     ArchiveReader r;
-    const Filters& f = builtin_filters();
-    if (f.gzip) archive_read_support_filter_gzip(r.a);
-    if (f.zstd) archive_read_support_filter_zstd(r.a);
-    if (f.xz) archive_read_support_filter_xz(r.a);
-    if (f.bzip2) archive_read_support_filter_bzip2(r.a);
+    support_builtin_filters(r.a);
     // "raw": the decompressed bytes as one entry, for the tar reader and the hash.
     archive_read_support_format_raw(r.a);
     archive_read_support_format_empty(r.a);

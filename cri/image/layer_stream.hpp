@@ -15,7 +15,14 @@
 #include <thread>
 #include <vector>
 
+struct archive;
+
 namespace berth::image {
+
+// Enable on a libarchive reader the decompressors libarchive has built in
+// (gzip, zstd, xz, bzip2 as available). One it lacks would run an external
+// program (fork + exec from berthd's threads): never enabled.
+void support_builtin_filters(archive* a);
 
 class LayerStream {
 public:

@@ -3,6 +3,7 @@
 #include "berth_config.h"
 #include "image_ops.hpp"
 #include "runtime_ops.hpp"
+#include "images_v1.hpp"
 #include "json.hpp"
 #include "status.hpp"
 
@@ -29,6 +30,21 @@ grpc::Status ImageServiceV1::RemoveImage(grpc::ServerContext*, const RemoveImage
 
 grpc::Status ImageServiceV1::ImageFsInfo(grpc::ServerContext*, const ImageFsInfoRequest*, ImageFsInfoResponse* resp) {
     return guarded("ImageFsInfo", [&] { image_fs_info(d_, *resp); });
+}
+
+grpc::Status ImagesV1::Load(grpc::ServerContext* ctx, grpc::ServerReader<berth::v1::LoadChunk>* in,
+                            berth::v1::LoadResponse* resp) {
+    return guarded("Load", [&] { load_images(d_, *ctx, *in, *resp); });
+}
+
+grpc::Status ImagesV1::Save(grpc::ServerContext* ctx, const berth::v1::SaveRequest* req,
+                            grpc::ServerWriter<berth::v1::SaveChunk>* out) {
+    return guarded("Save", [&] { save_images(d_, *ctx, *req, *out); });
+}
+
+grpc::Status ImagesV1::Pull(grpc::ServerContext* ctx, const PullImageRequest* req,
+                            grpc::ServerWriter<berth::v1::PullProgress>* out) {
+    return guarded("Pull", [&] { pull_image_stream(d_, *ctx, *req, *out); });
 }
 
 grpc::Status RuntimeServiceV1::Version(grpc::ServerContext*, const VersionRequest* req, VersionResponse* resp) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "api.grpc.pb.h"
+#include "berth.grpc.pb.h"
 #include "daemon.hpp"
 
 namespace berth::cri {
@@ -56,6 +57,22 @@ public:
     grpc::Status Exec(grpc::ServerContext*, const runtime::v1::ExecRequest*, runtime::v1::ExecResponse*) override;
     grpc::Status Attach(grpc::ServerContext*, const runtime::v1::AttachRequest*, runtime::v1::AttachResponse*) override;
     grpc::Status PortForward(grpc::ServerContext*, const runtime::v1::PortForwardRequest*, runtime::v1::PortForwardResponse*) override;
+
+private:
+    Daemon& d_;
+};
+
+// berthd's own berth.v1.Images (cri/proto/berth.proto): archives in and
+// out, and a pull that streams its progress.
+class ImagesV1 final : public berth::v1::Images::Service {
+public:
+    explicit ImagesV1(Daemon& d) : d_(d) {}
+    grpc::Status Load(grpc::ServerContext*, grpc::ServerReader<berth::v1::LoadChunk>*,
+                      berth::v1::LoadResponse*) override;
+    grpc::Status Save(grpc::ServerContext*, const berth::v1::SaveRequest*,
+                      grpc::ServerWriter<berth::v1::SaveChunk>*) override;
+    grpc::Status Pull(grpc::ServerContext*, const runtime::v1::PullImageRequest*,
+                      grpc::ServerWriter<berth::v1::PullProgress>*) override;
 
 private:
     Daemon& d_;

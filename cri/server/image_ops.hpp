@@ -6,6 +6,7 @@
 
 #include "api.pb.h"
 #include "daemon.hpp"
+#include "image_pull.hpp"
 
 #include <grpcpp/server_context.h>
 
@@ -15,6 +16,8 @@ void list_images(Daemon& d, const runtime::v1::ListImagesRequest& req, runtime::
 void image_status(Daemon& d, const runtime::v1::ImageStatusRequest& req, runtime::v1::ImageStatusResponse& resp);
 void pull_image_rpc(Daemon& d, grpc::ServerContext& ctx, const runtime::v1::PullImageRequest& req,
                     runtime::v1::PullImageResponse& resp);
+// A pull as PullImage asks it (also berth.v1.Images.Pull's request).
+PullRequest cri_pull_request(grpc::ServerContext& ctx, const runtime::v1::PullImageRequest& req);
 void remove_image(Daemon& d, const runtime::v1::RemoveImageRequest& req);
 void image_fs_info(Daemon& d, runtime::v1::ImageFsInfoResponse& resp);
 

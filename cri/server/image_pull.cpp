@@ -21,13 +21,44 @@ namespace si = spec::image;
 
 namespace {
 
+// A content store writer that reports the bytes it has taken.
+class CountingSink : public image::BlobSink {
+public:
+    CountingSink(image::BlobSink& w, const std::function<void(uint64_t)>& report) : w_(w), report_(report) {}
+    uint64_t offset() const override { return w_.offset(); }
+    void write(const char* data, size_t n) override {
+        w_.write(data, n);
+        report_(w_.offset());
+    }
+    void restart() override {
+        w_.restart();
+        report_(0);
+    }
+    std::string digest() override { return w_.digest(); }
+
+private:
+    image::BlobSink& w_;
+    const std::function<void(uint64_t)>& report_;
+};
+
 // Into the content store, unless it is there; another pull fetching the
-// same blob makes us wait for it instead of fetching it twice.
-void fetch_blob(Daemon& d, image::RegistryClient& c, const image::Reference& ref, const si::Descriptor& desc) {
-    if (d.content.has(desc.digest)) return;
+// same blob makes us wait for it instead of fetching it twice. `report`
+// (may be empty) hears the bytes in so far.
+void fetch_blob(Daemon& d, image::RegistryClient& c, const image::Reference& ref, const si::Descriptor& desc,
+                const std::function<void(uint64_t)>& report = {}) {
+    auto done = [&] {
+        if (report) report(static_cast<uint64_t>(std::max<int64_t>(desc.size, 0)));
+    };
+    if (d.content.has(desc.digest)) return done();
     auto w = d.content.writer(desc.digest, desc.size);
-    if (w->committed()) return;   // another pull stored it while we waited
-    c.get_blob(ref, desc.digest, desc.size, *w);
+    if (w->committed()) return done();   // another pull stored it while we waited
+    if (report) {
+        report(w->offset());   // a resumed ingest
+        CountingSink sink(*w, report);
+        c.get_blob(ref, desc.digest, desc.size, sink);
+    } else {
+        c.get_blob(ref, desc.digest, desc.size, *w);
+    }
     w->commit();
 }
 
@@ -104,6 +135,7 @@ image::ImageRecord pull_image(Daemon& d, const PullRequest& r) {
     if (cfg.diff_ids.size() != man.layers.size())
         throw Error(EINVAL, what + ": the manifest has " + std::to_string(man.layers.size()) +
                                 " layers but the config " + std::to_string(cfg.diff_ids.size()) + " diff ids");
+    if (r.progress) r.progress({PullEvent::Kind::layers, 0, 0, &man.layers});
     std::vector<std::string> chains;
     for (size_t i = 0; i < man.layers.size(); ++i) {
         if (!is_layer_type(man.layers[i].media_type))
@@ -123,10 +155,17 @@ image::ImageRecord pull_image(Daemon& d, const PullRequest& r) {
         for (size_t i; !stop() && (i = next++) < man.layers.size();) {
             try {
                 const auto& l = man.layers[i];
-                if (d.layers.find(chains[i])) continue;
-                fetch_blob(d, client, ref, l);
-                d.layers.ensure(chains[i], cfg.diff_ids[i], d.content.path(l.digest),
-                                "layer " + l.digest + " of " + what, stop);
+                std::function<void(uint64_t)> report;
+                if (r.progress)
+                    report = [&, i](uint64_t n) { r.progress({PullEvent::Kind::fetched, i, n, nullptr}); };
+                if (!d.layers.find(chains[i])) {
+                    fetch_blob(d, client, ref, l, report);
+                    d.layers.ensure(chains[i], cfg.diff_ids[i], d.content.path(l.digest),
+                                    "layer " + l.digest + " of " + what, stop);
+                } else if (report) {
+                    report(static_cast<uint64_t>(std::max<int64_t>(l.size, 0)));
+                }
+                if (r.progress) r.progress({PullEvent::Kind::unpacked, i, 0, nullptr});
             } catch (...) {
                 std::lock_guard g(err_mu);
                 if (!first_error) first_error = std::current_exception();
@@ -176,8 +215,7 @@ image::ImageRecord pull_image(Daemon& d, const PullRequest& r) {
 
 namespace berth::cri {
 
-void pull_image_rpc(Daemon& d, grpc::ServerContext& ctx, const runtime::v1::PullImageRequest& req,
-                    runtime::v1::PullImageResponse& resp) {
+PullRequest cri_pull_request(grpc::ServerContext& ctx, const runtime::v1::PullImageRequest& req) {
     PullRequest r;
     r.ref = req.image().image();
     if (r.ref.empty()) throw Error(EINVAL, "PullImage: image.image: required");
@@ -193,7 +231,12 @@ void pull_image_rpc(Daemon& d, grpc::ServerContext& ctx, const runtime::v1::Pull
     r.cancelled = [&ctx] { return ctx.IsCancelled(); };
     // The sandbox config's runtime handler is accepted: images are shared by
     // every handler.
-    resp.set_image_ref(pull_image(d, r).id);
+    return r;
+}
+
+void pull_image_rpc(Daemon& d, grpc::ServerContext& ctx, const runtime::v1::PullImageRequest& req,
+                    runtime::v1::PullImageResponse& resp) {
+    resp.set_image_ref(pull_image(d, cri_pull_request(ctx, req)).id);
 }
 
 } // namespace berth::cri
