@@ -50,6 +50,7 @@ int invoke(Call& call, const char* service, const char* method, const std::strin
     std::string out;
     google::protobuf::util::JsonPrintOptions jo;
     jo.preserve_proto_field_names = false;
+    jo.always_print_primitive_fields = true;   // a zero enum (SANDBOX_READY) is an answer too
     (void)google::protobuf::util::MessageToJsonString(resp, &out, jo);
     std::printf("%s\n", out.c_str());
     return 0;

@@ -112,9 +112,10 @@ pod_json() {   # pod_json NAME [EXTRA-LINUX-JSON] [HOSTNET]
     printf '{"config":{"metadata":{"name":"%s","namespace":"e2e","uid":"uid-%s","attempt":0},"hostname":"%s-host","logDirectory":"%s","labels":{"app":"%s"},"linux":{"cgroupParent":"%s",%s"securityContext":{"namespaceOptions":{%s}}}}}' \
         "$1" "$1" "$1" "$W/logs/$1" "$1" "$CG" "${2:-}" "$ns"
 }
-ctr_json() {   # ctr_json POD_ID NAME CMD-JSON-ARRAY [EXTRA]
-    printf '{"podSandboxId":"%s","config":{"metadata":{"name":"%s"},"image":{"image":"%s"},"command":%s,"logPath":"%s.log"%s}}' \
-        "$1" "$2" "$IMG" "$3" "$2" "${4:-}"
+ctr_json() {   # ctr_json POD_ID NAME CMD-JSON-ARRAY [EXTRA] [PIDMODE]
+    # kubelet sends the pod's namespace modes with each container.
+    printf '{"podSandboxId":"%s","config":{"metadata":{"name":"%s"},"image":{"image":"%s"},"command":%s,"logPath":"%s.log","linux":{"securityContext":{"namespaceOptions":{"network":"POD","ipc":"POD","pid":"%s"}}}%s}}' \
+        "$1" "$2" "$IMG" "$3" "$2" "${5:-CONTAINER}" "${4:-}"
 }
 
 # --- a pod: own network, IPC and UTS namespaces, pinned; sysctls
@@ -196,7 +197,7 @@ wait_for 10 eval '[ "$(st "$C4" "d[\"status\"][\"state\"]")" = CONTAINER_EXITED 
     [ "$(st "$C4" 'd["status"].get("exitCode",0), d["status"]["reason"]')" = "(7, 'Error')" ]
 check "exited containers: exit 0 Completed, exit 7 Error" $? "$(st "$C3" 'd["status"]') $(st "$C4" 'd["status"]')"
 out=$(call ListContainers '{"filter":{"state":{"state":"CONTAINER_RUNNING"}}}' 2>&1)
-[ "$(echo "$out" | py 'sorted(c["metadata"]["name"] for c in d["containers"])')" = "['app', 'side']" ]
+[ "$(echo "$out" | py '" ".join(sorted(c["metadata"]["name"] for c in d["containers"]))')" = "app side" ]
 check "ListContainers by state" $? "$out"
 out=$(call CreateContainer "$(ctr_json "$POD" stubborn '["sh","-c","trap \"\" TERM; while :; do sleep 1; done"]')" 2>&1)
 C5=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
@@ -212,9 +213,9 @@ check "StopContainer again: no error" $? "$out"
 # --- a pod sharing one pid namespace: the pod init is pid 1
 out=$(call RunPodSandbox "$(pod_json pidpod '' sharepid)" 2>&1)
 POD2=$(echo "$out" | py 'd["podSandboxId"]' 2>/dev/null)
-out=$(call CreateContainer "$(ctr_json "$POD2" a '["sleep","1000"]')" 2>&1)
+out=$(call CreateContainer "$(ctr_json "$POD2" a '["sleep","1000"]' '' POD)" 2>&1)
 P2A=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
-out=$(call CreateContainer "$(ctr_json "$POD2" b '["sleep","1001"]')" 2>&1)
+out=$(call CreateContainer "$(ctr_json "$POD2" b '["sleep","1001"]' '' POD)" 2>&1)
 P2B=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
 call StartContainer "{\"containerId\":\"$P2A\"}" >/dev/null 2>&1
 call StartContainer "{\"containerId\":\"$P2B\"}" >/dev/null 2>&1
