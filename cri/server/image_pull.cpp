@@ -47,6 +47,10 @@ std::string now_rfc3339() {
     return buf;
 }
 
+long long ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
+}
+
 void add_unique(std::vector<std::string>& v, const std::string& s) {
     if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
 }
@@ -124,9 +128,17 @@ image::ImageRecord pull_image(Daemon& d, const PullRequest& r) {
             try {
                 const auto& l = man.layers[i];
                 if (d.layers.find(chains[i])) continue;
+                auto t0 = std::chrono::steady_clock::now();
                 fetch_blob(d, client, ref, l);
-                d.layers.ensure(chains[i], cfg.diff_ids[i], d.content.path(l.digest),
-                                "layer " + l.digest + " of " + what, stop);
+                auto t1 = std::chrono::steady_clock::now();
+                auto layer = d.layers.ensure(chains[i], cfg.diff_ids[i], d.content.path(l.digest),
+                                             "layer " + l.digest + " of " + what, stop);
+                // For tests/bench/pull-bench.sh, which reads the unpack rate from these.
+                BERTHD_DEBUG("fetched layer " + l.digest + " of " + what + ": " + std::to_string(l.size) +
+                             " bytes in " + std::to_string(ms_between(t0, t1)) + " ms; unpacked layer: " +
+                             std::to_string(layer.bytes) + " bytes in " +
+                             std::to_string(ms_between(t1, std::chrono::steady_clock::now())) + " ms, " +
+                             std::to_string(layer.inodes) + " inodes");
             } catch (...) {
                 std::lock_guard g(err_mu);
                 if (!first_error) first_error = std::current_exception();
