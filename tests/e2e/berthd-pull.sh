@@ -2,7 +2,8 @@
 # berthd's pulls end to end, through its socket with berthctl: registry
 # auth (docker-registry with htpasswd; fake_registry.py's bearer tokens),
 # a registry config dir in containerd's hosts.toml layout (a mirror that is
-# down, one that serves, one with a corrupt copy, TLS with a private CA),
+# down, one that serves, one with a corrupt copy, TLS with a private CA
+# and a client certificate),
 # hostile registries and layers (each a clear error with its CRI code, and
 # nothing left in the store after a GC), concurrent pulls fetching each blob
 # once, berthd answering while a pull trickles, and an index's platform
@@ -33,7 +34,7 @@ on_exit cleanup
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 up() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null; }
 
-plan 31
+plan 32
 
 # --- images: an OCI layout, and the digests the rules below aim at
 python3 "$HERE/berthd-pull-images.py" "$W/layout" "$W" >"$W/images.json" 2>"$W/images.err"
@@ -63,12 +64,17 @@ mkdir -p "$W/tls/skopeo"
     openssl req $ec -subj /CN=127.0.0.1 -keyout server.key -out server.csr
     printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
     openssl x509 -req -days 2 -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -extfile san.ext -out server.crt
-    cp ca.crt skopeo/ca.crt
+    # shellcheck disable=SC2086
+    openssl req $ec -subj "/CN=berth test client" -keyout client.key -out client.csr
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -days 2 -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -extfile client.ext -out client.crt
+    cp ca.crt skopeo/ca.crt && cp client.crt skopeo/client.cert && cp client.key skopeo/client.key
 ) >"$W/tls.log" 2>&1 || { check "TLS certificates made with openssl" 1 "$(tail -5 "$W/tls.log")"; exit 1; }
 registry reg "$REG_PORT" "http: { addr: $REG }"
 registry areg "$AUTH_PORT" "http: { addr: $AREG }
 auth: { htpasswd: { realm: berth-test, path: $W/htpasswd } }"
-registry treg "$TLS_PORT" "http: { addr: $TREG, tls: { certificate: $W/tls/server.crt, key: $W/tls/server.key } }"
+# The TLS registry wants a client certificate signed by the same CA.
+registry treg "$TLS_PORT" "http: { addr: $TREG, tls: { certificate: $W/tls/server.crt, key: $W/tls/server.key, clientcas: [ $W/tls/ca.crt ] } }"
 
 fake() {   # fake NAME CONFIG_JSON: fake_registry.py on the layout; its port in $W/NAME.port
     printf '%s\n' "$2" >"$W/$1.json"
@@ -177,9 +183,15 @@ out=$(pull "$TREG/test/base:1" 2>&1); rc=$?
 check "TLS registry, its CA not configured: Unavailable, a certificate error" $? "rc=$rc $out"
 hosts "$TREG" "server = \"https://$TREG\"
 ca = \"$W/tls/ca.crt\""
+out=$(pull "$TREG/test/base:1" 2>&1); rc=$?
+[ $rc != 0 ] && echo "$out" | grep -q 'code = Unavailable' && echo "$out" | grep -qF "$TREG"
+check "TLS registry, its CA in hosts.toml but no client certificate: Unavailable" $? "rc=$rc $out"
+hosts "$TREG" "server = \"https://$TREG\"
+ca = \"$W/tls/ca.crt\"
+client = [[\"$W/tls/client.crt\", \"$W/tls/client.key\"]]"
 out=$(pull "$TREG/test/base:1" 2>&1)
 pulled "$out"
-check "TLS registry with a private CA named in hosts.toml" $? "$out"
+check "TLS registry with a private CA and a client certificate named in hosts.toml" $? "$out"
 c rmi --all >/dev/null 2>&1
 
 # --- hostile input: a clear error with its code, and nothing stored
@@ -249,7 +261,9 @@ concurrent "two images sharing two layers, at once" "$W/gate-share" "$FAKE/t/sha
 
 # --- berthd answers while a pull trickles (one byte a second)
 SLOW_LAYER=$(layer_of slow 0)
-pull "$FAKE/t/slow:slow" >"$W/slow.out" 2>&1 &
+# berthctl itself in the background (not a function, whose subshell would
+# take the TERM below and leave berthctl running).
+"$BERTHCTL" -r "unix://$W/berthd.sock" pull --pull-timeout 120 "$FAKE/t/slow:slow" >"$W/slow.out" 2>&1 &
 slow_pid=$!
 wait_for 30 jq -e -s --arg p "/v2/t/slow/blobs/$SLOW_LAYER" 'any(.path == $p)' "$FAKE_LOG" >/dev/null
 quick() { "$BERTHCTL" -r "unix://$W/berthd.sock" -t 5s "$@"; }
