@@ -200,16 +200,18 @@ store_left() {
     c pull "$FAKE/t/base:base" >/dev/null 2>&1 && c rmi "$FAKE/t/base:base" >/dev/null 2>&1
     (cd "$W/root" && find content layers images -mindepth 1 ! -type d; find layers -mindepth 1 -maxdepth 1)
 }
-hostile() {   # hostile NAME CODE TAG|REF
-    local ref=$3 out rc left
+hostile() {   # hostile NAME CODE TAG|REF [WORD]: WORD is in the message too
+    local ref=$3 word=${4:-} out rc left
     [[ $ref == */* ]] || ref=$FAKE/t/$3:$3
     out=$(pull "$ref" 2>&1); rc=$?
     left=$(store_left)
-    [ $rc != 0 ] && echo "$out" | grep -q "code = $2 desc" && echo "$out" | grep -qF "$ref" && [ -z "$left" ]
+    [ $rc != 0 ] && echo "$out" | grep -q "code = $2 desc" && echo "$out" | grep -qF "$ref" &&
+        echo "$out" | grep -qiF -- "$word" && [ -z "$left" ]
     check "$1: $2 naming the reference, nothing stored" $? "rc=$rc: $out
 left in the store: $left"
 }
-hostile "a blob that does not match its digest" DataLoss corrupt
+# (the digest named: a corrupt gzip stream would be DataLoss from the unpack too)
+hostile "a blob that does not match its digest" DataLoss corrupt digest
 hostile "a manifest over the size cap" ResourceExhausted huge
 hostile "a layer with ../ entries" InvalidArgument dotdot
 hostile "a layer with an absolute path" InvalidArgument abs
