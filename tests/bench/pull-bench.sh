@@ -92,6 +92,7 @@ kill_wait() {   # kill_wait PID: TERM, then KILL after 10 s; reap it
 cleanup() {
 	local status=$?
 	trap '' INT TERM
+	set +e   # every step runs, whatever the one before it did (a grep that finds nothing included)
 	kill_wait "$SAMPLER_PID"
 	kill_wait "$BERTHD_PID"
 	if [[ -n $CT_PID ]]; then
@@ -301,10 +302,11 @@ pull_berthd() {   # pull_berthd I (0: warm-up)
 			END { if (n && tm) printf "%.0f\n", tb / 1e6 / (tm / 1000) }' >>"$TMP/unpack-layer"
 		awk -v w=$((t1 - t0)) -v u="$(jq -r .uncompressed <<<"$IMG_JSON")" 'BEGIN { printf "%.0f\n", u / 1e6 / (w / 1e6) }' >>"$TMP/unpack-span"
 	fi
+	# RemoveImage collects the blobs and layers before it answers.
 	"${ctl[@]}" rmi "$REF" >/dev/null 2>&1 || fail berthd "rmi failed"
-	if [[ -n $(ls -A "$d/root/layers" "$d/root/content/blobs/sha256" 2>/dev/null) ]]; then
-		fail berthd "the store is not empty after rmi: $(ls "$d/root/layers" | head -3)"
-	fi
+	local left
+	left=$(find "$d/root/layers" "$d/root/content/blobs/sha256" -mindepth 1 -maxdepth 1 2>/dev/null | head -3)
+	[[ -z $left ]] || fail berthd "the store is not empty after rmi: $left"
 }
 
 pull_containerd() {
