@@ -7,6 +7,7 @@
 #include "berth_config.h"
 #include "config.hpp"
 #include "daemon.hpp"
+#include "idle_memory.hpp"
 #include "error.hpp"
 #include "grpc_services.hpp"
 #include "log.hpp"
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -175,10 +177,22 @@ int run(const Config& cfg) {
               (activated >= 0 ? "the socket systemd passed (" + cfg.listen + ")" : cfg.listen) + " (root " +
               cfg.root + ", state " + cfg.state + ")");
     notify_ready();
+    // Start-up's pages go back now; what a burst of requests brought in goes
+    // back once berthd has been idle a while (its RSS grew since the last
+    // release, and no signal came for kIdleRelease).
+    constexpr struct timespec kIdleRelease = {10, 0};
+    release_idle_memory();
+    long released_rss = resident_pages();
 
     for (;;) {
-        int sig = 0;
-        if (::sigwait(&sigs, &sig) != 0) continue;
+        int sig = ::sigtimedwait(&sigs, nullptr, &kIdleRelease);
+        if (sig < 0) {
+            if (errno == EAGAIN && resident_pages() > released_rss + (1 << 20) / ::sysconf(_SC_PAGESIZE)) {   // 1 MiB more
+                release_idle_memory();
+                released_rss = resident_pages();
+            }
+            continue;
+        }
         if (sig == SIGHUP) {
             log::info("SIGHUP: nothing to reload");
             continue;

@@ -117,14 +117,21 @@ image::ImageRecord pull_image(Daemon& d, const PullRequest& r) {
     }
 
     // Layers: fetched and unpacked by a few workers, each layer as soon as
-    // its blob is in; the first failure stops the rest.
+    // its blob is in; the first failure stops the rest. The biggest blobs
+    // go first: the pull lasts as long as its slowest worker, and a big
+    // layer taken up last would run alone at the end.
+    std::vector<size_t> order(man.layers.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return man.layers[a].size > man.layers[b].size; });
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
     std::mutex err_mu;
     std::exception_ptr first_error;
     auto stop = [&] { return failed.load() || (r.cancelled && r.cancelled()); };
     auto work = [&] {
-        for (size_t i; !stop() && (i = next++) < man.layers.size();) {
+        for (size_t k; !stop() && (k = next++) < order.size();) {
+            size_t i = order[k];
             try {
                 const auto& l = man.layers[i];
                 if (d.layers.find(chains[i])) continue;
@@ -184,6 +191,7 @@ image::ImageRecord pull_image(Daemon& d, const PullRequest& r) {
 
 // ---- the RPC ---------------------------------------------------------------
 
+#include "idle_memory.hpp"
 #include "image_ops.hpp"
 
 namespace berth::cri {
@@ -205,6 +213,10 @@ void pull_image_rpc(Daemon& d, grpc::ServerContext& ctx, const runtime::v1::Pull
     r.cancelled = [&ctx] { return ctx.IsCancelled(); };
     // The sandbox config's runtime handler is accepted: images are shared by
     // every handler.
+    // A pull's heap (thread arenas, unpack buffers) goes back once it ends.
+    struct Release {
+        ~Release() { release_idle_memory(); }
+    } release;
     resp.set_image_ref(pull_image(d, r).id);
 }
 

@@ -44,7 +44,7 @@ REG_PID='' BERTHD_PID='' CT_PID='' SAMPLER_PID=''
 REF=''
 CLIENTS=() NOTES=()
 declare -A FAIL=() S_WALL=() S_CPU=() S_RSS=()
-S_BUSY_MEAN='' S_BUSY_PEAK='' IDLE_START='' IDLE_AFTER='' UNPACK_LAYER='' UNPACK_SPAN=''
+S_BUSY_MEAN='' S_BUSY_PEAK='' IDLE_START='' IDLE_AFTER='' IDLE_LATER='' IDLE_PSS='' UNPACK_LAYER='' UNPACK_SPAN=''
 IMG_JSON=''
 
 die() {
@@ -373,6 +373,9 @@ run_rounds() {
 	if [[ -n $BERTHD_PID ]] && kill -0 "$BERTHD_PID" 2>/dev/null; then
 		sleep 2
 		IDLE_AFTER=$(status_kib "$BERTHD_PID" VmRSS)
+		sleep 13   # berthd gives back a burst's memory after 10 s idle (cri/daemon/idle_memory.hpp)
+		IDLE_LATER=$(status_kib "$BERTHD_PID" VmRSS)
+		IDLE_PSS=$(awk '$1 == "Pss:" { print $2 }' "/proc/$BERTHD_PID/smaps_rollup")
 	fi
 }
 
@@ -434,8 +437,9 @@ report() {
 	done
 	if [[ -n ${S_WALL[berthd]:-} ]]; then
 		echo
-		printf ' berthd: idle RSS %.1f MiB after start, %.1f MiB after the pulls\n' \
-			"$(awk -v k="${IDLE_START:-0}" 'BEGIN { print k / 1024 }')" "$(awk -v k="${IDLE_AFTER:-0}" 'BEGIN { print k / 1024 }')"
+		printf ' berthd: idle RSS %.1f MiB after start, %.1f MiB 2 s after the pulls, %.1f MiB 15 s after (PSS %.1f MiB)\n' \
+			"$(awk -v k="${IDLE_START:-0}" 'BEGIN { print k / 1024 }')" "$(awk -v k="${IDLE_AFTER:-0}" 'BEGIN { print k / 1024 }')" \
+			"$(awk -v k="${IDLE_LATER:-0}" 'BEGIN { print k / 1024 }')" "$(awk -v k="${IDLE_PSS:-0}" 'BEGIN { print k / 1024 }')"
 		printf ' berthd: unpack %s MB/s per layer (uncompressed bytes over the time its unpack took), %s MB/s over the whole pull\n' \
 			"$(summarize median1 "$(cat "$TMP/unpack-layer" 2>/dev/null)")" "$(summarize median1 "$(cat "$TMP/unpack-span" 2>/dev/null)")"
 		printf ' berthd: cores busy %s on average over a pull, %s at the busiest 0.5 s (medians)\n' \
