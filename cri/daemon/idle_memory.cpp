@@ -42,6 +42,11 @@ std::vector<std::pair<uintptr_t, uintptr_t>> clean_file_ranges(const std::string
     return out;
 }
 
+void set_malloc_thresholds() {
+    ::mallopt(M_MMAP_THRESHOLD, 256 << 10);
+    ::mallopt(M_TRIM_THRESHOLD, 512 << 10);
+}
+
 long resident_pages() {
     long size = 0, resident = 0;
     FILE* f = std::fopen("/proc/self/statm", "re");

@@ -142,6 +142,7 @@ private:
 };
 
 int run(const Config& cfg) {
+    set_malloc_thresholds();   // before any thread starts
     log::set_level(cfg.log_level);
     mkdirs(cfg.root, 0711);
     mkdirs(cfg.state, 0711);
