@@ -17,7 +17,7 @@ set -u
 skip() { echo "1..0 # SKIP $*"; exit 0; }
 [ "$(id -u)" = 0 ] || skip "needs root"
 for v in BERTHD BERTHCTL; do [ -x "${!v:-}" ] || skip "$v is not built (grpc++, libcurl, libarchive, toml++ missing?)"; done
-for t in docker-registry skopeo python3 htpasswd openssl; do command -v "$t" >/dev/null || skip "$t is not installed"; done
+for t in docker-registry skopeo python3 htpasswd openssl jq; do command -v "$t" >/dev/null || skip "$t is not installed"; done
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 FAKE_PY="$HERE/../registry/fake_registry.py"
