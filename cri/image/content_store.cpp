@@ -70,6 +70,7 @@ struct ContentStore::Writer::State {
     int64_t expected = -1;
     UniqueFd fd;
     Sha256 hash;
+    std::string finished;   // hash.finish(), once digest() asked for it
     uint64_t written = 0;   // bytes in the ingest file
     std::string pending;    // bytes hashed but not yet in the file
     bool done = false;      // committed, discarded, or present from the start
@@ -117,6 +118,9 @@ struct ContentStore::Writer::State {
                 flush();   // keep what arrived, for a resume
             } catch (const Error&) {
             }
+            // An empty ingest resumes nothing: a transfer that never got a
+            // byte (a redirect loop, a refused blob) leaves no file.
+            if (written == 0) ::unlink(ingest.c_str());
         }
         release();
     }
@@ -132,6 +136,7 @@ uint64_t ContentStore::Writer::offset() const { return s_->offset(); }
 void ContentStore::Writer::write(const char* data, size_t n) {
     auto& s = *s_;
     if (s.done) throw Error(EINVAL, "blob " + s.digest + ": write after the writer finished");
+    if (!s.finished.empty()) throw Error(EINVAL, "blob " + s.digest + ": write after its digest was taken");
     if (s.expected >= 0 && s.offset() + n > static_cast<uint64_t>(s.expected)) {
         s.drop();
         throw Error(EFBIG, "blob " + s.digest + ": more than the " + std::to_string(s.expected) + " bytes expected");
@@ -148,6 +153,14 @@ void ContentStore::Writer::restart() {
     if (::ftruncate(s.fd.get(), 0) < 0) throw_errno("truncate " + s.ingest);
     s.written = 0;
     s.hash = Sha256();
+    s.finished.clear();
+}
+
+std::string ContentStore::Writer::digest() {
+    auto& s = *s_;
+    if (s.done) return s.committed ? s.digest : std::string();
+    if (s.finished.empty()) s.finished = s.hash.finish();
+    return s.finished;
 }
 
 void ContentStore::Writer::commit() {
@@ -158,7 +171,7 @@ void ContentStore::Writer::commit() {
     if (s.expected >= 0 && s.written != static_cast<uint64_t>(s.expected))
         throw Error(EBADMSG, "blob " + s.digest + ": " + std::to_string(s.written) + " of " +
                                  std::to_string(s.expected) + " bytes");
-    std::string got = s.hash.finish();
+    std::string got = digest();
     if (got != s.digest) {
         s.drop();
         throw Error(EBADMSG, "blob " + s.digest + ": content has digest " + got);

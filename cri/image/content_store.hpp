@@ -32,7 +32,7 @@ public:
 
     // A blob being written. commit() verifies digest and size and publishes
     // it; destroying an uncommitted writer keeps the ingest for a resume
-    // (discard() drops it). Throws EBADMSG on a digest mismatch (the ingest
+    // (discard() drops it), unless nothing was written to it. Throws EBADMSG on a digest mismatch (the ingest
     // is dropped) or on commit() before `size` bytes (the ingest is kept),
     // EFBIG past the expected size (the ingest is dropped).
     class Writer : public BlobSink {
@@ -44,6 +44,11 @@ public:
         uint64_t offset() const override;
         void write(const char* data, size_t n) override;
         void restart() override;
+        // The digest of what was written since the last restart(), so the
+        // registry client checks a blob while it still knows the host (a
+        // mirror's bad copy then passes to the next host). Once asked,
+        // nothing more may be written until restart().
+        std::string digest() override;
         void commit();
         void discard();
 

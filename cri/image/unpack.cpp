@@ -36,7 +36,7 @@ constexpr const char* kOpaqueXattr = "trusted.overlay.opaque";
 }
 
 [[noreturn]] void refuse(const std::string& entry, const std::string& why) {
-    throw Error(EPERM, "entry \"" + entry + "\": " + why);
+    throw Error(EINVAL, "entry \"" + entry + "\": " + why);
 }
 
 // A tar name as a path inside the layer: "./a//b/" -> "a/b", "." -> "" (the

@@ -6,7 +6,9 @@
 //     hardlinks (inside the layer only) and device nodes are kept;
 //   - every entry is hostile: "..", absolute names, and paths through a
 //     symlink that leads out of the layer are refused with an Error naming
-//     the entry (EPERM), never followed; a hardlink to outside likewise;
+//     the entry (EINVAL, as for any malformed layer: the image is at fault,
+//     not the caller's permissions), never followed; a hardlink to outside
+//     likewise;
 //   - the uncompressed stream is hashed on the way (the diff id) so the
 //     caller can check it against the image config's rootfs.diff_ids;
 //   - a layer bigger than the space left fails with ENOSPC naming the layer.

@@ -13,9 +13,10 @@
 //   EINVAL        bad reference, schema 1, bad digest/size,  -> InvalidArgument
 //                 a 400 from the registry
 //   EFBIG         a manifest over max_manifest_bytes, a blob over its size
-//   EBADMSG       content that does not match its digest
+//                                                            -> ResourceExhausted
+//   EBADMSG       content that does not match its digest     -> DataLoss
 //   EBADMSG       also: a token endpoint's answer that is not a token
-//   ELOOP         too many redirects (more than 10)
+//   ELOOP         too many redirects (more than 10)          -> Unavailable
 //   ETIMEDOUT     the deadline passed                        -> DeadlineExceeded
 //   ECANCELED     cancelled                                  -> Cancelled
 //   EHOSTUNREACH  the server (the last host) failed to connect (refused, DNS,

@@ -18,14 +18,22 @@ grpc::Status to_status(const std::exception& e) {
     case EACCES:
     case EPERM: code = grpc::StatusCode::PERMISSION_DENIED; break;
     case EEXIST: code = grpc::StatusCode::ALREADY_EXISTS; break;
+    // Content that is not what it claims (a digest mismatch, a truncated
+    // or corrupt layer stream): corrupt data, not berthd's own fault.
+    case EBADMSG: code = grpc::StatusCode::DATA_LOSS; break;
     case ETIMEDOUT: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
     case ECANCELED: code = grpc::StatusCode::CANCELLED; break;
     case ENOSYS:
     case ENOTSUP: code = grpc::StatusCode::UNIMPLEMENTED; break;
-    case ENOSPC: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
+    case ENOSPC:
+    case EFBIG: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;   // EFBIG: over a size cap
     case EBUSY: code = grpc::StatusCode::FAILED_PRECONDITION; break;
     case EHOSTUNREACH:
-    case ECONNREFUSED: code = grpc::StatusCode::UNAVAILABLE; break;
+    case ECONNREFUSED:
+    case EIO:     // the registry failed (5xx, broken transfers) after the retries
+    case ELOOP:   // the registry redirects in a loop
+        code = grpc::StatusCode::UNAVAILABLE;
+        break;
     default: code = err ? grpc::StatusCode::INTERNAL : grpc::StatusCode::UNKNOWN; break;
     }
     return grpc::Status(code, e.what());

@@ -2,7 +2,7 @@
 # bench.sh: berth side by side with crun and runc on a busybox bundle.
 #
 #   tests/bench/bench.sh [--runs N] [--podman-runs M] [--shim-runs K] [--cri-runs C]
-#                        [--berth PATH] [--berth-shim PATH]
+#                        [--pull-runs P] [--berth PATH] [--berth-shim PATH]
 #
 # N (default 100) sequential `run /bin/true` per runtime, plus N/2 separately
 # timed create/start/delete cycles and a few runs under GNU time for peak RSS,
@@ -18,6 +18,9 @@
 # (tests/bench/cri-bench.sh, run first, on its own): a pod and a container
 # started, ExecSync, the pod stopped and removed, per handler (berth-shim,
 # the runc shim with runc, and with berth), timed as raw gRPC calls.
+# P (default 5; 0 skips it) cold pulls of a ~200 MB six-layer image from a
+# local docker-registry per client (tests/bench/pull-bench.sh, run on its
+# own after the CRI part): berthd, containerd (ctr pull) and podman pull.
 # berth defaults to $BERTH, else build/runtime/berth under the repo root; when
 # it is not built, crun and runc are measured alone. Needs root.
 #
@@ -47,6 +50,7 @@ RUNS=100
 PODMAN_RUNS=20
 SHIM_RUNS=20
 CRI_RUNS=10
+PULL_RUNS=5
 readonly SHIM_IDLE=3 # idle containers per shim for the PSS figure
 BERTH_PATH=${BERTH:-$REPO_ROOT/build/runtime/berth}
 BERTH_SHIM_PATH=${BERTH_SHIM:-$REPO_ROOT/build/shim/berth-shim}
@@ -102,6 +106,8 @@ parse_args() {
 		--shim-runs=*) SHIM_RUNS=${1#*=} ;;
 		--cri-runs) (($# >= 2)) || die "$1 needs a value"; CRI_RUNS=$2; shift ;;
 		--cri-runs=*) CRI_RUNS=${1#*=} ;;
+		--pull-runs) (($# >= 2)) || die "$1 needs a value"; PULL_RUNS=$2; shift ;;
+		--pull-runs=*) PULL_RUNS=${1#*=} ;;
 		--berth-shim) (($# >= 2)) || die "$1 needs a value"; BERTH_SHIM_PATH=$2; shift ;;
 		--berth-shim=*) BERTH_SHIM_PATH=${1#*=} ;;
 		--berth) (($# >= 2)) || die "$1 needs a value"; BERTH_PATH=$2; shift ;;
@@ -121,6 +127,8 @@ parse_args() {
 	SHIM_RUNS=$((10#$SHIM_RUNS))
 	[[ $CRI_RUNS =~ ^[0-9]+$ ]] || die "--cri-runs wants an integer >= 0"
 	CRI_RUNS=$((10#$CRI_RUNS))
+	[[ $PULL_RUNS =~ ^[0-9]+$ ]] || die "--pull-runs wants an integer >= 0"
+	PULL_RUNS=$((10#$PULL_RUNS))
 }
 
 # ---------------------------------------------------------------- cleanup
@@ -928,6 +936,12 @@ main() {
 			>"$TMP/cri" 2>&1 </dev/null || printf 'cri-bench.sh failed (exit %d)\n' $? >>"$TMP/cri"
 		progress ''
 	fi
+	if ((PULL_RUNS > 0)); then
+		progress 'image pulls'
+		"$SCRIPT_DIR/pull-bench.sh" --runs "$PULL_RUNS" >"$TMP/pull" 2>&1 </dev/null ||
+			printf 'pull-bench.sh failed (exit %d)\n' $? >>"$TMP/pull"
+		progress ''
+	fi
 	find_runtimes
 	make_namespace
 	make_bundle
@@ -941,6 +955,10 @@ main() {
 	if [[ -s $TMP/cri ]]; then
 		echo
 		cat "$TMP/cri"
+	fi
+	if [[ -s $TMP/pull ]]; then
+		echo
+		cat "$TMP/pull"
 	fi
 }
 

@@ -60,6 +60,8 @@ Actions:
   slowloris   headers, then one byte every "interval" seconds (default 1);
               "phase": "headers" trickles the status line and headers instead
   hang        read the request and never answer
+  gate        hold the request until the file "file" exists, then serve it
+              as usual (a test lets several clients' requests pile up first)
   schema1     a Docker schema 1 manifest (application/vnd.docker.distribution.
               manifest.v1+prettyjws)
 
@@ -491,6 +493,10 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.log_request_once(None)
             time.sleep(3600)
+        elif action == "gate":
+            while not os.path.exists(rule["file"]):
+                time.sleep(0.05)
+            return False
         elif action == "schema1":
             m = V2_RE.match(path)
             name, ref = (m["name"], m["ref"]) if m else ("x", "latest")

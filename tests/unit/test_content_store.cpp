@@ -166,6 +166,49 @@ Test(content_store, restart_starts_over) {
     cr_assert_eq(cs.read(d), data);
 }
 
+// The registry client checks a blob through the sink's digest() while it
+// still knows which host sent it (a mirror's bad copy passes to the next).
+Test(content_store, the_writer_hashes_for_the_registry_client) {
+    ContentStore cs(test_dir() + "/content");
+    std::string data = payload(10000);
+    std::string d = sha256_digest(data);
+    auto w = cs.writer(d, static_cast<int64_t>(data.size()));
+    std::string bad = data;
+    bad[0] ^= 1;
+    w->write(bad.data(), bad.size());
+    BlobSink& sink = *w;
+    cr_assert_eq(sink.digest(), sha256_digest(bad));
+    cr_assert_eq(error_of([&] { w->write("x", 1); }), EINVAL, "no write once the digest is taken");
+    sink.restart();
+    w->write(data.data(), data.size());
+    cr_assert_eq(sink.digest(), d);
+    cr_assert_eq(sink.digest(), d, "asked twice, the same");
+    w->commit();
+    cr_assert_eq(cs.read(d), data);
+}
+
+// A transfer that never got a byte (a redirect loop, a refused blob, a bad
+// copy restarted) has nothing to resume: no ingest file stays.
+Test(content_store, an_empty_ingest_does_not_stay) {
+    ContentStore cs(test_dir() + "/content");
+    std::string data = payload(10000);
+    std::string d = sha256_digest(data);
+    std::string ingest = test_dir() + "/content/ingest/" + d.substr(7);
+    { auto w = cs.writer(d, static_cast<int64_t>(data.size())); }
+    cr_assert(!exists(ingest));
+    {
+        auto w = cs.writer(d, static_cast<int64_t>(data.size()));
+        w->write(data.data(), 100);
+        w->restart();
+    }
+    cr_assert(!exists(ingest));
+    {
+        auto w = cs.writer(d, static_cast<int64_t>(data.size()));
+        w->write(data.data(), 100);
+    }
+    cr_assert(exists(ingest), "a partial ingest is kept for a resume");
+}
+
 Test(content_store, one_writer_per_digest) {
     ContentStore cs(test_dir() + "/content");
     std::string data = payload(100000);
