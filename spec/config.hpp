@@ -358,6 +358,8 @@ Resources parse_resources(std::string_view text, std::string_view what = "resour
 std::string to_json(const Config& c, bool pretty = true);
 // A process.json (exec --process), round-tripping with parse_process.
 std::string to_json(const Process& p, bool pretty = false);
+// A LinuxResources document (update -r), round-tripping with parse_resources.
+std::string to_json(const Resources& r, bool pretty = false);
 
 // A default config.json like `runc spec` (and `runc spec --rootless`).
 Config default_config(bool rootless);

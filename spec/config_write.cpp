@@ -465,6 +465,12 @@ void put(Writer& w, const Linux& v) {
 
 } // namespace
 
+std::string to_json(const Resources& r, bool pretty) {
+    Writer w(pretty);
+    put(w, r);
+    return w.str();
+}
+
 std::string to_json(const Process& p, bool pretty) {
     Writer w(pretty);
     put(w, p);

@@ -739,41 +739,14 @@ void namespaces(spec::Linux& l, const PodContext& pod, const v1::LinuxContainerS
 
 void resources(spec::Config& cfg, const v1::ContainerConfig& c, const HostFeatures& host) {
     if (!c.linux().has_resources()) return;
-    const auto& r = c.linux().resources();
-    const std::string f = "linux.resources";
-    auto nonneg = [&](int64_t v, const char* name) {
-        if (v < 0) bad(f + "." + name, "negative: " + std::to_string(v));
-        return v;
-    };
-    if (r.oom_score_adj() < -1000 || r.oom_score_adj() > 1000)
-        bad(f + ".oom_score_adj", "out of range [-1000, 1000]: " + std::to_string(r.oom_score_adj()));
-    cfg.process->oomScoreAdj = static_cast<int32_t>(r.oom_score_adj());
-    auto& res = *cfg.linux->resources;
-    spec::Cpu cpu;
-    if (nonneg(r.cpu_period(), "cpu_period")) cpu.period = static_cast<uint64_t>(r.cpu_period());
-    if (r.cpu_quota()) cpu.quota = r.cpu_quota();
-    if (nonneg(r.cpu_shares(), "cpu_shares")) cpu.shares = static_cast<uint64_t>(r.cpu_shares());
-    cpu.cpus = r.cpuset_cpus();
-    cpu.mems = r.cpuset_mems();
-    if (cpu != spec::Cpu{}) res.cpu = cpu;
-    spec::Memory mem;
-    int64_t limit = nonneg(r.memory_limit_in_bytes(), "memory_limit_in_bytes");
-    int64_t swap = r.memory_swap_limit_in_bytes();
-    if (swap < -1) bad(f + ".memory_swap_limit_in_bytes", "below -1: " + std::to_string(swap));
-    if (limit) {
-        mem.limit = limit;
-        // memory+swap = memory: no swapping unless asked (containerd).
-        if (!swap && host.swap_controller) mem.swap = limit;
-    }
-    if (swap && host.swap_controller) mem.swap = swap;
-    if (mem != spec::Memory{}) res.memory = mem;
-    if (host.hugetlb)
-        for (int i = 0; i < r.hugepage_limits_size(); ++i) {
-            const auto& h = r.hugepage_limits(i);
-            if (h.page_size().empty()) bad(f + ".hugepage_limits[" + std::to_string(i) + "].page_size", "empty");
-            res.hugepageLimits.push_back({h.page_size(), h.limit()});
-        }
-    for (auto& [k, v] : r.unified()) res.unified[k] = v;
+    int32_t oom = 0;
+    auto res = oci_resources(c.linux().resources(), host, "linux.resources", &oom);
+    cfg.process->oomScoreAdj = oom;
+    auto& out = *cfg.linux->resources;
+    out.cpu = res.cpu;
+    out.memory = res.memory;
+    out.hugepageLimits = res.hugepageLimits;
+    out.unified = res.unified;
 }
 
 // ---- CDI ----------------------------------------------------------------
@@ -806,6 +779,44 @@ void cdi(spec::Config& cfg, const v1::ContainerConfig& c, const HandlerOptions& 
 }
 
 } // namespace
+
+spec::Resources oci_resources(const v1::LinuxContainerResources& r, const HostFeatures& host, const std::string& f,
+                              int32_t* oom_score_adj) {
+    auto nonneg = [&](int64_t v, const char* name) {
+        if (v < 0) bad(f + "." + name, "negative: " + std::to_string(v));
+        return v;
+    };
+    if (r.oom_score_adj() < -1000 || r.oom_score_adj() > 1000)
+        bad(f + ".oom_score_adj", "out of range [-1000, 1000]: " + std::to_string(r.oom_score_adj()));
+    if (oom_score_adj) *oom_score_adj = static_cast<int32_t>(r.oom_score_adj());
+    spec::Resources res;
+    spec::Cpu cpu;
+    if (nonneg(r.cpu_period(), "cpu_period")) cpu.period = static_cast<uint64_t>(r.cpu_period());
+    if (r.cpu_quota()) cpu.quota = r.cpu_quota();
+    if (nonneg(r.cpu_shares(), "cpu_shares")) cpu.shares = static_cast<uint64_t>(r.cpu_shares());
+    cpu.cpus = r.cpuset_cpus();
+    cpu.mems = r.cpuset_mems();
+    if (cpu != spec::Cpu{}) res.cpu = cpu;
+    spec::Memory mem;
+    int64_t limit = nonneg(r.memory_limit_in_bytes(), "memory_limit_in_bytes");
+    int64_t swap = r.memory_swap_limit_in_bytes();
+    if (swap < -1) bad(f + ".memory_swap_limit_in_bytes", "below -1: " + std::to_string(swap));
+    if (limit) {
+        mem.limit = limit;
+        // memory+swap = memory: no swapping unless asked (containerd).
+        if (!swap && host.swap_controller) mem.swap = limit;
+    }
+    if (swap && host.swap_controller) mem.swap = swap;
+    if (mem != spec::Memory{}) res.memory = mem;
+    if (host.hugetlb)
+        for (int i = 0; i < r.hugepage_limits_size(); ++i) {
+            const auto& h = r.hugepage_limits(i);
+            if (h.page_size().empty()) bad(f + ".hugepage_limits[" + std::to_string(i) + "].page_size", "empty");
+            res.hugepageLimits.push_back({h.page_size(), h.limit()});
+        }
+    for (auto& [k, v] : r.unified()) res.unified[k] = v;
+    return res;
+}
 
 std::string container_cgroups_path(const std::string& parent, const std::string& id) {
     if (parent.empty()) return "";

@@ -75,6 +75,12 @@ spec::Config build_container_spec(const PodContext& pod, const ContainerContext&
 // "<slice>:berth:<id>" when the parent's last element is a systemd slice.
 std::string container_cgroups_path(const std::string& parent, const std::string& id);
 
+// linux.resources from CRI's LinuxContainerResources (CreateContainer and
+// UpdateContainerResources); oom_score_adj, when given, receives the
+// process's. Errors are EINVAL naming `field`.<name>.
+spec::Resources oci_resources(const runtime::v1::LinuxContainerResources& r, const HostFeatures& host,
+                              const std::string& field, int32_t* oom_score_adj = nullptr);
+
 // The default seccomp profile compiled in (contrib/seccomp/default.json).
 const char* builtin_seccomp_profile();
 

@@ -33,6 +33,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 using namespace berth;
@@ -143,6 +145,35 @@ private:
     std::thread thread_;
 };
 
+// Once a second, every running container's state from its shim: exits
+// nobody asked about are recorded and published (GetContainerEvents).
+class ExitWatcher {
+public:
+    explicit ExitWatcher(Daemon& d) : thread_([this, &d] { loop(d); }) {}
+    ~ExitWatcher() {
+        {
+            std::lock_guard l(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+
+private:
+    void loop(Daemon& d) {
+        std::unique_lock l(mu_);
+        while (!cv_.wait_for(l, std::chrono::seconds(1), [&] { return stop_; })) {
+            l.unlock();
+            watch_exits(d);
+            l.lock();
+        }
+    }
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
 int run(const Config& cfg) {
     set_malloc_thresholds();   // before any thread starts
     log::set_level(cfg.log_level);
@@ -187,6 +218,7 @@ int run(const Config& cfg) {
               (activated >= 0 ? "the socket systemd passed (" + cfg.listen + ")" : cfg.listen) + " (root " +
               cfg.root + ", state " + cfg.state + ")");
     notify_ready();
+    ExitWatcher exits(d);
     // Start-up's pages go back now; what requests brought in goes back at
     // each kIdleRelease without a signal, when berthd holds 1 MiB more than
     // it did after start-up (a busy berthd pays a few minor faults for it).

@@ -237,6 +237,14 @@ berth::task::DeleteResponse PodShim::remove(const std::string& id) {
                                               "Delete");
 }
 
+void PodShim::update(const std::string& id, const std::string& resources_json) {
+    berth::task::UpdateTaskRequest r;
+    r.set_id(id);
+    r.mutable_resources()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/LinuxResources");
+    r.mutable_resources()->set_value(resources_json);
+    call(task_service, "Update", r.SerializeAsString(), call_timeout);
+}
+
 void PodShim::shutdown() {
     berth::task::ShutdownRequest r;
     call(task_service, "Shutdown", r.SerializeAsString(), call_timeout);

@@ -61,6 +61,8 @@ public:
     // Until the container's init exits, or timeout (Error ETIMEDOUT).
     berth::task::WaitResponse wait(const std::string& id, std::chrono::milliseconds timeout);
     berth::task::DeleteResponse remove(const std::string& id);
+    // Apply linux.resources (LinuxResources JSON) to a running container.
+    void update(const std::string& id, const std::string& resources_json);
     void shutdown();
 
 private:

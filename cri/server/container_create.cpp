@@ -158,6 +158,7 @@ void create_container(Daemon& d, const runtime::v1::CreateContainerRequest& req,
         d.pods.release_name(key);
         throw;
     }
+    publish_event(d, rec, runtime::v1::CONTAINER_CREATED_EVENT);
     log::info("container " + id + " (" + cfg.metadata().name() + ") created in pod " + pod_id);
     resp.set_container_id(id);
 }

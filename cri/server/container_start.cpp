@@ -26,6 +26,7 @@ void start_container(Daemon& d, const runtime::v1::StartContainerRequest& req) {
     c->set_state(runtime::v1::CONTAINER_RUNNING);
     c->set_started_at(now_ns());
     d.pods.put(*c);
+    publish_event(d, *c, runtime::v1::CONTAINER_STARTED_EVENT);
     log::info("container " + id + " started");
 }
 

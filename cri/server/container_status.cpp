@@ -30,13 +30,7 @@ ContainerRecord fresh(Daemon& d, const ContainerRecord& c) {
 
 } // namespace
 
-void container_status(Daemon& d, const runtime::v1::ContainerStatusRequest& req,
-                      runtime::v1::ContainerStatusResponse& resp) {
-    std::string id = d.pods.resolve_container(req.container_id());
-    auto rec = d.pods.container(id);
-    if (!rec || rec->creating()) throw Error(ENOENT, "container " + req.container_id() + ": not found");
-    auto c = fresh(d, *rec);
-    auto& s = *resp.mutable_status();
+void fill_container_status(const Daemon&, const ContainerRecord& c, runtime::v1::ContainerStatus& s) {
     s.set_id(c.id());
     *s.mutable_metadata() = c.config().metadata();
     s.set_state(c.state());
@@ -55,6 +49,15 @@ void container_status(Daemon& d, const runtime::v1::ContainerStatusRequest& req,
     *s.mutable_mounts() = c.config().mounts();
     s.set_log_path(c.log_path());
     if (c.config().linux().has_resources()) *s.mutable_resources()->mutable_linux() = c.config().linux().resources();
+}
+
+void container_status(Daemon& d, const runtime::v1::ContainerStatusRequest& req,
+                      runtime::v1::ContainerStatusResponse& resp) {
+    std::string id = d.pods.resolve_container(req.container_id());
+    auto rec = d.pods.container(id);
+    if (!rec || rec->creating()) throw Error(ENOENT, "container " + req.container_id() + ": not found");
+    auto c = fresh(d, *rec);
+    fill_container_status(d, c, *resp.mutable_status());
     if (req.verbose()) {
         json::Writer w;
         w.begin_object();

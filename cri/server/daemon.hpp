@@ -3,6 +3,7 @@
 #pragma once
 
 #include "daemon_config.hpp"
+#include "container_events.hpp"
 #include "content_store.hpp"
 #include "image_store.hpp"
 #include "layer_store.hpp"
@@ -26,6 +27,7 @@ public:
     std::shared_ptr<image::TokenCache> tokens;
 
     PodStore pods;
+    ContainerEvents events;
 
     std::string rootfs_root() const { return cfg.root + "/rootfs"; }
     // STATE/pods/ID: the pod's shim's cwd (address, log), its namespace

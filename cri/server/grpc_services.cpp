@@ -152,9 +152,19 @@ grpc::Status RuntimeServiceV1::ListPodSandboxStats(grpc::ServerContext*, const L
     return guarded("ListPodSandboxStats", [&] { list_pod_sandbox_stats(d_, *req, *resp); });
 }
 
+grpc::Status RuntimeServiceV1::UpdateContainerResources(grpc::ServerContext*, const UpdateContainerResourcesRequest* req,
+                                                        UpdateContainerResourcesResponse*) {
+    return guarded("UpdateContainerResources", [&] { update_container_resources(d_, *req); });
+}
+
 grpc::Status RuntimeServiceV1::ReopenContainerLog(grpc::ServerContext*, const ReopenContainerLogRequest* req,
                                                   ReopenContainerLogResponse*) {
     return guarded("ReopenContainerLog", [&] { reopen_container_log(d_, *req); });
+}
+
+grpc::Status RuntimeServiceV1::GetContainerEvents(grpc::ServerContext* ctx, const GetEventsRequest*,
+                                                  grpc::ServerWriter<ContainerEventResponse>* out) {
+    return guarded("GetContainerEvents", [&] { get_container_events(d_, *ctx, *out); });
 }
 
 grpc::Status RuntimeServiceV1::Exec(grpc::ServerContext*, const ExecRequest*, ExecResponse*) {

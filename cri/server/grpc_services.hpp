@@ -53,7 +53,9 @@ public:
     grpc::Status ListContainerStats(grpc::ServerContext*, const runtime::v1::ListContainerStatsRequest*, runtime::v1::ListContainerStatsResponse*) override;
     grpc::Status PodSandboxStats(grpc::ServerContext*, const runtime::v1::PodSandboxStatsRequest*, runtime::v1::PodSandboxStatsResponse*) override;
     grpc::Status ListPodSandboxStats(grpc::ServerContext*, const runtime::v1::ListPodSandboxStatsRequest*, runtime::v1::ListPodSandboxStatsResponse*) override;
+    grpc::Status UpdateContainerResources(grpc::ServerContext*, const runtime::v1::UpdateContainerResourcesRequest*, runtime::v1::UpdateContainerResourcesResponse*) override;
     grpc::Status ReopenContainerLog(grpc::ServerContext*, const runtime::v1::ReopenContainerLogRequest*, runtime::v1::ReopenContainerLogResponse*) override;
+    grpc::Status GetContainerEvents(grpc::ServerContext*, const runtime::v1::GetEventsRequest*, grpc::ServerWriter<runtime::v1::ContainerEventResponse>*) override;
     grpc::Status Exec(grpc::ServerContext*, const runtime::v1::ExecRequest*, runtime::v1::ExecResponse*) override;
     grpc::Status Attach(grpc::ServerContext*, const runtime::v1::AttachRequest*, runtime::v1::AttachResponse*) override;
     grpc::Status PortForward(grpc::ServerContext*, const runtime::v1::PortForwardRequest*, runtime::v1::PortForwardResponse*) override;

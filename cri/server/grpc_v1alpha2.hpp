@@ -36,6 +36,7 @@ public:
     BERTH_V1ALPHA2(PodSandboxStats)
     BERTH_V1ALPHA2(ListPodSandboxStats)
     BERTH_V1ALPHA2(ReopenContainerLog)
+    BERTH_V1ALPHA2(UpdateContainerResources)
     BERTH_V1ALPHA2(Exec)
     BERTH_V1ALPHA2(Attach)
     BERTH_V1ALPHA2(PortForward)

@@ -112,7 +112,10 @@ ContainerRecord refresh_container(Daemon& d, ContainerRecord c) {
             throw;
         }
     }
-    if (changed) d.pods.put(c);
+    if (changed) {
+        d.pods.put(c);
+        publish_event(d, c, runtime::v1::CONTAINER_STOPPED_EVENT);
+    }
     return c;
 }
 
@@ -151,6 +154,7 @@ void stop_container_locked(Daemon& d, ContainerRecord& c, int64_t timeout_s) {
     }
     if (!done) kill_and_wait(SIGKILL, delete_timeout);
     d.pods.put(c);
+    publish_event(d, c, runtime::v1::CONTAINER_STOPPED_EVENT);
 }
 
 void remove_container_locked(Daemon& d, const ContainerRecord& c) {
@@ -167,6 +171,7 @@ void remove_container_locked(Daemon& d, const ContainerRecord& c) {
     std::filesystem::remove_all(d.bundle_dir(c.pod_id(), c.id()), ec);
     if (ec) throw Error(ec.value(), "remove " + d.bundle_dir(c.pod_id(), c.id()) + ": " + ec.message());
     d.pods.erase_container(c.id());
+    if (!c.creating()) publish_event(d, c, runtime::v1::CONTAINER_DELETED_EVENT);
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include "pod_shim.hpp"
 
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/sync_stream.h>
 
 namespace berth::cri {
 
@@ -40,12 +41,26 @@ void pod_sandbox_stats(Daemon& d, const runtime::v1::PodSandboxStatsRequest& req
                        runtime::v1::PodSandboxStatsResponse& resp);
 void list_pod_sandbox_stats(Daemon& d, const runtime::v1::ListPodSandboxStatsRequest& req,
                             runtime::v1::ListPodSandboxStatsResponse& resp);
+void update_container_resources(Daemon& d, const runtime::v1::UpdateContainerResourcesRequest& req);
 void reopen_container_log(Daemon& d, const runtime::v1::ReopenContainerLogRequest& req);
 
 void runtime_status(Daemon& d, const runtime::v1::StatusRequest& req, runtime::v1::StatusResponse& resp);
 void runtime_config(Daemon& d, runtime::v1::RuntimeConfigResponse& resp);
 
+void get_container_events(Daemon& d, grpc::ServerContext& ctx, grpc::ServerWriter<runtime::v1::ContainerEventResponse>& out);
+
 // Shared by the files above (pod_lifecycle.cpp).
+
+// CRI's view of a record (sandbox_status.cpp, container_status.cpp).
+void fill_pod_status(const PodRecord& p, runtime::v1::PodSandboxStatus& s);
+void fill_container_status(const Daemon& d, const ContainerRecord& c, runtime::v1::ContainerStatus& s);
+// Tell GetContainerEvents' streams about a container (its pod's status and
+// its own with the event).
+void publish_event(Daemon& d, const ContainerRecord& c, runtime::v1::ContainerEventType type);
+// Bring every created or running container up to date with its shim, so
+// exits are noticed (and published) without a client asking; berthd runs
+// it every second.
+void watch_exits(Daemon& d);
 
 // The pod's shim, from the address it wrote in its pod dir.
 PodShim pod_shim(const Daemon& d, const std::string& pod_id);

@@ -9,7 +9,9 @@ namespace berth::cri {
 
 namespace {
 
-void fill_status(const PodRecord& p, runtime::v1::PodSandboxStatus& s) {
+} // namespace
+
+void fill_pod_status(const PodRecord& p, runtime::v1::PodSandboxStatus& s) {
     s.set_id(p.id());
     *s.mutable_metadata() = p.config().metadata();
     s.set_state(p.state());
@@ -21,6 +23,8 @@ void fill_status(const PodRecord& p, runtime::v1::PodSandboxStatus& s) {
     *s.mutable_annotations() = p.config().annotations();
     s.set_runtime_handler(p.runtime_handler());
 }
+
+namespace {
 
 bool labels_match(const google::protobuf::Map<std::string, std::string>& want,
                   const google::protobuf::Map<std::string, std::string>& have) {
@@ -37,7 +41,7 @@ void pod_sandbox_status(Daemon& d, const runtime::v1::PodSandboxStatusRequest& r
                         runtime::v1::PodSandboxStatusResponse& resp) {
     auto p = d.pods.pod(d.pods.resolve_pod(req.pod_sandbox_id()));
     if (!p) throw Error(ENOENT, "pod sandbox " + req.pod_sandbox_id() + ": not found");
-    fill_status(*p, *resp.mutable_status());
+    fill_pod_status(*p, *resp.mutable_status());
     resp.set_timestamp(now_ns());
     if (req.verbose()) {
         json::Writer w;
