@@ -19,9 +19,9 @@ for t in docker-registry skopeo umoci python3; do command -v "$t" >/dev/null || 
 
 W=$(mktemp -d /tmp/berth-e2e-pods.XXXXXX)
 CG=/berth-e2e-pods-$$
-REG_PID= BERTHD_PID=
+REG_PID= BERTHD_PID= EV_PID=
 cleanup() {
-    for p in $BERTHD_PID $REG_PID; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    for p in $EV_PID $BERTHD_PID $REG_PID; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     # Shims and containers of this berthd, by the pids their cgroups and
     # state name (never by process name).
     for f in "$W"/state/pods/*/address; do
@@ -52,9 +52,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 call() { "$CRI_CLIENT" -a "$W/berthd.sock" -T 60 call "$@"; }
 # py EXPR: evaluate EXPR with d = the JSON on stdin; print the result.
 py() { python3 -c 'import json,sys,base64; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if not isinstance(r,(dict,list)) else json.dumps(r))' "$1"; }
+st() { call ContainerStatus "{\"containerId\":\"$1\"}" | py "$2"; }
 b64() { python3 -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).decode(), end="")' "$1"; }
 
-plan 43
+plan 48
 
 # --- an image in a local registry
 PORT=$(free_port)
@@ -175,6 +176,44 @@ out=$(ex "$C1" '["sleep","30"]' 1 2>&1); rc=$?
 [ $rc = 4 ] && echo "$out" | grep -q "timed out"
 check "ExecSync past its timeout: DeadlineExceeded" $? "rc=$rc $out"
 
+# Stats from the cgroups, new limits, a log reopened after a rename, events.
+out=$(call ContainerStats "{\"containerId\":\"$C1\"}" 2>&1)
+[ "$(echo "$out" | py 'int(d["stats"]["cpu"]["usageCoreNanoSeconds"]["value"]) > 0 and int(d["stats"]["memory"]["workingSetBytes"]["value"]) > 0 and "usedBytes" in d["stats"]["writableLayer"]')" = True ]
+check "ContainerStats: cpu, working set and writable layer" $? "$out"
+out=$(call ListPodSandboxStats "{\"filter\":{\"id\":\"$POD\"}}" 2>&1)
+[ "$(echo "$out" | py 'len(d["stats"][0]["linux"]["containers"])')" = 1 ]
+check "ListPodSandboxStats: the pod with its container" $? "$out"
+out=$(call UpdateContainerResources "{\"containerId\":\"$C1\",\"linux\":{\"memoryLimitInBytes\":\"67108864\"}}" 2>&1)
+mem=$(cat "$(cgroup_dir "$C1PID" memory)/memory.limit_in_bytes" "$(cgroup_dir "$C1PID" memory)/memory.max" 2>/dev/null | head -1)
+[ "$mem" = 67108864 ] && [ "$(st "$C1" 'd["status"]["resources"]["linux"]["memoryLimitInBytes"]')" = 67108864 ]
+check "UpdateContainerResources: the cgroup's memory limit, and the status" $? "$out mem=$mem"
+"$BERTHCTL" -r "unix://$W/berthd.sock" events -o json >"$W/events.json" 2>&1 &
+EV_PID=$!
+sleep 0.5
+out=$(call CreateContainer "$(ctr_json "$POD" ticker '["sh","-c","while :; do echo tick; sleep 0.1; done"]')" 2>&1)
+CT=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+call StartContainer "{\"containerId\":\"$CT\"}" >/dev/null 2>&1
+wait_for 5 grep -q tick "$W/logs/web/ticker.log"
+mv "$W/logs/web/ticker.log" "$W/logs/web/ticker.log.1"
+out=$(call ReopenContainerLog "{\"containerId\":\"$CT\"}" 2>&1)
+wait_for 5 grep -q tick "$W/logs/web/ticker.log"
+check "ReopenContainerLog: a new log at the path after a rename" $? "$out $(ls "$W/logs/web")"
+call StopContainer "{\"containerId\":\"$CT\",\"timeout\":1}" >/dev/null 2>&1
+call RemoveContainer "{\"containerId\":\"$CT\"}" >/dev/null 2>&1
+sleep 0.5
+kill "$EV_PID" 2>/dev/null; wait "$EV_PID" 2>/dev/null
+got=$(python3 -c '
+import json,sys
+dec=json.JSONDecoder(); s=open(sys.argv[1]).read(); i=0; out=[]
+while True:
+    while i < len(s) and s[i].isspace(): i+=1
+    if i >= len(s): break
+    o,i=dec.raw_decode(s,i)
+    if o.get("containerId")==sys.argv[2]: out.append(o.get("containerEventType","CONTAINER_CREATED_EVENT"))
+print(" ".join(out))' "$W/events.json" "$CT" 2>&1)
+[ "$got" = "CONTAINER_CREATED_EVENT CONTAINER_STARTED_EVENT CONTAINER_STOPPED_EVENT CONTAINER_DELETED_EVENT" ]
+check "GetContainerEvents (berthctl events): created, started, stopped, deleted" $? "$got $(head -c 600 "$W/events.json")"
+
 # A second container shares the pod's IPC namespace and /dev/shm.
 out=$(call CreateContainer "$(ctr_json "$POD" side '["sh","-c","echo shared > /dev/shm/x; exec sleep 1000"]')" 2>&1)
 C2=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
@@ -190,7 +229,6 @@ out=$(call CreateContainer "$(ctr_json "$POD" fail '["sh","-c","exit 7"]')" 2>&1
 C4=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
 call StartContainer "{\"containerId\":\"$C3\"}" >/dev/null 2>&1
 call StartContainer "{\"containerId\":\"$C4\"}" >/dev/null 2>&1
-st() { call ContainerStatus "{\"containerId\":\"$1\"}" | py "$2"; }
 wait_for 10 eval '[ "$(st "$C3" "d[\"status\"][\"state\"]")" = CONTAINER_EXITED ]'
 wait_for 10 eval '[ "$(st "$C4" "d[\"status\"][\"state\"]")" = CONTAINER_EXITED ]'
 [ "$(st "$C3" 'd["status"].get("exitCode",0), d["status"]["reason"]')" = "(0, 'Completed')" ] &&
