@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 
 namespace berth::cri_test {
 
@@ -32,17 +33,28 @@ struct Handler {
     std::string name, label;
     std::map<std::string, std::vector<double>> ms;   // step -> samples
     int failures = 0;
+    std::shared_ptr<CriClient> client;   // another server's (NAME=LABEL@SOCKET); null: the -a one
 };
 
-Handler parse_handler(const std::string& s) {
+// NAME, NAME=LABEL or NAME=LABEL@SOCKET (a handler of another CRI server,
+// so two servers are compared in one run).
+Handler parse_handler(const std::string& spec, std::chrono::seconds timeout) {
+    std::string s = spec;
+    Handler h;
+    if (auto at = s.find('@'); at != std::string::npos) {
+        h.client = std::make_shared<CriClient>(s.substr(at + 1), timeout);
+        s = s.substr(0, at);
+    }
     auto eq = s.find('=');
-    if (eq == std::string::npos) return {s, s.empty() ? "default" : s, {}, 0};
-    return {s.substr(0, eq), s.substr(eq + 1), {}, 0};
+    h.name = s.substr(0, eq);
+    h.label = eq == std::string::npos ? (s.empty() ? "default" : s) : s.substr(eq + 1);
+    return h;
 }
 
 // One pod with one container through every step; a step that fails ends
 // the run (the pod is still stopped and removed, untimed).
-void one_run(CriClient& client, const BenchOptions& o, Handler& h, int seq, bool timed, std::FILE* out) {
+void one_run(CriClient& default_client, const BenchOptions& o, Handler& h, int seq, bool timed, std::FILE* out) {
+    CriClient& client = h.client ? *h.client : default_client;
     PodSpec pod = o.pod;
     pod.handler = h.name;
     pod.name = o.pod.name + "-" + std::to_string(::getpid()) + "-" + std::to_string(seq);
@@ -99,7 +111,7 @@ void one_run(CriClient& client, const BenchOptions& o, Handler& h, int seq, bool
 
 int run_bench(CriClient& client, const BenchOptions& o, std::FILE* out) {
     std::vector<Handler> hs;
-    for (const auto& s : o.handlers) hs.push_back(parse_handler(s));
+    for (const auto& s : o.handlers) hs.push_back(parse_handler(s, o.timeout));
     if (hs.empty()) throw Error(EINVAL, "bench: no --handler given");
     int seq = 0;
     for (int round = -o.warmup; round < o.rounds; ++round) {
@@ -151,12 +163,19 @@ int run_bench(CriClient& client, const BenchOptions& o, std::FILE* out) {
         }
         std::fprintf(out, "\n");
         std::vector<std::string> rows = steps;
+        rows.push_back("pod+container up");
         for (const auto& step : rows) {
             std::fprintf(out, " %-18s", step.c_str());
             for (size_t i = 1; i < hs.size(); ++i) {
                 std::string name = hs[0].label + "/" + hs[i].label;
-                auto a = hs[0].ms.find(step), b = hs[i].ms.find(step);
-                double r = a == hs[0].ms.end() || b == hs[i].ms.end() ? 0 : median(a->second) / median(b->second);
+                double r;
+                if (step == "pod+container up") {
+                    double up = sum_of(hs[i], {"RunPodSandbox", "CreateContainer", "StartContainer"});
+                    r = up > 0 ? sum_of(hs[0], {"RunPodSandbox", "CreateContainer", "StartContainer"}) / up : 0;
+                } else {
+                    auto a = hs[0].ms.find(step), b = hs[i].ms.find(step);
+                    r = a == hs[0].ms.end() || b == hs[i].ms.end() ? 0 : median(a->second) / median(b->second);
+                }
                 std::fprintf(out, " %*.2f", static_cast<int>(std::max<size_t>(16, name.size())), r);
             }
             std::fprintf(out, "\n");

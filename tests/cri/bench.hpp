@@ -9,6 +9,7 @@
 
 #include "cri_client.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -16,10 +17,11 @@
 namespace berth::cri_test {
 
 struct BenchOptions {
-    std::vector<std::string> handlers;   // "NAME" or "NAME=LABEL"
+    std::vector<std::string> handlers;   // "NAME", "NAME=LABEL" or "NAME=LABEL@SOCKET" (another server)
     PodSpec pod;                         // name and uid are made per run
     std::string image;
     int rounds = 10, warmup = 1, execs = 3;
+    std::chrono::seconds timeout{60};    // each call's, for handlers of other servers
 };
 
 // Returns how many runs failed (their steps are left out of the medians).

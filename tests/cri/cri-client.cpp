@@ -33,7 +33,7 @@ const char* usage_text =
     "  stopp POD_ID | rmp POD_ID\n"
     "  call METHOD [JSON]                     any CRI method; request and answer as JSON; a failed\n"
     "                                         call exits with its gRPC code (message on stderr)\n"
-    "  bench POD_FLAGS --image REF --handler NAME[=LABEL]... [-n ROUNDS] [--warmup N] [--execs K]\n"
+    "  bench POD_FLAGS --image REF --handler NAME[=LABEL[@SOCKET]]... [-n ROUNDS] [--warmup N] [--execs K]\n"
     "POD_FLAGS: [--pod-name N] [--pod-namespace NS] [--pod-uid U] [--handler H]\n"
     "           [--cgroup-parent P] [--log-dir D] [--share-pid]\n"
     "           (a host-network pod; --share-pid: one pid namespace for the pod)\n"
