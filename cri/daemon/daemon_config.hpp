@@ -38,7 +38,7 @@ struct Config {
     struct Runtime {
         std::string shim = "";                        // berth-shim; "": next to berthd, else on PATH
         std::string cgroup_parent = "/berthd";        // for pods that name none (cgroupfs)
-        std::string seccomp_profile = "";             // RuntimeDefault; "": contrib/seccomp/default.json as installed
+        std::string seccomp_profile = "";             // RuntimeDefault; "": contrib/seccomp/default.json, built in
         std::vector<std::string> cdi_spec_dirs = {"/etc/cdi", "/var/run/cdi"};
         std::chrono::seconds shim_start_timeout{10};
         std::map<std::string, Handler> handlers;      // "" is the default handler, always there
