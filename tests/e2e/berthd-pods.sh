@@ -45,7 +45,7 @@ on_exit cleanup
 shim_pids() {
     local p
     for p in /proc/[0-9]*; do
-        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-id $1 " && echo "${p#/proc/}"
+        { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "-id $1 " && echo "${p#/proc/}"
     done
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -55,7 +55,7 @@ py() { python3 -c 'import json,sys,base64; d=json.load(sys.stdin); r=eval(sys.ar
 st() { call ContainerStatus "{\"containerId\":\"$1\"}" | py "$2"; }
 b64() { python3 -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).decode(), end="")' "$1"; }
 
-plan 48
+plan 51
 
 # --- an image in a local registry
 PORT=$(free_port)
@@ -113,10 +113,10 @@ pod_json() {   # pod_json NAME [EXTRA-LINUX-JSON] [HOSTNET]
     printf '{"config":{"metadata":{"name":"%s","namespace":"e2e","uid":"uid-%s","attempt":0},"hostname":"%s-host","logDirectory":"%s","labels":{"app":"%s"},"linux":{"cgroupParent":"%s",%s"securityContext":{"namespaceOptions":{%s}}}}}' \
         "$1" "$1" "$1" "$W/logs/$1" "$1" "$CG" "${2:-}" "$ns"
 }
-ctr_json() {   # ctr_json POD_ID NAME CMD-JSON-ARRAY [EXTRA] [PIDMODE]
+ctr_json() {   # ctr_json POD_ID NAME CMD-JSON-ARRAY [EXTRA] [PIDMODE] [NETMODE]
     # kubelet sends the pod's namespace modes with each container.
-    printf '{"podSandboxId":"%s","config":{"metadata":{"name":"%s"},"image":{"image":"%s"},"command":%s,"logPath":"%s.log","linux":{"securityContext":{"namespaceOptions":{"network":"POD","ipc":"POD","pid":"%s"}}}%s}}' \
-        "$1" "$2" "$IMG" "$3" "$2" "${5:-CONTAINER}" "${4:-}"
+    printf '{"podSandboxId":"%s","config":{"metadata":{"name":"%s"},"image":{"image":"%s"},"command":%s,"logPath":"%s.log","linux":{"securityContext":{"namespaceOptions":{"network":"%s","ipc":"POD","pid":"%s"}}}%s}}' \
+        "$1" "$2" "$IMG" "$3" "$2" "${6:-POD}" "${5:-CONTAINER}" "${4:-}"
 }
 
 # --- a pod: own network, IPC and UTS namespaces, pinned; sysctls
@@ -248,6 +248,21 @@ check "StopContainer: TERM ignored, SIGKILL after the timeout (exit 137)" $? "rc
 out=$(call StopContainer "{\"containerId\":\"$C5\",\"timeout\":2}" 2>&1)
 check "StopContainer again: no error" $? "$out"
 
+# A memory limit the container outgrows: the kernel's OOM killer, exit 137, reason OOMKilled.
+cat >"$W/hog.json" <<'X'
+{"podSandboxId":"@POD@","config":{"metadata":{"name":"hog"},"image":{"image":"@IMG@"},
+ "command":["sh","-c","x=$(head -c 200000000 /dev/zero | tr '\\000' a); echo survived"],
+ "linux":{"resources":{"memoryLimitInBytes":"33554432"},
+          "securityContext":{"namespaceOptions":{"network":"POD","ipc":"POD","pid":"CONTAINER"}}}}}
+X
+out=$(call CreateContainer "$(sed -e "s|@POD@|$POD|" -e "s|@IMG@|$IMG|" "$W/hog.json")" 2>&1)
+CH=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+call StartContainer "{\"containerId\":\"$CH\"}" >/dev/null 2>&1
+wait_for 30 eval '[ "$(st "$CH" "d[\"status\"][\"state\"]")" = CONTAINER_EXITED ]'
+[ "$(st "$CH" 'd["status"]["exitCode"], d["status"]["reason"]')" = "(137, 'OOMKilled')" ]
+check "a container over its memory limit: exit 137, reason OOMKilled" $? "$out $(st "$CH" 'd["status"]')"
+call RemoveContainer "{\"containerId\":\"$CH\"}" >/dev/null 2>&1
+
 # --- a pod sharing one pid namespace: the pod init is pid 1
 out=$(call RunPodSandbox "$(pod_json pidpod '' sharepid)" 2>&1)
 POD2=$(echo "$out" | py 'd["podSandboxId"]' 2>/dev/null)
@@ -314,6 +329,25 @@ out=$(call RemovePodSandbox "{\"podSandboxId\":\"$POD\"}" 2>&1) && out2=$(call R
 check "RemovePodSandbox" $? "$out $out2"
 out=$(call RemovePodSandbox "{\"podSandboxId\":\"$POD\"}" 2>&1) && out2=$(call RemoveContainer "{\"containerId\":\"$C1\"}" 2>&1)
 check "RemovePodSandbox and RemoveContainer again: no error" $? "$out $out2"
+# 50 pods with one container each, started at once, then removed at once.
+pids=()
+for i in $(seq 1 50); do
+    (
+        p=$(call RunPodSandbox "$(pod_json "many-$i" '' hostnet)" 2>/dev/null | py 'd["podSandboxId"]' 2>/dev/null) &&
+            c=$(call CreateContainer "$(ctr_json "$p" c '["sleep","600"]' '' CONTAINER NODE)" 2>/dev/null | py 'd["containerId"]' 2>/dev/null) &&
+            call StartContainer "{\"containerId\":\"$c\"}" >/dev/null 2>&1 && echo "$p" >>"$W/many"
+    ) &
+    pids+=($!)
+done
+wait "${pids[@]}"   # (not berthd, also a child)
+n_up=$(call ListContainers '{"filter":{"state":{"state":"CONTAINER_RUNNING"}}}' | py 'len([c for c in d["containers"] if c["metadata"]["name"]=="c"])')
+[ "$(wc -l <"$W/many" 2>/dev/null)" = 50 ] && [ "$n_up" = 50 ]
+check "50 pods started concurrently, each with a running container" $? "$(wc -l <"$W/many" 2>/dev/null) pods, $n_up running; $(grep -c level=error "$W/berthd.log") errors logged"
+pids=()
+for p in $(cat "$W/many"); do call RemovePodSandbox "{\"podSandboxId\":\"$p\"}" >/dev/null 2>&1 & pids+=($!); done
+wait "${pids[@]}"
+[ "$(call ListPodSandbox '{}' | py 'len(d["items"])')" = 0 ]
+check "the 50 pods removed concurrently" $? "$(call ListPodSandbox '{}' 2>&1 | head -c 300)"
 sleep 0.5
 left=$(grep -F " $W/" /proc/self/mountinfo; find "$W/state/pods" "$W/root/pods" "$W/root/rootfs" -mindepth 1 -maxdepth 1 2>/dev/null;
        shim_pids "$POD"; shim_pids "$POD2";
