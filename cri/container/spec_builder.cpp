@@ -650,7 +650,9 @@ void mounts(spec::Config& cfg, const PodContext& pod, const ContainerContext& ct
         // The pod's tmpfs; the host's with host IPC; else (no pod shm) the
         // default spec's private tmpfs stays.
         std::string shm = pod.shm_dir;
-        if (sc.namespace_options().ipc() == v1::NODE) shm = "/dev/shm";
+        // Host IPC is the pod's choice (the container's option follows it).
+        if (pod.config && pod.config->linux().security_context().namespace_options().ipc() == v1::NODE)
+            shm = "/dev/shm";
         if (!shm.empty()) {
             CriMount m;
             m.container_path = "/dev/shm";
@@ -701,14 +703,23 @@ void namespaces(spec::Linux& l, const PodContext& pod, const v1::LinuxContainerS
         return it->second;
     };
     l.namespaces.push_back({spec::NsType::mount, ""});
-    // Network and IPC: the pod's (CONTAINER is not a mode kubelet uses for
-    // them; containerd joins the pod's too), or the host's.
-    if (ns.network() != v1::NODE) l.namespaces.push_back({spec::NsType::network, pinned("network", f + ".network")});
-    if (ns.ipc() != v1::NODE) l.namespaces.push_back({spec::NsType::ipc, pinned("ipc", f + ".ipc")});
+    // Network and IPC are the pod's, whatever the container's options say
+    // (as containerd has it: kubelet copies the pod's, crictl users often
+    // leave them out): its pins, or the host's for a NODE pod.
+    v1::NamespaceOption pod_ns;
+    if (pod.config) pod_ns = pod.config->linux().security_context().namespace_options();
+    if (pod_ns.network() != v1::NODE) l.namespaces.push_back({spec::NsType::network, pinned("network", f + ".network")});
+    if (pod_ns.ipc() != v1::NODE) l.namespaces.push_back({spec::NsType::ipc, pinned("ipc", f + ".ipc")});
     // UTS is the pod's whenever it has one (host network: the host's).
     if (auto it = pod.ns_paths.find("uts"); it != pod.ns_paths.end() && !it->second.empty())
         l.namespaces.push_back({spec::NsType::uts, it->second});
-    switch (ns.pid()) {
+    // pid POD in a pod without a pid namespace of its own (its pid mode is
+    // CONTAINER, or NODE): containerd would join its pause container's,
+    // which is one of its own (or the host's); berth has no pause, so the
+    // container gets one of its own (or the host's).
+    v1::NamespaceMode pid_mode = ns.pid();
+    if (pid_mode == v1::POD && !pod.ns_paths.count("pid")) pid_mode = pod_ns.pid() == v1::NODE ? v1::NODE : v1::CONTAINER;
+    switch (pid_mode) {
     case v1::NODE:
         break;
     case v1::CONTAINER:

@@ -1,6 +1,7 @@
 // StopPodSandbox: every container of the pod killed, the pod's namespaces
-// unpinned (its network goes with them). Idempotent: a stopped or unknown
-// pod is not an error.
+// unpinned (its network goes with them). Idempotent for a stopped pod; an
+// unknown one is NotFound, as containerd answers (kubelet takes that as
+// stopped, and a mistyped id on the command line gets an error).
 #include "runtime_ops.hpp"
 
 #include "error.hpp"
@@ -9,13 +10,7 @@
 namespace berth::cri {
 
 void stop_pod_sandbox(Daemon& d, const runtime::v1::StopPodSandboxRequest& req) {
-    std::string id;
-    try {
-        id = d.pods.resolve_pod(req.pod_sandbox_id());
-    } catch (const Error& e) {
-        if (e.err() == ENOENT) return;
-        throw;
-    }
+    std::string id = d.pods.resolve_pod(req.pod_sandbox_id());
     auto lock = d.pods.locks(id);
     std::unique_lock l(lock->mu);
     auto p = d.pods.pod(id);

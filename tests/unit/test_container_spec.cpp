@@ -331,10 +331,15 @@ Test(container_spec, namespaces_from_the_pod) {
     auto* ns = f.sc()->mutable_namespace_options();
     ns->set_pid(v1::CONTAINER);
     cr_assert_eq(find_ns(f.build(), spec::NsType::pid)->path, "");
-    ns->set_network(v1::NODE);
-    ns->set_ipc(v1::NODE);
-    ns->set_pid(v1::NODE);
+    // Network and IPC follow the pod's options (containerd), whatever the
+    // container's say: a host-network, host-IPC pod has no pins for them.
+    auto* pns = f.pod_cfg.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+    pns->set_network(v1::NODE);
+    pns->set_ipc(v1::NODE);
+    f.pod.ns_paths.erase("network");
+    f.pod.ns_paths.erase("ipc");
     f.pod.ns_paths.erase("uts");   // a host-network pod has no UTS namespace of its own
+    ns->set_pid(v1::NODE);
     c = f.build();
     cr_assert_null(find_ns(c, spec::NsType::network));
     cr_assert_null(find_ns(c, spec::NsType::ipc));
@@ -353,9 +358,17 @@ Test(container_spec, namespaces_from_the_pod) {
     f.pod.target_pid = [](const std::string&) -> pid_t { throw Error(ENOENT, "container c9: not found"); };
     f.fails(ENOENT, "linux.security_context.namespace_options.target_id: container c9: not found");
 
+    // pid POD in a pod without a pid namespace: one of the container's own
+    // (containerd would join its pause's), or the host's for a NODE pod.
     ns->set_pid(v1::POD);
     f.pod.ns_paths.erase("pid");
-    f.fails(EINVAL, "linux.security_context.namespace_options.pid: the pod has no pid namespace");
+    cr_assert_eq(find_ns(f.build(), spec::NsType::pid)->path, "");
+    pns->set_pid(v1::NODE);
+    cr_assert_null(find_ns(f.build(), spec::NsType::pid));
+    // A pod that should have a network pin but lacks it is an error.
+    pns->set_network(v1::POD);
+    f.fails(EINVAL, "linux.security_context.namespace_options.network: the pod has no network namespace");
+    pns->set_network(v1::NODE);
     ns->set_pid(v1::CONTAINER);
     ns->mutable_userns_options()->set_mode(v1::POD);
     f.fails(ENOTSUP, "linux.security_context.namespace_options.userns_options: user namespaces are not supported");
