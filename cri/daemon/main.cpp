@@ -9,6 +9,7 @@
 #include "daemon.hpp"
 #include "idle_memory.hpp"
 #include "error.hpp"
+#include "fd.hpp"
 #include "grpc_services.hpp"
 #include "grpc_v1alpha2.hpp"
 #include "runtime_ops.hpp"
@@ -20,6 +21,7 @@
 #include <grpcpp/server_posix.h>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <grp.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -174,10 +176,31 @@ private:
     std::thread thread_;
 };
 
+// One berthd per root: a second one would share records, layers and pod
+// shims with the first and undo its work. The lock is held for the
+// process's life (the fd is inherited by nothing: O_CLOEXEC).
+UniqueFd lock_root(const std::string& root) {
+    std::string path = root + "/berthd.lock";
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) throw_errno("open " + path);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK) throw_errno("lock " + path);
+        std::string holder;
+        char buf[32] = {};
+        if (::pread(fd.get(), buf, sizeof buf - 1, 0) > 0) holder = " (pid " + std::string(buf) + ")";
+        while (!holder.empty() && (holder.back() == '\n')) holder.pop_back();
+        throw Error(EBUSY, "root " + root + ": another berthd uses it" + holder + "; give each berthd its own --root");
+    }
+    std::string pid = std::to_string(::getpid());
+    if (::ftruncate(fd.get(), 0) == 0) (void)!::pwrite(fd.get(), pid.data(), pid.size(), 0);
+    return fd;
+}
+
 int run(const Config& cfg) {
     set_malloc_thresholds();   // before any thread starts
     log::set_level(cfg.log_level);
     mkdirs(cfg.root, 0711);
+    UniqueFd root_lock = lock_root(cfg.root);
     mkdirs(cfg.state, 0711);
     int activated = activated_socket();
     if (activated < 0) prepare_socket_path(cfg.listen);

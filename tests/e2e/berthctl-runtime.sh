@@ -196,8 +196,13 @@ check "exec without -s: a clear error" $? "rc=$rc $out"
 # ---- logs ------------------------------------------------------------------
 LOG=$W/logs/p1/c1.log
 wait_for 20 grep -q 'tick 3$' "$LOG"
-grep -q " stdout P " "$LOG"
-check "the runtime wrote partial (P) records for the long line" $? "$(head -c 600 "$LOG")"
+if [ -n "$ENDPOINT" ]; then
+    # Only the private containerd is set to split lines past 64 bytes.
+    skip_check "the runtime wrote partial (P) records for the long line" "another server's line limit"
+else
+    grep -q " stdout P " "$LOG"
+    check "the runtime wrote partial (P) records for the long line" $? "$(head -c 600 "$LOG")"
+fi
 c logs "$C" >"$W/lo" 2>"$W/le"; rc=$?
 [ "$rc" = 0 ] && [ "$(sed -n 1p "$W/lo")" = out-1 ] && [ "$(sed -n 2p "$W/lo")" = "$long" ] &&
     [ "$(cat "$W/le")" = err-1 ] && grep -qx 'tick 3' "$W/lo"

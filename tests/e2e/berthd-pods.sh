@@ -55,7 +55,7 @@ py() { python3 -c 'import json,sys,base64; d=json.load(sys.stdin); r=eval(sys.ar
 st() { call ContainerStatus "{\"containerId\":\"$1\"}" | py "$2"; }
 b64() { python3 -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).decode(), end="")' "$1"; }
 
-plan 51
+plan 52
 
 # --- an image in a local registry
 PORT=$(free_port)
@@ -102,6 +102,9 @@ start_berthd
 out=$(call Status '{}' 2>&1)
 [ "$(echo "$out" | py '[c["status"] for c in d["status"]["conditions"] if c["type"]=="RuntimeReady"][0]')" = True ]
 check "Status: RuntimeReady" $? "$out $(tail -5 "$W/berthd.log")"
+out=$(timeout 10 "$BERTHD" --config "$W/berthd.toml" --root "$W/root" --state "$W/state2" --listen "$W/other.sock" 2>&1); rc=$?
+[ $rc != 0 ] && [[ $out == *"another berthd uses it"* ]] && [ ! -e "$W/other.sock" ]
+check "a second berthd on the same root is refused" $? "rc=$rc $out"
 out=$("$BERTHCTL" -r "unix://$W/berthd.sock" pull "$REG/test/bb:1" 2>&1)
 check "the image pulled" $? "$out"
 IMG=$REG/test/bb:1
