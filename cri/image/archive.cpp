@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cctype>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -88,7 +89,6 @@ public:
         struct stat st;
         if (::fstat(fd, &st) < 0) throw_errno("stat the archive");
         end_ = st.st_size;
-        a_ = archive_read_new();
         support_builtin_filters(a_);
         archive_read_support_format_tar(a_);
         archive_read_support_format_empty(a_);
@@ -97,7 +97,6 @@ public:
         archive_read_set_skip_callback(a_, &TarReader::skip_cb);
         if (archive_read_open1(a_) != ARCHIVE_OK) fail();
     }
-    ~TarReader() { archive_read_free(a_); }
     TarReader(const TarReader&) = delete;
     TarReader& operator=(const TarReader&) = delete;
 
@@ -153,7 +152,9 @@ private:
     int fd_;
     off_t off_ = 0, end_ = 0;
     std::vector<char> buf_;
-    archive* a_ = nullptr;
+    // Owned by a member so a constructor that throws still frees it.
+    std::unique_ptr<archive, decltype(&archive_read_free)> own_{archive_read_new(), &archive_read_free};
+    archive* a_ = own_.get();
     size_t ordinal_ = 0;
     std::string name_;
 };
@@ -552,13 +553,11 @@ class TarWriter {
 public:
     TarWriter(const std::function<void(const char*, size_t)>& out, const std::function<bool()>& cancelled)
         : out_(out), cancelled_(cancelled) {
-        a_ = archive_write_new();
         archive_write_set_format_pax_restricted(a_);
         archive_write_set_bytes_per_block(a_, 256 << 10);
         archive_write_set_bytes_in_last_block(a_, 1);
         if (archive_write_open(a_, this, nullptr, &TarWriter::write_cb, nullptr) != ARCHIVE_OK) fail();
     }
-    ~TarWriter() { archive_write_free(a_); }
     TarWriter(const TarWriter&) = delete;
     TarWriter& operator=(const TarWriter&) = delete;
 
@@ -606,7 +605,8 @@ private:
 
     const std::function<void(const char*, size_t)>& out_;
     const std::function<bool()>& cancelled_;
-    archive* a_ = nullptr;
+    std::unique_ptr<archive, decltype(&archive_write_free)> own_{archive_write_new(), &archive_write_free};
+    archive* a_ = own_.get();
     std::exception_ptr error_;
 };
 
