@@ -5,13 +5,16 @@
 #include "error.hpp"
 #include "file_util.hpp"
 #include "log.hpp"
+#include "cgroup.hpp"
 #include "pod_files.hpp"
+#include "pod_resources.hpp"
 
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 
 namespace berth::cri {
 
@@ -79,6 +82,9 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
                  id.substr(0, 16);
         rec.set_own_cgroup(true);
     }
+    // Checked before anything is made, so a bad value leaves nothing.
+    std::optional<spec::Resources> pod_res;
+    if (rec.own_cgroup()) pod_res = pod_cgroup_resources(cfg.linux(), HostFeatures::detect());
     rec.set_cgroup_parent(parent);
     auto lock = d.pods.locks(id);
     std::unique_lock l(lock->mu);
@@ -93,6 +99,13 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
         if (::mkdir((dir + "/containers").c_str(), 0711) < 0) throw_errno("create " + dir + "/containers");
         write_file_atomic(dir + "/log", "", 0600);   // the shim's log
         write_pod_files(dir, cfg);
+        if (pod_res) {
+            // The pod's own cgroup, limited to what its containers may use
+            // together plus its overhead; removed with the pod.
+            auto cg = cgroup::open(parent);
+            cg->create();
+            with_context("the pod cgroup " + parent, [&] { cg->set(*pod_res); });
+        }
         if (own_ipc) {
             // The pod's /dev/shm, as containerd's sandbox shm: one tmpfs its
             // containers share, kept out of the host's.

@@ -5,6 +5,8 @@
 #include "error.hpp"
 #include "json.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
 namespace berth::cri {
 
 namespace {
@@ -55,7 +57,12 @@ void pod_sandbox_status(Daemon& d, const runtime::v1::PodSandboxStatusRequest& r
         w.end_object();
         w.kv("runtimeHandler", p->runtime_handler());
         w.end_object();
-        (*resp.mutable_info())["info"] = w.str();
+        // The config as RunPodSandbox got it (port mappings, DNS, resources),
+        // as containerd's "config", for crictl inspectp and the CNI issue.
+        std::string info = w.str(), config;
+        if (google::protobuf::util::MessageToJsonString(p->config(), &config).ok())
+            info.insert(info.size() - 1, ",\"config\":" + config);
+        (*resp.mutable_info())["info"] = info;
     }
 }
 

@@ -60,7 +60,6 @@ cleanup() {
 }
 on_exit cleanup
 
-skip_check() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
 # ---- the server ------------------------------------------------------------
 if [ -z "$ENDPOINT" ]; then

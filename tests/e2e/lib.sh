@@ -18,6 +18,8 @@ check() {   # check NAME STATUS DETAIL: ok when STATUS is 0
     fi
 }
 
+skip_check() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }   # skip_check NAME REASON
+
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
 wait_for() {
     local end=$((SECONDS + $1)); shift

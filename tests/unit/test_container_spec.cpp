@@ -5,6 +5,7 @@
 // plain directory with etc/passwd and etc/group, the host's mount table a
 // file.
 #include "pod_files.hpp"
+#include "pod_resources.hpp"
 #include "spec_builder.hpp"
 #include "test_dir.hpp"
 #include "user.hpp"
@@ -895,5 +896,37 @@ Test(pod_files, hosts_and_hostname) {
         cr_assert_fail("a hostname with a space was accepted");
     } catch (const Error& e) {
         cr_assert(std::string(e.what()).starts_with("hostname: invalid value"), "%s", e.what());
+    }
+}
+
+// ---- the pod cgroup berthd makes -------------------------------------------
+
+Test(container_spec, pod_cgroup_is_resources_plus_overhead) {
+    HostFeatures host;
+    host.swap_controller = false;
+    runtime::v1::LinuxPodSandboxConfig l;
+    // Overhead alone makes no limit: the pod's containers have none.
+    l.mutable_overhead()->set_memory_limit_in_bytes(16 << 20);
+    l.mutable_overhead()->set_cpu_quota(10000);
+    spec::Resources r = pod_cgroup_resources(l, host);
+    cr_assert(!r.memory && (!r.cpu || !r.cpu->quota), "overhead alone must not limit the pod");
+
+    l.mutable_resources()->set_memory_limit_in_bytes(256 << 20);
+    l.mutable_resources()->set_cpu_quota(200000);
+    l.mutable_resources()->set_cpu_shares(1024);
+    l.mutable_overhead()->set_cpu_shares(128);
+    l.mutable_overhead()->set_cpu_period(50000);   // 10000 per 50000 = 20000 per 100000
+    r = pod_cgroup_resources(l, host);
+    cr_assert(r.memory && r.memory->limit == (256 << 20) + (16 << 20));
+    cr_assert(r.cpu && r.cpu->period == 100000u && r.cpu->quota == 220000 && r.cpu->shares == 1152u,
+              "cpu: period %llu quota %lld shares %llu", (unsigned long long)r.cpu->period.value_or(0),
+              (long long)r.cpu->quota.value_or(0), (unsigned long long)r.cpu->shares.value_or(0));
+
+    l.mutable_overhead()->set_memory_limit_in_bytes(-1);
+    try {
+        pod_cgroup_resources(l, host);
+        cr_assert_fail("a negative overhead was accepted");
+    } catch (const Error& e) {
+        cr_assert(std::string(e.what()).starts_with("config.linux.overhead.memory_limit_in_bytes"), "%s", e.what());
     }
 }
