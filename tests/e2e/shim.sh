@@ -251,7 +251,7 @@ mem=$(for pid in $shims; do awk '$1 == "Pss:" { p = $2 } $1 == "Anonymous:" { a 
 check "an idle shim: under 1 MiB PSS, under 512 KiB of its own" $? "Pss, Anonymous kB: ${mem:-?}; $(for pid in $shims; do grep -E '^(Rss|Pss|Anonymous):' "/proc/$pid/smaps_rollup" | tr -s ' \n' ' '; done)"
 # One exits while nobody listens: its shim keeps the exit for the next containerd.
 kill -TERM "$gpid"; wait_for 10 eval "! alive $gpid"
-# Its /tasks/exit waits in the shim's queue (shim/publisher.hpp), retried
+# Its /tasks/exit waits in the shim's queue (shim/events/publisher.hpp), retried
 # with backoff. The shims dial containerd's ttrpc socket by the path they
 # were given: the new containerd listens elsewhere, and that path becomes a
 # link to it only once `ctr events` is subscribed, so no retry can beat it.

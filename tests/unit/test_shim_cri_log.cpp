@@ -1,4 +1,4 @@
-// berth-shim's CRI log (shim/cri_log.hpp): the record format kubelet
+// berth-shim's CRI log (shim/io/cri_log.hpp): the record format kubelet
 // parses, line splitting at max_line (P pieces, then F), unterminated
 // tails, the two streams in one file, and reopen after a rename; and the
 // binary:// logger's argument list.

@@ -1,4 +1,4 @@
-// berth-shim's event retry policy (shim/event_queue.hpp): the bounded queue
+// berth-shim's event retry policy (shim/events/event_queue.hpp): the bounded queue
 // keeps order and evicts the oldest, the backoff doubles to its cap and
 // starts over, and only connection-like answers are retried.
 #include <criterion/criterion.h>

@@ -1,4 +1,4 @@
-// berth-shim's stdio relays (shim/io_relay.hpp, shim/attach.hpp) with real
+// berth-shim's stdio relays (shim/io/io_relay.hpp, shim/io/attach.hpp) with real
 // pipes and sockets, no container: a k8s-file log gets every byte while an
 // attach client that does not read is dropped (the writer never waits on
 // it); attach stdin with StdinOnce ends the process's stdin; attach stdin
