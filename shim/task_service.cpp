@@ -13,6 +13,9 @@
 #include "rpc_error.hpp"
 #include "task.pb.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -29,6 +32,27 @@ namespace ev = berth::events;
 using berth::ttrpc::Code;
 
 namespace {
+
+// containerd's runc options (containerd.runc.v1.Options, which containerd
+// sends for its runc shims and berthd for its pods): systemd_cgroup is
+// field 9, a bool. Read from the wire, so no copy of the message is kept;
+// every other field is runc's binary's business, not ours.
+bool runc_systemd_cgroup(const berth::ttrpc::Any& options) {
+    if (!options.type_url().ends_with("containerd.runc.v1.Options")) return false;
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(options.value().data()),
+                                              static_cast<int>(options.value().size()));
+    bool systemd = false;
+    while (uint32_t tag = in.ReadTag()) {
+        if (tag == (9u << 3)) {   // field 9, varint
+            uint64_t v = 0;
+            if (!in.ReadVarint64(&v)) break;
+            systemd = v != 0;
+        } else if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) {
+            break;
+        }
+    }
+    return systemd;
+}
 
 timespec now() {
     timespec ts;
@@ -279,9 +303,11 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
         CreateOptions o;
         o.bundle = r.bundle();
         if (p.terminal) o.console_fd = child.console.get();
+        RuntimeContext ctx = ctx_;
+        if (runc_systemd_cgroup(r.options())) ctx.cgroup_driver = cgroup::Driver::systemd;
         {
             StdioSwap swap(child);
-            p.pid = create_container(ctx_, c->id, o, &none);
+            p.pid = create_container(ctx, c->id, o, &none);
         }
         child = ChildStdio();
         try {

@@ -1,6 +1,8 @@
 #include "spec_builder.hpp"
 
+
 #include "cdi_devices.hpp"
+#include "cgroup_systemd.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "file_util.hpp"
@@ -829,12 +831,16 @@ spec::Resources oci_resources(const v1::LinuxContainerResources& r, const HostFe
     return res;
 }
 
-std::string container_cgroups_path(const std::string& parent, const std::string& id) {
+std::string container_cgroups_path(const std::string& parent, const std::string& id, bool systemd) {
     if (parent.empty()) return "";
     std::string p = clean_path(parent);
-    std::string base = p.substr(p.rfind('/') + 1);
-    if (base.ends_with(".slice")) return base + ":berth:" + id;
+    if (systemd) return p.substr(p.rfind('/') + 1) + ":berth:" + id;
     return (p == "/" ? "" : p) + "/" + id;
+}
+
+std::string container_cgroup_dir(const std::string& cgroups_path, const std::string& id) {
+    if (cgroups_path.find(':') == std::string::npos) return cgroups_path;
+    return cgroup::systemd::parse_path(cgroups_path, id, false).path;
 }
 
 HostFeatures HostFeatures::detect() {
@@ -958,7 +964,7 @@ spec::Config build_container_spec(const PodContext& pod, const ContainerContext&
     }
 
     resources(cfg, c, host);
-    cfg.linux->cgroupsPath = container_cgroups_path(pod.cgroup_parent, ctr.id);
+    cfg.linux->cgroupsPath = container_cgroups_path(pod.cgroup_parent, ctr.id, pod.systemd_cgroup);
 
     // Annotations: the config's (but the CDI requests, applied below, so the
     // runtime does not apply them a second time), then containerd's own.

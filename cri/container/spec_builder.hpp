@@ -25,7 +25,8 @@ struct PodContext {                        // what the pod gives each of its con
     const runtime::v1::PodSandboxConfig* config = nullptr;   // as RunPodSandbox got it
     std::map<std::string, std::string> ns_paths;   // OCI ns name -> pinned path ("network","ipc","uts","pid")
     std::string hostname_file, hosts_file, resolv_file, shm_dir;  // "" = none
-    std::string cgroup_parent;             // already resolved for the driver
+    std::string cgroup_parent;             // a path (cgroupfs) or a slice name (systemd)
+    bool systemd_cgroup = false;           // the pod's cgroup driver is systemd
     // The host pid of a container of this pod, for NamespaceOption.pid =
     // TARGET; throws (or returns <= 0) when there is no such running one.
     std::function<pid_t(const std::string& container_id)> target_pid;
@@ -72,8 +73,12 @@ spec::Config build_container_spec(const PodContext& pod, const ContainerContext&
                                   const HostFeatures& host);
 
 // containerd's cgroupsPath: "<parent>/<id>" for cgroupfs, and
-// "<slice>:berth:<id>" when the parent's last element is a systemd slice.
-std::string container_cgroups_path(const std::string& parent, const std::string& id);
+// "<slice>:berth:<id>" for systemd (the parent's last element is the slice).
+std::string container_cgroups_path(const std::string& parent, const std::string& id, bool systemd);
+// The cgroup dir (from the hierarchy root) a cgroupsPath gives container id,
+// for berthd's own reads (stats, OOM): the path itself for cgroupfs, the
+// scope systemd makes ("/a.slice/a-b.slice/berth-<id>.scope") for systemd.
+std::string container_cgroup_dir(const std::string& cgroups_path, const std::string& id);
 
 // linux.resources from CRI's LinuxContainerResources (CreateContainer and
 // UpdateContainerResources); oom_score_adj, when given, receives the

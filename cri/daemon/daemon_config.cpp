@@ -75,12 +75,33 @@ const toml::table& want_table(const toml::node& n, const std::string& file, cons
     return *t;
 }
 
+std::string want_driver(const toml::node& n, const std::string& file, const std::string& key) {
+    std::string s = want_string(n, file, key);
+    if (s != "cgroupfs" && s != "systemd") bad(file, key, "expected \"cgroupfs\" or \"systemd\", got \"" + s + "\"");
+    return s;
+}
+
+// A cgroup parent: an absolute path for cgroupfs, a slice unit name
+// ("berthd.slice", "kubepods-burstable.slice") for systemd.
+void check_parent(const std::string& p, const std::string& driver, const std::string& file, const std::string& key,
+                  bool optional) {
+    if (optional && p.empty()) return;
+    if (driver == "systemd") {
+        if (!p.ends_with(".slice") || p.find('/') != std::string::npos || p.size() <= 6)
+            bad(file, key, "the systemd cgroup driver needs a slice name such as \"berthd.slice\", got \"" + p + "\"");
+    } else if (p.empty() || p.front() != '/') {
+        bad(file, key, "expected an absolute path, got \"" + p + "\"");
+    }
+}
+
 void apply_runtime(const toml::node& node, Config& c, const std::string& file) {
     auto& r = c.runtime;
+    bool parent_given = false;
     for (auto&& [k, n] : want_table(node, file, "runtime")) {
         std::string name = "runtime." + std::string(k.str());
         if (k == "shim") r.shim = want_opt_abs_path(n, file, name);
-        else if (k == "cgroup_parent") r.cgroup_parent = want_abs_path(n, file, name);
+        else if (k == "cgroup_parent") r.cgroup_parent = want_string(n, file, name), parent_given = true;
+        else if (k == "cgroup_driver") r.cgroup_driver = want_driver(n, file, name);
         else if (k == "seccomp_profile") r.seccomp_profile = want_opt_abs_path(n, file, name);
         else if (k == "cdi_spec_dirs") r.cdi_spec_dirs = want_strings(n, file, name);
         else if (k == "shim_start_timeout") r.shim_start_timeout = want_duration(n, file, name);
@@ -92,7 +113,8 @@ void apply_runtime(const toml::node& node, Config& c, const std::string& file) {
                     std::string oname = hname + "." + std::string(ok.str());
                     if (ok == "cdi_devices") h.cdi_devices = want_strings(on, file, oname);
                     else if (ok == "seccomp_profile") h.seccomp_profile = want_opt_abs_path(on, file, oname);
-                    else if (ok == "cgroup_parent") h.cgroup_parent = want_opt_abs_path(on, file, oname);
+                    else if (ok == "cgroup_parent") h.cgroup_parent = want_string(on, file, oname);
+                    else if (ok == "cgroup_driver") h.cgroup_driver = want_driver(on, file, oname);
                     else bad(file, oname, "unknown key");
                 }
                 for (const auto& d : h.cdi_devices)
@@ -104,6 +126,12 @@ void apply_runtime(const toml::node& node, Config& c, const std::string& file) {
             bad(file, name, "unknown key");
         }
     }
+    // Parents are checked against their driver once both are known.
+    if (r.cgroup_driver == "systemd" && !parent_given) r.cgroup_parent = "berthd.slice";
+    check_parent(r.cgroup_parent, r.cgroup_driver, file, "runtime.cgroup_parent", false);
+    for (auto& [hn, h] : r.handlers)
+        check_parent(h.cgroup_parent, h.cgroup_driver.empty() ? r.cgroup_driver : h.cgroup_driver, file,
+                     "runtime.handlers." + hn + ".cgroup_parent", true);
 }
 
 void apply_table(const toml::table& t, Config& c, const std::string& file) {

@@ -34,10 +34,16 @@ struct Config {
         std::vector<std::string> cdi_devices;         // injected into every container of its pods
         std::string seccomp_profile;                  // "": the [runtime] one
         std::string cgroup_parent;                    // "": the [runtime] one
+        std::string cgroup_driver;                    // "": the [runtime] one
     };
     struct Runtime {
         std::string shim = "";                        // berth-shim; "": next to berthd, else on PATH
-        std::string cgroup_parent = "/berthd";        // for pods that name none (cgroupfs)
+        // Who owns the containers' cgroups: "cgroupfs" (berth writes them) or
+        // "systemd" (transient scopes and slices, as kubelet's systemd driver).
+        std::string cgroup_driver = "cgroupfs";
+        // For pods that name none: a path (cgroupfs; default /berthd) or a
+        // slice (systemd; default berthd.slice).
+        std::string cgroup_parent = "/berthd";
         std::string seccomp_profile = "";             // RuntimeDefault; "": contrib/seccomp/default.json, built in
         std::vector<std::string> cdi_spec_dirs = {"/etc/cdi", "/var/run/cdi"};
         std::chrono::seconds shim_start_timeout{10};

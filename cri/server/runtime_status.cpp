@@ -47,6 +47,7 @@ void runtime_status(Daemon& d, const runtime::v1::StatusRequest& req, runtime::v
         w.key("runtime").begin_object();
         w.kv("shim", d.shim_binary());
         w.kv("cgroupParent", d.cfg.runtime.cgroup_parent);
+        w.kv("cgroupDriver", d.cfg.runtime.cgroup_driver);
         w.kv("cgroupDriver", "cgroupfs");
         w.kv("seccompProfile", d.cfg.runtime.seccomp_profile);
         w.key("handlers").begin_array();
@@ -60,7 +61,8 @@ void runtime_status(Daemon& d, const runtime::v1::StatusRequest& req, runtime::v
 
 void runtime_config(Daemon& d, runtime::v1::RuntimeConfigResponse& resp) {
     (void)d;
-    resp.mutable_linux()->set_cgroup_driver(runtime::v1::CGROUPFS);
+    resp.mutable_linux()->set_cgroup_driver(d.cfg.runtime.cgroup_driver == "systemd" ? runtime::v1::SYSTEMD
+                                                                                     : runtime::v1::CGROUPFS);
 }
 
 } // namespace berth::cri

@@ -67,6 +67,8 @@ public:
     // cgroup2 one when the pid was born into it.
     virtual UniqueFd birth_fd() const = 0;
     virtual void enter_self() const = 0;
+    // (The systemd driver's add(0) on a new slice unit starts the slice
+    // with no process in it.)
     virtual void add(pid_t pid, bool born_into = false) = 0;
     // True when a new init can only be placed by add() from the parent, and
     // must be before it starts its setup: its cgroup exists only from then

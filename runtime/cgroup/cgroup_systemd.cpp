@@ -283,7 +283,8 @@ private:
         }
         // A slice takes no PIDs, and on a v1 host systemd manages only
         // some hierarchies: the cgroupfs driver puts the pid in the rest.
-        join_rest(pid);
+        // No pid: a slice started empty (berthd's pod slices).
+        if (pid > 0) join_rest(pid);
         if (pending_) fs_->set(*pending_);
         pending_.reset();
     }

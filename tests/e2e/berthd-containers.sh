@@ -15,6 +15,7 @@
 # cgroup parent of the test's own; processes are killed by pid. TAP output.
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/berthd-lib.sh"
 
 skip() { echo "1..0 # SKIP $*"; exit 0; }
 [ "$(id -u)" = 0 ] || skip "needs root"
@@ -42,32 +43,6 @@ cleanup() {
     rm -rf "$W"
 }
 on_exit cleanup
-
-shim_pids() {
-    local p
-    for p in /proc/[0-9]*; do
-        { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "-id $1 " && echo "${p#/proc/}"
-    done
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-call() { "$CRI_CLIENT" -a "$W/berthd.sock" -T 60 call "$@"; }
-py() { python3 -c 'import json,sys,base64; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if not isinstance(r,(dict,list)) else json.dumps(r))' "$1"; }
-b64() { python3 -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).decode(), end="")' "$1"; }
-# sh CTR SCRIPT: run SCRIPT with sh -c in CTR through ExecSync; its stdout,
-# then stderr; exit status = the script's.
-sh_in() {
-    local out rc
-    out=$(call ExecSync "$(python3 -c 'import json,sys; print(json.dumps({"containerId":sys.argv[1],"cmd":["sh","-c",sys.argv[2]],"timeout":10}))' "$1" "$2")" 2>&1) ||
-        { echo "$out"; return 99; }
-    b64 "$(echo "$out" | py 'd.get("stdout","")')"
-    b64 "$(echo "$out" | py 'd.get("stderr","")')"
-    rc=$(echo "$out" | py 'd.get("exitCode",0)')
-    return "$rc"
-}
-# status_line CTR FIELD: FIELD's value in /proc/1/status of CTR's own pid
-# namespace: the container's process itself, not the exec.
-status_line() { sh_in "$1" "grep '^$2:' /proc/1/status" | sed 's/^[^:]*:[[:space:]]*//; s/[[:space:]]*$//'; }
-ctr_pid() { call ContainerStatus "{\"containerId\":\"$1\",\"verbose\":true}" | py 'json.loads(d["info"]["info"])["pid"]'; }
 
 pod_json() {   # pod_json NAME NS-OPTIONS-JSON [EXTRA-TOP-JSON] [EXTRA-LINUX-JSON] [EXTRA-SC-JSON]
     printf '{"config":{"metadata":{"name":"%s","namespace":"e2e","uid":"uid-%s","attempt":0},"hostname":"%s-host","logDirectory":"%s",%s"linux":{%s"securityContext":{%s"namespaceOptions":{%s}}}}}' \
@@ -99,32 +74,12 @@ n_containers() { call ListContainers '{}' | py 'len(d.get("containers",[]))'; }
 plan 45
 
 # --- an image whose /etc/passwd and /etc/group name a user and its groups
-PORT=$(free_port)
-REG=127.0.0.1:$PORT
-mkdir -p "$W/reg" "$W/logs"
-cat > "$W/reg.yml" <<X
-version: 0.1
-log: { level: error }
-storage: { filesystem: { rootdirectory: $W/reg } }
-http: { addr: $REG }
-X
-docker-registry serve "$W/reg.yml" >"$W/reg.log" 2>&1 &
-REG_PID=$!
-wait_for 10 curl -sf "http://$REG/v2/" -o /dev/null
-make_rootfs "$W/src" || exit 1
-echo 'app:x:1234:1234:app:/home/app:/bin/sh' >>"$W/src/rootfs/etc/passwd"
-printf 'app:x:1234:\nextra:x:5555:nobody,app\n' >>"$W/src/rootfs/etc/group"
-(
-    set -e
-    cd "$W"
-    umoci init --layout img
-    umoci new --image img:bb
-    umoci unpack --image img:bb u
-    cp -a src/rootfs/. u/rootfs/
-    umoci repack --image img:bb u
-    umoci config --image img:bb --config.cmd /bin/sh
-    skopeo copy -q --dest-tls-verify=false oci:img:bb "docker://$REG/test/bb:1"
-) >"$W/build.log" 2>&1
+add_user() {
+    echo 'app:x:1234:1234:app:/home/app:/bin/sh' >>"$1/etc/passwd"
+    printf 'app:x:1234:\nextra:x:5555:nobody,app\n' >>"$1/etc/group"
+}
+mkdir -p "$W/logs"
+serve_image add_user
 check "a busybox image with a user app (1234) in group extra (5555), pushed to docker-registry" $? "$(tail -5 "$W/build.log")"
 
 # A Localhost seccomp profile that denies mkdir; a CDI spec with a fake device.
@@ -150,13 +105,9 @@ cdi_spec_dirs = ["$W/cdi"]
 [runtime.handlers.gpu]
 cdi_devices = ["example.com/fake=one"]
 X
-"$BERTHD" --config "$W/berthd.toml" --root "$W/root" --state "$W/state" --listen "$W/berthd.sock" \
-    --log-level debug >>"$W/berthd.log" 2>&1 &
-BERTHD_PID=$!
-wait_for 10 "$BERTHCTL" -r "unix://$W/berthd.sock" version >/dev/null 2>&1
-out=$("$BERTHCTL" -r "unix://$W/berthd.sock" pull "$REG/test/bb:1" 2>&1)
+start_berthd
+out=$("$BERTHCTL" -r "unix://$W/berthd.sock" pull "$IMG" 2>&1)
 check "berthd up, the image pulled" $? "$out $(tail -5 "$W/berthd.log")"
-IMG=$REG/test/bb:1
 
 # --- a pod with no cgroup parent of kubelet's: berthd makes one, sized to
 # its resources plus overhead; its DNS config, hostname and hosts file.

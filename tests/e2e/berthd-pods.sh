@@ -80,7 +80,7 @@ make_rootfs "$W/src" || exit 1
     cp -a src/rootfs/. u/rootfs/
     umoci repack --image img:bb u
     umoci config --image img:bb --config.cmd /bin/sh --config.env IMAGE_ENV=1 --config.workingdir /tmp
-    skopeo copy -q --dest-tls-verify=false oci:img:bb "docker://$REG/test/bb:1"
+    skopeo --insecure-policy copy -q --dest-tls-verify=false oci:img:bb "docker://$REG/test/bb:1"
 ) >"$W/build.log" 2>&1
 check "a busybox image built with umoci, pushed to docker-registry" $? "$(tail -5 "$W/build.log")"
 

@@ -92,7 +92,7 @@ start_containerd() {   # the same root, state and config each time
     wait_for 30 c version >/dev/null 2>&1
 }
 
-plan 50
+plan 51
 start_containerd
 check "a private containerd starts" $? "$(tail -5 "$W/containerd.log")"
 
@@ -114,6 +114,22 @@ out=$(echo piped-in | c_run t-in --rm "$IMG" t-in sh -c 'read x; echo "got $x"' 
 
 out=$(timeout 60 script -qefc "ctr -a $W/containerd.sock -n $NS run --runtime $RT --fifo-dir $W/fifo --cgroup /$CG/t-tty --rm -t $IMG t-tty sh -c 'tty; exit 4'" /dev/null </dev/null 2>&1); rc=$?
 echo "$out" | grep -q '/dev/pts/[0-9]' && [ "$rc" = 4 ]; check "run -t: a terminal through the console socket" $? "rc=$rc; $out"
+
+# containerd's SystemdCgroup (runc options, systemd_cgroup): the container
+# gets a systemd scope; where systemd is not PID 1, a clear error, and the
+# slice:prefix:name path is never taken for a cgroupfs path.
+SD=berthe2e$$
+if [ -d /run/systemd/system ]; then
+    out=$(c run --runtime "$RT" --fifo-dir "$W/fifo" --runc-systemd-cgroup --cgroup "$SD.slice:berth:t-sd" --rm "$IMG" t-sd cat /proc/self/cgroup 2>&1)
+    [[ $out == *"/$SD.slice/berth-t-sd.scope"* ]]
+    check "runc option SystemdCgroup: the container runs in a systemd scope" $? "$out"
+    systemctl stop "$SD.slice" 2>/dev/null
+else
+    out=$(c run --runtime "$RT" --fifo-dir "$W/fifo" --runc-systemd-cgroup --cgroup "$SD.slice:berth:t-sd" --rm "$IMG" t-sd true 2>&1); rc=$?
+    c container rm t-sd >/dev/null 2>&1
+    [ $rc != 0 ] && [[ $out == *systemd* ]] && [ -z "$(ls -d /sys/fs/cgroup/*/"$SD"* /sys/fs/cgroup/"$SD"* 2>/dev/null)" ]
+    check "runc option SystemdCgroup without systemd: a clear error, no cgroup made" $? "rc=$rc $out"
+fi
 
 # --- log URIs (ctr --log-uri), as containerd's runc shim takes them: a
 # file gets both streams; a binary:// logger gets them as fds 3 and 4, its

@@ -149,6 +149,25 @@ Test(berthd_config, runtime_errors_name_the_key) {
     cr_assert(has(e, "runtime.shimm") && has(e, "/etc/berth/berthd.toml"), "%s", e.c_str());
 }
 
+Test(berthd_config, cgroup_driver_and_its_parents) {
+    Config c = parse_config_text("", "f.toml");
+    cr_assert_str_eq(c.runtime.cgroup_driver.c_str(), "cgroupfs");
+    cr_assert_str_eq(c.runtime.cgroup_parent.c_str(), "/berthd");
+    // systemd: the default parent becomes a slice.
+    c = parse_config_text("[runtime]\ncgroup_driver = \"systemd\"\n[runtime.handlers.k]\ncgroup_parent = \"k8s.slice\"\n", "f.toml");
+    cr_assert_str_eq(c.runtime.cgroup_parent.c_str(), "berthd.slice");
+    cr_assert_str_eq(c.runtime.handlers.at("k").cgroup_parent.c_str(), "k8s.slice");
+    // A handler may use the other driver, with a parent of that form.
+    c = parse_config_text("[runtime.handlers.sd]\ncgroup_driver = \"systemd\"\ncgroup_parent = \"sd.slice\"\n", "f.toml");
+    cr_assert_str_eq(c.runtime.handlers.at("sd").cgroup_driver.c_str(), "systemd");
+    std::string e = error_of("[runtime]\ncgroup_driver = \"systemd\"\ncgroup_parent = \"/berthd\"\n");
+    cr_assert(has(e, "runtime.cgroup_parent") && has(e, "slice"), "%s", e.c_str());
+    e = error_of("[runtime]\ncgroup_driver = \"systemdd\"\n");
+    cr_assert(has(e, "runtime.cgroup_driver") && has(e, "systemdd"), "%s", e.c_str());
+    e = error_of("[runtime.handlers.x]\ncgroup_parent = \"x.slice\"\n");
+    cr_assert(has(e, "runtime.handlers.x.cgroup_parent") && has(e, "absolute"), "%s", e.c_str());
+}
+
 // The documented file is the defaults: it parses, and changes nothing.
 Test(berthd_config, contrib_file_is_the_defaults) {
     const char* src = std::getenv("BERTH_SRC");
@@ -165,6 +184,7 @@ Test(berthd_config, contrib_file_is_the_defaults) {
     Config d = parse_config_text("", "empty.toml");
     cr_assert_str_eq(c.root.c_str(), d.root.c_str());
     cr_assert_str_eq(c.runtime.cgroup_parent.c_str(), d.runtime.cgroup_parent.c_str());
+    cr_assert_str_eq(c.runtime.cgroup_driver.c_str(), d.runtime.cgroup_driver.c_str());
     cr_assert_eq(c.runtime.cdi_spec_dirs, d.runtime.cdi_spec_dirs);
     cr_assert_eq(c.runtime.shim_start_timeout, d.runtime.shim_start_timeout);
     cr_assert(c.runtime.handlers.empty());

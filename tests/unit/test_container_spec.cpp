@@ -823,10 +823,17 @@ Test(container_spec, cgroups_path_and_annotations) {
     cr_assert_eq(c.annotations.at("io.kubernetes.cri.sandbox-namespace"), "prod");
     cr_assert_eq(c.annotations.at("io.kubernetes.cri.sandbox-uid"), "uid-123");
     cr_assert_eq(c.annotations.at("io.kubernetes.cri.image-name"), "docker.io/library/app:1");
-    f.pod.cgroup_parent = "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podabc.slice";
+    f.pod.cgroup_parent = "kubepods-burstable-podabc.slice";
+    f.pod.systemd_cgroup = true;
     cr_assert_eq(f.build().linux->cgroupsPath, "kubepods-burstable-podabc.slice:berth:c1");
-    cr_assert_eq(container_cgroups_path("", "c1"), "");
-    cr_assert_eq(container_cgroups_path("/", "c1"), "/c1");
+    cr_assert_eq(container_cgroups_path("kubepods.slice/kubepods-besteffort.slice", "c1", true),
+                 "kubepods-besteffort.slice:berth:c1");
+    cr_assert_eq(container_cgroups_path("", "c1", false), "");
+    cr_assert_eq(container_cgroups_path("/", "c1", false), "/c1");
+    cr_assert_eq(container_cgroup_dir("/kubepods/podabc/c1", "c1"), "/kubepods/podabc/c1");
+    cr_assert_eq(container_cgroup_dir("kubepods-burstable-podabc.slice:berth:c1", "c1"),
+                 "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podabc.slice/berth-c1.scope");
+    f.pod.systemd_cgroup = false;
     f.cfg.mutable_metadata()->clear_name();
     f.fails(EINVAL, "metadata.name: empty");
 }

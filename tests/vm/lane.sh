@@ -18,6 +18,12 @@
 #                                 containerd, monitor.sh) in a guest image with
 #                                 containerd added (cached apart, in
 #                                 /var/cache/berth-vmlane-shim); not in CI.
+#   lane.sh run-berthd            berthd's e2e scripts (berthd-systemd.sh,
+#                                 berthd-containers.sh, berthd-pods.sh; or those
+#                                 LANE_BERTHD_TESTS names) through its socket in a
+#                                 guest image with berthd's libraries and
+#                                 docker-registry, skopeo and umoci added (cached
+#                                 in /var/cache/berth-vmlane-berthd); not in CI.
 #
 # Run as root on the host (qemu-system-x86, debootstrap, ... are installed with
 # apt-get on first use). See README.md in this directory.
@@ -52,6 +58,10 @@ GUEST_PKGS=systemd,systemd-sysv,dbus,udev,kmod,libcriterion3,libyajl2,libseccomp
 # run-shim: containerd and what the shim's e2e scripts use (an image of its own).
 SHIM_PKGS=containerd,python3,protobuf-compiler,jq,libprotobuf-lite32,tar
 [ "${1:-}" != run-shim ] || GUEST_PKGS=$GUEST_PKGS,$SHIM_PKGS
+# run-berthd: berthd's shared libraries (gRPC, protobuf, libcurl, libarchive,
+# OpenSSL, toml++, libyaml) and what its e2e scripts use.
+BERTHD_PKGS=libgrpc++1.51,libprotobuf32,libcurl4,libarchive13,libssl3,libtomlplusplus3,libyaml-0-2,docker-registry,skopeo,umoci,python3,curl,ca-certificates
+[ "${1:-}" != run-berthd ] || GUEST_PKGS=$GUEST_PKGS,$BERTHD_PKGS
 HOST_PKGS=(qemu-system-x86 qemu-utils debootstrap busybox-static e2fsprogs cpio kmod)
 
 log() { echo "[lane $(date +%T)] $*" >&2; }
@@ -330,11 +340,40 @@ run_shim() {
 	return "$rc"
 }
 
+# run-berthd: berthd's e2e scripts through its socket on the cgroup v2 +
+# systemd guest (pod cgroups, stats, OOM from memory.events, update on v2).
+# Not in CI (an image of its own, and minutes of TCG); prints the scripts'
+# TAP and `vm-berthd: N passed, ...`.
+run_berthd() {
+	local st b rc=0 R out
+	st=$(mktemp -d /tmp/berth-lane-berthd.XXXXXX)
+	mkdir -p "$st/bin" "$st/src/tests"
+	for b in cri/daemon/berthd cri/ctl/berthctl shim/berth-shim runtime/berth tests/cri/cri-client; do
+		[ -x "$BUILD/$b" ] || die "no $BUILD/$b: build first (ninja -C $BUILD)"
+		cp "$BUILD/$b" "$st/bin/"
+	done
+	cp -a "$SRC/tests/e2e" "$st/src/tests/"; cp -a "$SRC/contrib" "$st/src/"
+	R=$(mktemp -d /tmp/berth-lane.XXXXXX)
+	LANE_RUN_DIR=$R LANE_TIMEOUT=${LANE_TIMEOUT:-2400} run '
+		export BERTH_SRC=$PWD/src BERTHD=$PWD/bin/berthd BERTHCTL=$PWD/bin/berthctl BERTH_SHIM=$PWD/bin/berth-shim
+		export CRI_CLIENT=$PWD/bin/cri-client BERTH=$PWD/bin/berth
+		stat -fc "cgroup fs: %T" /sys/fs/cgroup
+		for t in '"${LANE_BERTHD_TESTS:-berthd-systemd berthd-containers berthd-pods}"'; do
+			timeout 1200 bash src/tests/e2e/$t.sh > /lane/$t.tap 2>&1; echo "$t.sh exit $?" >> /lane/$t.tap
+		done
+		cat /lane/*.tap' "$st" || rc=$?
+	rm -rf "$st"
+	out=$(cat "$R"/*.tap 2>/dev/null)
+	echo "vm-berthd: $(grep -c '^ok' <<<"$out") passed, $(grep -c '^not ok' <<<"$out") failed (run dir $R)"
+	return "$rc"
+}
+
 [ "$(id -u)" = 0 ] || die "run as root (qemu, debootstrap and the image cache need it)"
 case ${1:-} in
 build) build ;;
 run) shift; [ $# -ge 1 ] || die "usage: $0 run 'CMD' [DIR]"; run "$@" ;;
 run-integration) run_integration ;;
 run-shim) LANE_CACHE=${LANE_CACHE:-/var/cache/berth-vmlane-shim}; C=$LANE_CACHE; run_shim ;;
-*) echo "usage: $0 build | run 'CMD' [DIR] | run-integration | run-shim" >&2; exit 2 ;;
+run-berthd) LANE_CACHE=${LANE_CACHE:-/var/cache/berth-vmlane-berthd}; C=$LANE_CACHE; run_berthd ;;
+*) echo "usage: $0 build | run 'CMD' [DIR] | run-integration | run-shim | run-berthd" >&2; exit 2 ;;
 esac

@@ -104,6 +104,7 @@ void create_container(Daemon& d, const runtime::v1::CreateContainerRequest& req,
         pc.resolv_file = pd + "/resolv.conf";
         pc.shm_dir = pod->shm_dir();
         pc.cgroup_parent = pod->cgroup_parent();
+        pc.systemd_cgroup = pod->systemd_cgroup();
         pc.target_pid = [&d, &pod_id](const std::string& target) -> pid_t {
             auto t = d.pods.container(d.pods.resolve_container(target));
             if (!t || t->pod_id() != pod_id || t->state() != runtime::v1::CONTAINER_RUNNING)
@@ -122,7 +123,7 @@ void create_container(Daemon& d, const runtime::v1::CreateContainerRequest& req,
         ho.default_seccomp = handler.seccomp_profile.empty() ? d.cfg.runtime.seccomp_profile : handler.seccomp_profile;
         ho.cdi_spec_dirs = d.cfg.runtime.cdi_spec_dirs;
         spec::Config spec = build_container_spec(pc, cc, ho);
-        if (spec.linux) rec.set_cgroups_path(spec.linux->cgroupsPath);
+        if (spec.linux) rec.set_cgroups_path(container_cgroup_dir(spec.linux->cgroupsPath, id));
 
         std::string bundle = d.bundle_dir(pod_id, id);
         if (::mkdir(bundle.c_str(), 0711) < 0) throw_errno("create " + bundle);
@@ -139,6 +140,12 @@ void create_container(Daemon& d, const runtime::v1::CreateContainerRequest& req,
             if (!cfg.tty()) t.set_stderr("k8s-file://" + rec.log_path());
         }
         if (cfg.stdin()) t.set_stdin("pipe://");
+        if (pod->systemd_cgroup()) {
+            // containerd's runc options with systemd_cgroup (field 9) set, as
+            // containerd sends them for SystemdCgroup = true.
+            t.mutable_options()->set_type_url("containerd.runc.v1.Options");
+            t.mutable_options()->set_value(std::string("\x48\x01", 2));
+        }
         auto shim = pod_shim(d, pod_id);
         rec.set_pid(shim.create(t));
         task_made = true;

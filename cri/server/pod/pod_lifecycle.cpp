@@ -3,6 +3,8 @@
 // container, tearing a pod down, and recovery at start-up.
 #include "runtime_ops.hpp"
 
+#include "pod_cgroup.hpp"
+
 #include "error.hpp"
 #include "file_util.hpp"
 #include "log.hpp"
@@ -195,21 +197,6 @@ void detach_mounts_under(const std::string& dir) {
             log::warn("detach " + t + ": " + std::strerror(errno));
 }
 
-// The pod cgroup berthd named (its containers' cgroups are gone with
-// them): its dir in each hierarchy, when empty.
-void remove_cgroup_dirs(const std::string& path) {
-    if (path.empty() || path.find("..") != std::string::npos) return;
-    std::vector<std::string> dirs = {"/sys/fs/cgroup" + path};
-    if (DIR* d = ::opendir("/sys/fs/cgroup")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') dirs.push_back(std::string("/sys/fs/cgroup/") + e->d_name + path);
-        ::closedir(d);
-    }
-    for (const auto& dir : dirs)
-        if (::rmdir(dir.c_str()) < 0 && errno != ENOENT && errno != ENOTDIR)
-            log::warn("remove cgroup " + dir + ": " + std::strerror(errno));
-}
-
 } // namespace
 
 void teardown_pod(Daemon& d, const PodRecord& p) {
@@ -245,7 +232,7 @@ void teardown_pod(Daemon& d, const PodRecord& p) {
             ::kill(static_cast<pid_t>(p.init_pid()), SIGKILL);
     }
     detach_mounts_under(d.pod_dir(p.id()));
-    if (p.own_cgroup()) remove_cgroup_dirs(p.cgroup_parent());
+    if (p.own_cgroup()) remove_pod_cgroup(p.cgroup_parent(), p.systemd_cgroup(), p.id());
     std::error_code ec;
     std::filesystem::remove_all(d.pod_dir(p.id()), ec);
     if (ec) log::warn("pod " + p.id() + ": remove " + d.pod_dir(p.id()) + ": " + ec.message());

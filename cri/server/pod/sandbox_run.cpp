@@ -5,7 +5,7 @@
 #include "error.hpp"
 #include "file_util.hpp"
 #include "log.hpp"
-#include "cgroup.hpp"
+#include "pod_cgroup.hpp"
 #include "pod_files.hpp"
 #include "pod_resources.hpp"
 
@@ -59,10 +59,20 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
     check_sysctls(cfg, own_net, own_ipc);
     if (!cfg.log_directory().empty() && cfg.log_directory().front() != '/')
         throw Error(EINVAL, "config.log_directory: must be an absolute path, got \"" + cfg.log_directory() + "\"");
-    if (!cfg.linux().cgroup_parent().empty() && cfg.linux().cgroup_parent().front() != '/' &&
-        cfg.linux().cgroup_parent().find(".slice") == std::string::npos)
-        throw Error(EINVAL, "config.linux.cgroup_parent: \"" + cfg.linux().cgroup_parent() +
-                                "\" is neither a cgroupfs path nor a systemd slice");
+    const bool systemd =
+        (handler.cgroup_driver.empty() ? d.cfg.runtime.cgroup_driver : handler.cgroup_driver) == "systemd";
+    const std::string& given = cfg.linux().cgroup_parent();
+    if (!given.empty()) {
+        // kubelet's form follows its --cgroup-driver, which must match ours.
+        if (systemd && !given.ends_with(".slice"))
+            throw Error(EINVAL, "config.linux.cgroup_parent: \"" + given +
+                                    "\" is not a systemd slice, but berthd's cgroup driver is systemd (kubelet's "
+                                    "--cgroup-driver must match)");
+        if (!systemd && given.front() != '/')
+            throw Error(EINVAL, "config.linux.cgroup_parent: \"" + given +
+                                    "\" is not an absolute cgroupfs path, but berthd's cgroup driver is cgroupfs "
+                                    "(kubelet's --cgroup-driver must match)");
+    }
 
     std::string id = new_id();
     std::string key = pod_name_key(cfg.metadata());
@@ -74,14 +84,15 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
     rec.set_created_at(now_ns());
     rec.set_state(runtime::v1::SANDBOX_NOTREADY);
     rec.set_creating(true);
-    std::string parent = cfg.linux().cgroup_parent();
+    std::string parent = given;
     if (parent.empty()) {
         // No kubelet to make the pod's cgroup: one of its own under the
         // handler's (or berthd's) parent, removed with the pod.
-        parent = (handler.cgroup_parent.empty() ? d.cfg.runtime.cgroup_parent : handler.cgroup_parent) + "/pod-" +
-                 id.substr(0, 16);
+        parent = own_pod_cgroup_name(handler.cgroup_parent.empty() ? d.cfg.runtime.cgroup_parent : handler.cgroup_parent,
+                                     systemd, id);
         rec.set_own_cgroup(true);
     }
+    rec.set_systemd_cgroup(systemd);
     // Checked before anything is made, so a bad value leaves nothing.
     std::optional<spec::Resources> pod_res;
     if (rec.own_cgroup()) pod_res = pod_cgroup_resources(cfg.linux(), HostFeatures::detect());
@@ -99,13 +110,9 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
         if (::mkdir((dir + "/containers").c_str(), 0711) < 0) throw_errno("create " + dir + "/containers");
         write_file_atomic(dir + "/log", "", 0600);   // the shim's log
         write_pod_files(dir, cfg);
-        if (pod_res) {
-            // The pod's own cgroup, limited to what its containers may use
-            // together plus its overhead; removed with the pod.
-            auto cg = cgroup::open(parent);
-            cg->create();
-            with_context("the pod cgroup " + parent, [&] { cg->set(*pod_res); });
-        }
+        // The pod's own cgroup, limited to what its containers may use
+        // together plus its overhead; removed with the pod.
+        if (rec.own_cgroup()) make_pod_cgroup(parent, systemd, id, pod_res);
         if (own_ipc) {
             // The pod's /dev/shm, as containerd's sandbox shm: one tmpfs its
             // containers share, kept out of the host's.

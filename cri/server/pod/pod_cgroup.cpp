@@ -1,0 +1,81 @@
+#include "pod_cgroup.hpp"
+
+#include "cgroup.hpp"
+#include "error.hpp"
+#include "log.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace berth::cri {
+
+namespace {
+
+// systemd nests slices by name: "a-b.slice" is in "a.slice"; "a.slice" in
+// the root slice "-.slice".
+std::string parent_slice(const std::string& slice) {
+    std::string stem = slice.substr(0, slice.size() - 6);
+    auto dash = stem.rfind('-');
+    return dash == std::string::npos ? "-.slice" : stem.substr(0, dash) + ".slice";
+}
+
+std::string slice_cgroups_path(const std::string& slice) { return parent_slice(slice) + ":berth:" + slice; }
+
+// Its dir in each hierarchy, when empty (the containers' went with them).
+void remove_dirs(const std::string& path) {
+    if (path.empty() || path.find("..") != std::string::npos) return;
+    std::vector<std::string> dirs = {"/sys/fs/cgroup" + path};
+    if (DIR* d = ::opendir("/sys/fs/cgroup")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') dirs.push_back(std::string("/sys/fs/cgroup/") + e->d_name + path);
+        ::closedir(d);
+    }
+    for (const auto& dir : dirs)
+        if (::rmdir(dir.c_str()) < 0 && errno != ENOENT && errno != ENOTDIR)
+            log::warn("remove cgroup " + dir + ": " + std::strerror(errno));
+}
+
+} // namespace
+
+std::string own_pod_cgroup_name(const std::string& parent, bool systemd, const std::string& id) {
+    std::string short_id = id.substr(0, 16);
+    if (!systemd) return parent + "/pod-" + short_id;
+    std::string stem = parent.substr(0, parent.size() - 6);   // the config checked ".slice"
+    return (stem == "-" ? "" : stem + "-") + "pod" + short_id + ".slice";
+}
+
+void make_pod_cgroup(const std::string& name, bool systemd, const std::string& id,
+                     const std::optional<spec::Resources>& limits) {
+    with_context("the pod cgroup " + name, [&] {
+        if (!systemd) {
+            auto cg = cgroup::open(name);
+            cg->create();
+            if (limits) cg->set(*limits);
+            return;
+        }
+        // A transient slice, started with its limits and no process (as
+        // kubelet's systemd driver makes pod slices); its containers' scopes
+        // go in it.
+        auto cg = cgroup::open_new(slice_cgroups_path(name), id, cgroup::Driver::systemd);
+        if (limits) cg->set(*limits);
+        cg->add(0);
+    });
+}
+
+void remove_pod_cgroup(const std::string& name, bool systemd, const std::string& id) {
+    if (!systemd) {
+        remove_dirs(name);
+        return;
+    }
+    try {
+        cgroup::open(slice_cgroups_path(name), {}, cgroup::Driver::systemd)->destroy();
+    } catch (const std::exception& e) {
+        log::warn("remove the pod slice " + name + ": " + e.what());
+    }
+}
+
+} // namespace berth::cri

@@ -1,0 +1,73 @@
+# shellcheck shell=bash
+# Shared by the berthd e2e scripts that source it after lib.sh: a berthd
+# under $W (its socket $W/berthd.sock), driven with the project's own gRPC
+# client, and a busybox image served by docker-registry on 127.0.0.1.
+
+# The pids of a pod's shim: the processes whose command line names its id.
+shim_pids() {
+    local p
+    for p in /proc/[0-9]*; do
+        { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "-id $1 " && echo "${p#/proc/}"
+    done
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+call() { "$CRI_CLIENT" -a "$W/berthd.sock" -T 60 call "$@"; }
+# py EXPR: evaluate EXPR with d = the JSON on stdin; print the result.
+py() { python3 -c 'import json,sys,base64; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if not isinstance(r,(dict,list)) else json.dumps(r))' "$1"; }
+b64() { python3 -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).decode(), end="")' "$1"; }
+# sh_in CTR SCRIPT: run SCRIPT with sh -c in CTR through ExecSync; its
+# stdout, then stderr; exit status = the script's (99: the call failed).
+sh_in() {
+    local out rc
+    out=$(call ExecSync "$(python3 -c 'import json,sys; print(json.dumps({"containerId":sys.argv[1],"cmd":["sh","-c",sys.argv[2]],"timeout":10}))' "$1" "$2")" 2>&1) ||
+        { echo "$out"; return 99; }
+    b64 "$(echo "$out" | py 'd.get("stdout","")')"
+    b64 "$(echo "$out" | py 'd.get("stderr","")')"
+    rc=$(echo "$out" | py 'd.get("exitCode",0)')
+    return "$rc"
+}
+# status_line CTR FIELD: FIELD's value in /proc/1/status of CTR's own pid
+# namespace: the container's process itself, not the exec.
+status_line() { sh_in "$1" "grep '^$2:' /proc/1/status" | sed 's/^[^:]*:[[:space:]]*//; s/[[:space:]]*$//'; }
+ctr_pid() { call ContainerStatus "{\"containerId\":\"$1\",\"verbose\":true}" | py 'json.loads(d["info"]["info"])["pid"]'; }
+
+# serve_image [CUSTOMIZE]: a busybox image ($W/src/rootfs, changed by the
+# function CUSTOMIZE if given) pushed to a docker-registry on 127.0.0.1;
+# sets REG_PID and IMG. Returns non-zero (log in $W/build.log) on failure.
+serve_image() {
+    local port
+    port=$(free_port)
+    mkdir -p "$W/reg"
+    cat > "$W/reg.yml" <<X
+version: 0.1
+log: { level: error }
+storage: { filesystem: { rootdirectory: $W/reg } }
+http: { addr: 127.0.0.1:$port }
+X
+    docker-registry serve "$W/reg.yml" >"$W/reg.log" 2>&1 &
+    REG_PID=$!
+    wait_for 10 curl -sf "http://127.0.0.1:$port/v2/" -o /dev/null || return 1
+    make_rootfs "$W/src" || return 1
+    [ -z "${1:-}" ] || "$1" "$W/src/rootfs" || return 1
+    IMG=127.0.0.1:$port/test/bb:1
+    (
+        set -e
+        cd "$W"
+        umoci init --layout img
+        umoci new --image img:bb
+        umoci unpack --image img:bb u
+        cp -a src/rootfs/. u/rootfs/
+        umoci repack --image img:bb u
+        umoci config --image img:bb --config.cmd /bin/sh
+        skopeo --insecure-policy copy -q --dest-tls-verify=false oci:img:bb "docker://$IMG"
+    ) >"$W/build.log" 2>&1
+}
+
+# start_berthd: berthd on $W/berthd.toml, root and state under $W; sets
+# BERTHD_PID; waits for its socket to answer.
+start_berthd() {
+    "$BERTHD" --config "$W/berthd.toml" --root "$W/root" --state "$W/state" --listen "$W/berthd.sock" \
+        --log-level debug >>"$W/berthd.log" 2>&1 &
+    BERTHD_PID=$!
+    wait_for 10 "$BERTHCTL" -r "unix://$W/berthd.sock" version >/dev/null 2>&1
+}
