@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 namespace berth::image {
@@ -54,8 +55,12 @@ std::string fs_context_log(int fsfd) {
 
 // The new mount API with one "lowerdir+" per layer (Linux 6.8): no page-size
 // limit on the number of layers. false when the kernel lacks it.
+// Asked once: a kernel without it logs every refused attempt.
+std::atomic<bool> no_lowerdir_plus{false};
+
 bool mount_overlay_fsopen(const std::vector<std::string>& lowers_top_first, const std::string& upper,
                           const std::string& work, const std::string& merged, const RootfsOptions& o) {
+    if (no_lowerdir_plus) return false;
     UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
     if (!fs) {
         if (errno == ENOSYS) return false;
@@ -68,7 +73,10 @@ bool mount_overlay_fsopen(const std::vector<std::string>& lowers_top_first, cons
         throw Error(err, std::string("overlay option ") + key + "=" + value + (log.empty() ? "" : " (" + log + ")"), true);
     };
     if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", lowers_top_first[0].c_str(), 0) < 0) {
-        if (errno == EINVAL) return false;   // before 6.8
+        if (errno == EINVAL) {   // before 6.8
+            no_lowerdir_plus = true;
+            return false;
+        }
         throw_errno("overlay option lowerdir+=" + lowers_top_first[0]);
     }
     for (size_t i = 1; i < lowers_top_first.size(); ++i) set("lowerdir+", lowers_top_first[i]);
@@ -80,6 +88,10 @@ bool mount_overlay_fsopen(const std::vector<std::string>& lowers_top_first, cons
     if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) {
         int err = errno;
         std::string log = fs_context_log(fs.get());
+        // Before 6.5 overlayfs took its options as one legacy string: an
+        // unknown "lowerdir+" is only refused here (Debian 12's 6.1). The
+        // caller tries the classic mount, and says why if that fails too.
+        if (err == EINVAL) return false;
         throw Error(err, "create the overlay" + (log.empty() ? "" : " (" + log + ")"), true);
     }
     UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
@@ -94,6 +106,7 @@ void mount_overlay(const std::vector<std::string>& lowers_top_first, const std::
     for (const auto& p : lowers_top_first) check_path(p);
     check_path(upper);
     check_path(work);
+    bool tried_new = !o.legacy_mount && !no_lowerdir_plus;
     if (!o.legacy_mount && mount_overlay_fsopen(lowers_top_first, upper, work, merged, o)) return;
     std::string opts = has_index_option() ? "index=off," : "";
     opts += "lowerdir=";
@@ -103,6 +116,7 @@ void mount_overlay(const std::vector<std::string>& lowers_top_first, const std::
     if (opts.size() >= static_cast<size_t>(::sysconf(_SC_PAGESIZE)))
         throw Error(E2BIG, std::to_string(lowers_top_first.size()) + " layers: too many for one overlay mount on this kernel");
     if (::mount("overlay", merged.c_str(), "overlay", 0, opts.c_str()) < 0) throw_errno("mount overlay on " + merged);
+    if (tried_new) no_lowerdir_plus = true;   // the new way failed where this worked: don't ask again
 }
 
 // Unmounts whatever is mounted on path (stacked mounts too); lazily when busy.
