@@ -120,6 +120,8 @@ pb::Status status_of(const TaskService::Process& p, bool paused) {
 } // namespace
 
 std::string exit_record_path(const std::string& bundle) { return bundle + "/init.exit"; }
+// Present once the OOM killer killed a process of the container.
+std::string oom_record_path(const std::string& bundle) { return bundle + "/init.oom"; }
 
 std::optional<ExitRecord> read_exit_record(const std::string& path) {
     std::string text;
@@ -181,6 +183,16 @@ void unmount_rootfs(const std::string& target) {
 
 TaskService::TaskService(EventLoop& loop, RuntimeContext ctx, std::string ns, Publisher& pub)
     : loop_(loop), ctx_(std::move(ctx)), ns_(std::move(ns)), pub_(pub), oom_(loop, [this](const std::string& id) {
+          // Kept in the bundle for berthd, which reads it at the exit: a
+          // systemd scope's cgroup (and its memory.events) goes with the
+          // container's last process.
+          if (Container* c = find(id)) {
+              try {
+                  write_file_atomic(oom_record_path(c->bundle), "", 0600);
+              } catch (const Error& e) {
+                  log_error("record OOM: " + std::string(e.what()));
+              }
+          }
           ev::TaskOOM e;
           e.set_container_id(id);
           pub_.publish("/tasks/oom", "TaskOOM", e);
@@ -699,6 +711,7 @@ void TaskService::remove_container(Container& c) {
     if (c.init.reaped && !c.init.exited) exited(c, c.init);
     oom_.unwatch(c.id);
     ::unlink(exit_record_path(c.bundle).c_str());
+    ::unlink(oom_record_path(c.bundle).c_str());
     if (!c.rootfs.empty()) unmount_rootfs(c.rootfs);
     containers_.erase(c.id);
 }

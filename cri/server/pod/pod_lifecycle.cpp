@@ -43,8 +43,11 @@ ShimSpawn spawn_params(const Daemon& d, const std::string& pod_id) {
 }
 
 // Whether the kernel's OOM killer killed a process of the container's
-// cgroup: memory.events (v2) or memory.oom_control (v1) count oom_kill.
-bool oom_killed(const Daemon&, const ContainerRecord& c) {
+// cgroup: the shim's record in the bundle (it watches the cgroup, and a
+// systemd scope's cgroup is gone with the last process), else the cgroup's
+// own counters, memory.events (v2) or memory.oom_control (v1).
+bool oom_killed(const Daemon& d, const ContainerRecord& c) {
+    if (::access((d.bundle_dir(c.pod_id(), c.id()) + "/init.oom").c_str(), F_OK) == 0) return true;
     const std::string& path = c.cgroups_path();
     if (path.empty() || path.find(':') != std::string::npos) return false;
     for (const std::string& f : {"/sys/fs/cgroup" + path + "/memory.events", "/sys/fs/cgroup/memory" + path + "/memory.oom_control"}) {
