@@ -412,7 +412,7 @@ void PodService::init_gone() {
 
 size_t PodService::output_cap(uint32_t max_output) {
     size_t cap = max_output ? max_output : default_max_output;
-    constexpr size_t frame_share = (berth::ttrpc::max_payload - 4096) / 2;
+    constexpr size_t frame_share = (berth::ttrpc::max_berth_payload - 4096) / 2;
     return std::min(cap, frame_share);
 }
 

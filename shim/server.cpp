@@ -78,7 +78,8 @@ void TtrpcServer::reply(const CallRef& call, const berth::ttrpc::Response& resp)
     if (it == conns_.end()) return;
     std::string payload = resp.SerializeAsString();
     try {
-        it->second->out += berth::ttrpc::encode_frame(call.stream, berth::ttrpc::MsgType::response, 0, payload);
+        it->second->out += berth::ttrpc::encode_frame(call.stream, berth::ttrpc::MsgType::response, 0, payload,
+                                                       berth::ttrpc::max_berth_payload);
     } catch (const Error& e) {
         reply_error(call, berth::ttrpc::internal, e.what());
         return;

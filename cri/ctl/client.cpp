@@ -32,7 +32,7 @@ Format Args::format(Format def) const {
 Client::Client(const Global& g) : g_(g) {
     // kubelet's limit (16 MiB), so ExecSync output up to it arrives.
     grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(16 << 20);
+    args.SetMaxReceiveMessageSize(40 << 20);   // ExecSync: two 16 MiB streams
     args.SetMaxSendMessageSize(16 << 20);
     auto rt = grpc::CreateCustomChannel(grpc_target(g.runtime_endpoint), grpc::InsecureChannelCredentials(), args);
     auto img = g.image_endpoint.empty() || g.image_endpoint == g.runtime_endpoint

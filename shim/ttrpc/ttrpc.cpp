@@ -20,10 +20,10 @@ uint32_t get_be32(const char* p) {
 
 } // namespace
 
-std::string encode_frame(uint32_t stream, MsgType type, uint8_t flags, std::string_view payload) {
-    if (payload.size() > max_payload)
+std::string encode_frame(uint32_t stream, MsgType type, uint8_t flags, std::string_view payload, uint32_t limit) {
+    if (payload.size() > limit)
         throw Error(EMSGSIZE, "ttrpc: message of " + std::to_string(payload.size()) + " bytes exceeds the " +
-                                  std::to_string(max_payload) + "-byte limit");
+                                  std::to_string(limit) + "-byte limit");
     std::string out;
     out.reserve(header_size + payload.size());
     put_be32(out, static_cast<uint32_t>(payload.size()));
@@ -47,9 +47,9 @@ std::optional<Frame> FrameDecoder::next() {
     if (buffered() < header_size) return std::nullopt;
     const char* h = buf_.data() + off_;
     uint32_t len = get_be32(h);
-    if (len > max_payload)
+    if (len > limit_)
         throw Error(EMSGSIZE, "ttrpc: frame of " + std::to_string(len) + " bytes exceeds the " +
-                                  std::to_string(max_payload) + "-byte limit");
+                                  std::to_string(limit_) + "-byte limit");
     if (buffered() < header_size + len) return std::nullopt;
     Frame f;
     f.stream = get_be32(h + 4);

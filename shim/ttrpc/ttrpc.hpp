@@ -14,6 +14,11 @@ namespace berth::ttrpc {
 
 constexpr size_t header_size = 10;
 constexpr uint32_t max_payload = 4u << 20;
+// berth's own replies to berthd may be larger: ExecSync carries stdout and
+// stderr of up to 16 MiB each (kubelet's cap). Only berth-shim's servers
+// send such frames and only berthd's client reads them; containerd, which
+// never calls the Pod service, never sees one.
+constexpr uint32_t max_berth_payload = 40u << 20;
 
 enum class MsgType : uint8_t { request = 1, response = 2, data = 3 };
 
@@ -29,20 +34,23 @@ struct Frame {
     std::string payload;
 };
 
-// Header and payload, ready to write. Throws Error(EMSGSIZE) over max_payload.
-std::string encode_frame(uint32_t stream, MsgType type, uint8_t flags, std::string_view payload);
+// Header and payload, ready to write. Throws Error(EMSGSIZE) over limit.
+std::string encode_frame(uint32_t stream, MsgType type, uint8_t flags, std::string_view payload,
+                         uint32_t limit = max_payload);
 
 // Reassembles frames from a byte stream read in arbitrary pieces.
 class FrameDecoder {
 public:
+    explicit FrameDecoder(uint32_t limit = max_payload) : limit_(limit) {}
     void feed(const char* data, size_t n);
     // The next whole frame, or nullopt until more bytes arrive. Throws
-    // Error(EMSGSIZE) for a header announcing more than max_payload: the
+    // Error(EMSGSIZE) for a header announcing more than the limit: the
     // stream cannot be resynchronised, so the caller drops the connection.
     std::optional<Frame> next();
     size_t buffered() const { return buf_.size() - off_; }
 
 private:
+    uint32_t limit_;
     std::string buf_;
     size_t off_ = 0;
 };

@@ -117,7 +117,7 @@ std::string Client::call(const std::string& service, const std::string& method, 
 
     auto broken = [&](int err, const std::string& why) -> StatusError {
         conn_.reset();
-        dec_ = FrameDecoder();
+        dec_ = FrameDecoder(max_berth_payload);
         return StatusError(unavailable, err, why);
     };
     auto timed_out = [&]() -> StatusError {

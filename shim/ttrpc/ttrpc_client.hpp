@@ -64,7 +64,7 @@ public:
 
 private:
     UniqueFd conn_;
-    FrameDecoder dec_;
+    FrameDecoder dec_{max_berth_payload};   // berth-shim's ExecSync replies
     uint32_t next_stream_ = 1;
 };
 

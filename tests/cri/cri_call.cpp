@@ -88,7 +88,9 @@ int call_json(const std::string& socket, std::string method, const std::string& 
         return 2;
     }
     std::string target = socket.find("://") == std::string::npos ? "unix:" + socket : socket;
-    call.ch = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(40 << 20);   // ExecSync: two 16 MiB streams
+    call.ch = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
     return it->second(call, json, timeout);
 }
 

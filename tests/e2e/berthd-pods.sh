@@ -55,7 +55,7 @@ py() { python3 -c 'import json,sys,base64; d=json.load(sys.stdin); r=eval(sys.ar
 st() { call ContainerStatus "{\"containerId\":\"$1\"}" | py "$2"; }
 b64() { python3 -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).decode(), end="")' "$1"; }
 
-plan 52
+plan 53
 
 # --- an image in a local registry
 PORT=$(free_port)
@@ -175,6 +175,9 @@ check "the container is in the pod's pinned network namespace, not the host's" $
 out=$(ex "$C1" '["sh","-c","echo to-err >&2; exit 3"]' 2>&1)
 [ "$(echo "$out" | py 'd.get("exitCode",0)')" = 3 ] && [ "$(b64 "$(echo "$out" | py 'd.get("stderr","")')")" = "to-err" ]
 check "ExecSync: exit code and stderr" $? "$out"
+out=$(ex "$C1" '["sh","-c","head -c 17000000 /dev/zero; echo done >&2"]' 2>&1)
+[ "$(echo "$out" | py 'len(base64.b64decode(d.get("stdout","")))')" = 16777216 ] && [ "$(b64 "$(echo "$out" | py 'd.get("stderr","")')")" = done ]
+check "ExecSync: stdout over 16 MiB is cut at 16 MiB (kubelet's cap), the command still finishes" $? "$(echo "$out" | head -c 300)"
 out=$(ex "$C1" '["sleep","30"]' 1 2>&1); rc=$?
 [ $rc = 4 ] && echo "$out" | grep -q "timed out"
 check "ExecSync past its timeout: DeadlineExceeded" $? "rc=$rc $out"

@@ -111,7 +111,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 29
+plan 30
 make_rootfs "$W/base" && mkdir "$W/spec" && "$BERTH" spec -b "$W/spec" && [ -x "$W/base/rootfs/bin/busybox" ]
 check "a busybox rootfs and berth spec's config" $? ""
 
@@ -205,6 +205,10 @@ f=$(proc p1 c1 sh -c 'head -c 300000 /dev/zero; echo finished >&2')
 out=$(ctl "$A" execsync c1 "$f" --max-output 1000 --err "$W/cap.err" 2>&1)
 [ "$out" = "0 0 1000 9" ] && [ "$(cat "$W/cap.err")" = finished ]
 check "ExecSync: stdout over max_output is cut at 1000 bytes, and the process still finishes" $? "$out; $(cat "$W/cap.err")"
+f=$(proc p1 c1 sh -c 'head -c 20000000 /dev/zero; head -c 3145728 /dev/zero >&2')
+out=$(ctl "$A" execsync c1 "$f" 2>&1)
+[ "$out" = "0 0 16777216 3145728" ]
+check "ExecSync: by default each stream is kept to kubelet's 16 MiB, whole in one reply" $? "$out"
 f=$(proc p1 c1 sh -c 'echo started; exec sleep 31')
 out=$(ctl "$A" execsync c1 "$f" --timeout 300 --out "$W/t.out" 2>&1)
 f2=$(proc p1 c1 ps -o args)

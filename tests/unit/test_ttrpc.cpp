@@ -198,3 +198,30 @@ Test(protobuf, wait_response_and_event) {
     cr_assert(ex2.ParseFromString(fr2.envelope().event().value()));
     cr_assert(ex2.pid() == 42 && ex2.exit_status() == 3 && fr2.envelope().namespace_() == "default");
 }
+
+// The protocol's 4 MiB everywhere, but berth-shim's replies to berthd
+// (ExecSync's two 16 MiB streams) up to max_berth_payload.
+Test(ttrpc, frame_limits) {
+    std::string big(tt::max_payload + 1, 'x');
+    bool refused = false;
+    try {
+        tt::encode_frame(1, tt::MsgType::response, 0, big);
+    } catch (const berth::Error& e) {
+        refused = e.err() == EMSGSIZE;
+    }
+    cr_assert(refused, "a frame over 4 MiB was encoded under the protocol's limit");
+    std::string wire = tt::encode_frame(1, tt::MsgType::response, 0, big, tt::max_berth_payload);
+    tt::FrameDecoder plain;
+    plain.feed(wire.data(), tt::header_size);
+    refused = false;
+    try {
+        plain.next();
+    } catch (const berth::Error& e) {
+        refused = e.err() == EMSGSIZE;
+    }
+    cr_assert(refused, "a plain decoder took a frame over 4 MiB");
+    tt::FrameDecoder berthd(tt::max_berth_payload);
+    berthd.feed(wire.data(), wire.size());
+    auto f = berthd.next();
+    cr_assert(f && f->payload.size() == big.size());
+}
