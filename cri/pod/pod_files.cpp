@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <optional>
 
 namespace berth::cri {
 
@@ -33,8 +34,15 @@ std::string join_checked(const List& list, const std::string& field, const char*
     return out;
 }
 
-std::string read_host(const std::string& path, const char* what) {
-    return with_context(std::string("the host's ") + what, [&] { return read_file(path); });
+// The host's file; nullopt when the host has none (a minimal system without
+// /etc/hosts or /etc/resolv.conf: the pod still starts).
+std::optional<std::string> read_host(const std::string& path, const char* what) {
+    try {
+        return with_context(std::string("the host's ") + what, [&] { return read_file(path); });
+    } catch (const Error& e) {
+        if (e.err() == ENOENT) return std::nullopt;
+        throw;
+    }
 }
 
 } // namespace
@@ -42,7 +50,7 @@ std::string read_host(const std::string& path, const char* what) {
 std::string resolv_conf_content(const v1::PodSandboxConfig& pod, const HostFiles& host) {
     const auto& dns = pod.dns_config();
     if (dns.servers().empty() && dns.searches().empty() && dns.options().empty())
-        return read_host(host.resolv_conf, "resolv.conf");
+        return read_host(host.resolv_conf, "resolv.conf").value_or("");
     std::string out;
     if (!dns.searches().empty()) out += "search " + join_checked(dns.searches(), "dns_config.searches", " ") + "\n";
     if (!dns.servers().empty())
@@ -67,7 +75,8 @@ std::string hostname_content(const v1::PodSandboxConfig& pod, const HostFiles& h
 }
 
 std::string hosts_content(const v1::PodSandboxConfig& pod, const HostFiles& host) {
-    if (host_network(pod)) return read_host(host.hosts, "hosts file");
+    if (host_network(pod))
+        if (auto h = read_host(host.hosts, "hosts file")) return *h;
     std::string out =
         "127.0.0.1\tlocalhost\n"
         "::1\tlocalhost ip6-localhost ip6-loopback\n"

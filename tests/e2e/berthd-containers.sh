@@ -71,7 +71,7 @@ refused() {
 }
 n_containers() { call ListContainers '{}' | py 'len(d.get("containers",[]))'; }
 
-plan 45
+plan 46
 
 # --- an image whose /etc/passwd and /etc/group name a user and its groups
 add_user() {
@@ -287,6 +287,7 @@ check "resources: memory, cpu quota and shares, cpuset in the cgroup; oom_score_
 # --- the host's namespaces, and a handler's CDI devices
 out=$(call RunPodSandbox "$(pod_json hostns '"network":"NODE","pid":"NODE","ipc":"NODE"' '' '"cgroupParent":"'"$CG"'",')" 2>&1)
 HPOD=$(echo "$out" | py 'd["podSandboxId"]' 2>/dev/null)
+check "RunPodSandbox with the host's network, pid and IPC" $? "$out $(grep level=error "$W/berthd.log" | tail -3)"
 C=$(started "$HPOD" h '"namespaceOptions":{"network":"NODE","pid":"NODE","ipc":"NODE"}' 2>"$W/err")
 PID=$(ctr_pid "$C")
 ok=0
@@ -320,3 +321,4 @@ for p in $POD $HPOD $GPOD; do call StopPodSandbox "{\"podSandboxId\":\"$p\"}" >/
 left=$(ls -d /sys/fs/cgroup/*"$PODCG" /sys/fs/cgroup"$PODCG" 2>/dev/null; grep -F "$W/state" /proc/self/mountinfo; ls "$W/state/pods")
 [ -z "$left" ]
 check "RemovePodSandbox: the pod cgroup, pins and state are gone" $? "$left"
+exit $failed

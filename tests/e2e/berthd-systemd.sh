@@ -114,3 +114,4 @@ left=$(units "berth-$C.scope" "berth-$H.scope" "berth-$K.scope" "$PS" | grep -v 
 check "RemovePodSandbox: the containers' scopes and berthd's pod slice are gone" $? "$left"
 [ -z "$(ls "$W/state/pods")" ] && ! grep -qF "$W/state" /proc/self/mountinfo
 check "no pod state or pin left" $? "$(ls "$W/state/pods") $(grep -F "$W" /proc/self/mountinfo)"
+exit $failed

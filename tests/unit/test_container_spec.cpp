@@ -881,6 +881,13 @@ Test(pod_files, hosts_and_hostname) {
     cr_assert_eq(hostname_content(pod, host), "web-0\n");
     pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
     cr_assert_eq(hosts_content(pod, host), "127.0.0.1 localhost\n10.0.0.5 node1\n", "host network: the host's hosts");
+    // A host without /etc/hosts or /etc/resolv.conf (a minimal system): the
+    // pod still gets its localhost lines and an empty resolv.conf.
+    HostFiles bare = host;
+    bare.hosts = test_dir() + "/no-hosts";
+    bare.resolv_conf = test_dir() + "/no-resolv";
+    cr_assert(hosts_content(pod, bare).ends_with("127.0.1.1\tweb-0\n"), "%s", hosts_content(pod, bare).c_str());
+    cr_assert_eq(resolv_conf_content(pod, bare), "");
     pod.clear_hostname();
     cr_assert_eq(hostname_content(pod, host), "node1\n");
 
