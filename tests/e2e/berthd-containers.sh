@@ -25,23 +25,7 @@ for t in docker-registry skopeo umoci python3; do command -v "$t" >/dev/null || 
 W=$(mktemp -d /tmp/berth-e2e-ctrs.XXXXXX)
 CG=/berth-e2e-ctrs-$$
 REG_PID= BERTHD_PID=
-cleanup() {
-    for p in $BERTHD_PID $REG_PID; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    for f in "$W"/state/pods/*/address; do
-        [ -e "$f" ] || continue
-        for p in $(shim_pids "$(basename "$(dirname "$f")")"); do kill -KILL "$p" 2>/dev/null; done
-    done
-    for d in /sys/fs/cgroup/*"$CG" /sys/fs/cgroup"$CG"; do
-        [ -d "$d" ] || continue
-        find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r p; do kill -KILL "$p" 2>/dev/null; done
-    done
-    sleep 0.2
-    umount_under "$W"
-    for d in /sys/fs/cgroup/*"$CG" /sys/fs/cgroup"$CG"; do
-        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-    done
-    rm -rf "$W"
-}
+cleanup() { berthd_cleanup "$CG"; }
 on_exit cleanup
 
 pod_json() {   # pod_json NAME NS-OPTIONS-JSON [EXTRA-TOP-JSON] [EXTRA-LINUX-JSON] [EXTRA-SC-JSON]

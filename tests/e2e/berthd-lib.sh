@@ -31,11 +31,14 @@ sh_in() {
 status_line() { sh_in "$1" "grep '^$2:' /proc/1/status" | sed 's/^[^:]*:[[:space:]]*//; s/[[:space:]]*$//'; }
 ctr_pid() { call ContainerStatus "{\"containerId\":\"$1\",\"verbose\":true}" | py 'json.loads(d["info"]["info"])["pid"]'; }
 
-# serve_image [CUSTOMIZE]: a busybox image ($W/src/rootfs, changed by the
-# function CUSTOMIZE if given) pushed to a docker-registry on 127.0.0.1;
-# sets REG_PID and IMG. Returns non-zero (log in $W/build.log) on failure.
+# serve_image [CUSTOMIZE [UMOCI-CONFIG-ARG...]]: a busybox image
+# ($W/src/rootfs, changed by the function CUSTOMIZE if not empty; its config
+# with umoci config's extra arguments) pushed to a docker-registry on
+# 127.0.0.1; sets REG_PID, REG (host:port) and IMG. Returns non-zero (log in
+# $W/build.log) on failure.
 serve_image() {
-    local port
+    local port customize=${1:-}
+    [ $# -eq 0 ] || shift
     port=$(free_port)
     mkdir -p "$W/reg"
     cat > "$W/reg.yml" <<X
@@ -48,8 +51,9 @@ X
     REG_PID=$!
     wait_for 10 curl -sf "http://127.0.0.1:$port/v2/" -o /dev/null || return 1
     make_rootfs "$W/src" || return 1
-    [ -z "${1:-}" ] || "$1" "$W/src/rootfs" || return 1
-    IMG=127.0.0.1:$port/test/bb:1
+    [ -z "$customize" ] || "$customize" "$W/src/rootfs" || return 1
+    REG=127.0.0.1:$port
+    IMG=$REG/test/bb:1
     (
         set -e
         cd "$W"
@@ -58,7 +62,7 @@ X
         umoci unpack --image img:bb u
         cp -a src/rootfs/. u/rootfs/
         umoci repack --image img:bb u
-        umoci config --image img:bb --config.cmd /bin/sh
+        umoci config --image img:bb --config.cmd /bin/sh "$@"
         skopeo --insecure-policy copy -q --dest-tls-verify=false oci:img:bb "docker://$IMG"
     ) >"$W/build.log" 2>&1
 }
@@ -70,4 +74,26 @@ start_berthd() {
         --log-level debug >>"$W/berthd.log" 2>&1 &
     BERTHD_PID=$!
     wait_for 10 "$BERTHCTL" -r "unix://$W/berthd.sock" version >/dev/null 2>&1
+}
+
+# berthd_cleanup CG: after a test, kill berthd and the registry, this
+# berthd's shims (found by the shim root in their environment) and every
+# process left in the test's cgroup parent CG, all by pid; unmount what is
+# under $W; remove CG's cgroups and $W.
+berthd_cleanup() {
+    local cg=$1 p d
+    for p in ${BERTHD_PID:-} ${REG_PID:-}; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    for p in /proc/[0-9]*; do
+        grep -qsF "BERTH_SHIM_ROOT=$W/state/shim" "$p/environ" && kill -KILL "${p#/proc/}" 2>/dev/null
+    done
+    for d in /sys/fs/cgroup/*"$cg" /sys/fs/cgroup"$cg"; do
+        [ -d "$d" ] || continue
+        find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r p; do kill -KILL "$p" 2>/dev/null; done
+    done
+    sleep 0.2
+    umount_under "$W"
+    for d in /sys/fs/cgroup/*"$cg" /sys/fs/cgroup"$cg"; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    rm -rf "$W"
 }

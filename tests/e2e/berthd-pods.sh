@@ -11,6 +11,7 @@
 # own, and every process is killed by its pid. TAP output.
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/berthd-lib.sh"
 
 skip() { echo "1..0 # SKIP $*"; exit 0; }
 [ "$(id -u)" = 0 ] || skip "needs root"
@@ -21,67 +22,17 @@ W=$(mktemp -d /tmp/berth-e2e-pods.XXXXXX)
 CG=/berth-e2e-pods-$$
 REG_PID= BERTHD_PID= EV_PID=
 cleanup() {
-    for p in $EV_PID $BERTHD_PID $REG_PID; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    # Shims and containers of this berthd, by the pids their cgroups and
-    # state name (never by process name).
-    for f in "$W"/state/pods/*/address; do
-        [ -e "$f" ] || continue
-        for p in $(shim_pids "$(basename "$(dirname "$f")")"); do kill -KILL "$p" 2>/dev/null; done
-    done
-    for d in /sys/fs/cgroup/*"$CG" /sys/fs/cgroup"$CG"; do
-        [ -d "$d" ] || continue
-        find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r p; do kill -KILL "$p" 2>/dev/null; done
-    done
-    sleep 0.2
-    umount_under "$W"
-    for d in /sys/fs/cgroup/*"$CG" /sys/fs/cgroup"$CG"; do
-        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-    done
-    rm -rf "$W"
+    [ -n "$EV_PID" ] && { kill -KILL "$EV_PID" 2>/dev/null; wait "$EV_PID" 2>/dev/null; }
+    berthd_cleanup "$CG"
 }
 on_exit cleanup
 
-# The pids of a pod's shim: the processes whose command line names its id.
-shim_pids() {
-    local p
-    for p in /proc/[0-9]*; do
-        { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "-id $1 " && echo "${p#/proc/}"
-    done
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-call() { "$CRI_CLIENT" -a "$W/berthd.sock" -T 60 call "$@"; }
-# py EXPR: evaluate EXPR with d = the JSON on stdin; print the result.
-py() { python3 -c 'import json,sys,base64; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if not isinstance(r,(dict,list)) else json.dumps(r))' "$1"; }
 st() { call ContainerStatus "{\"containerId\":\"$1\"}" | py "$2"; }
-b64() { python3 -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).decode(), end="")' "$1"; }
 
 plan 53
 
 # --- an image in a local registry
-PORT=$(free_port)
-REG=127.0.0.1:$PORT
-mkdir -p "$W/reg"
-cat > "$W/reg.yml" <<X
-version: 0.1
-log: { level: error }
-storage: { filesystem: { rootdirectory: $W/reg } }
-http: { addr: $REG }
-X
-docker-registry serve "$W/reg.yml" >"$W/reg.log" 2>&1 &
-REG_PID=$!
-wait_for 10 curl -sf "http://$REG/v2/" -o /dev/null
-make_rootfs "$W/src" || exit 1
-(
-    set -e
-    cd "$W"
-    umoci init --layout img
-    umoci new --image img:bb
-    umoci unpack --image img:bb u
-    cp -a src/rootfs/. u/rootfs/
-    umoci repack --image img:bb u
-    umoci config --image img:bb --config.cmd /bin/sh --config.env IMAGE_ENV=1 --config.workingdir /tmp
-    skopeo --insecure-policy copy -q --dest-tls-verify=false oci:img:bb "docker://$REG/test/bb:1"
-) >"$W/build.log" 2>&1
+serve_image "" --config.env IMAGE_ENV=1 --config.workingdir /tmp
 check "a busybox image built with umoci, pushed to docker-registry" $? "$(tail -5 "$W/build.log")"
 
 # --- berthd
@@ -92,12 +43,6 @@ cgroup_parent = "$CG"
 seccomp_profile = "$BERTH_SRC/contrib/seccomp/default.json"
 [runtime.handlers.other]
 X
-start_berthd() {
-    "$BERTHD" --config "$W/berthd.toml" --root "$W/root" --state "$W/state" --listen "$W/berthd.sock" \
-        --log-level debug >>"$W/berthd.log" 2>&1 &
-    BERTHD_PID=$!
-    wait_for 10 "$BERTHCTL" -r "unix://$W/berthd.sock" version >/dev/null 2>&1
-}
 start_berthd
 out=$(call Status '{}' 2>&1)
 [ "$(echo "$out" | py '[c["status"] for c in d["status"]["conditions"] if c["type"]=="RuntimeReady"][0]')" = True ]
@@ -105,9 +50,8 @@ check "Status: RuntimeReady" $? "$out $(tail -5 "$W/berthd.log")"
 out=$(timeout 10 "$BERTHD" --config "$W/berthd.toml" --root "$W/root" --state "$W/state2" --listen "$W/other.sock" 2>&1); rc=$?
 [ $rc != 0 ] && [[ $out == *"another berthd uses it"* ]] && [ ! -e "$W/other.sock" ]
 check "a second berthd on the same root is refused" $? "rc=$rc $out"
-out=$("$BERTHCTL" -r "unix://$W/berthd.sock" pull "$REG/test/bb:1" 2>&1)
+out=$("$BERTHCTL" -r "unix://$W/berthd.sock" pull "$IMG" 2>&1)
 check "the image pulled" $? "$out"
-IMG=$REG/test/bb:1
 
 pod_json() {   # pod_json NAME [EXTRA-LINUX-JSON] [HOSTNET]
     local ns='"network":"POD","pid":"CONTAINER","ipc":"POD"'

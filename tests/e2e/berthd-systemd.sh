@@ -21,18 +21,14 @@ W=$(mktemp -d /tmp/berth-e2e-sd.XXXXXX)
 S=berthe2e$$            # the test's slice: $S.slice, and kubelet's stand-in $S-kubepods.slice
 REG_PID= BERTHD_PID=
 cleanup() {
-    for p in $BERTHD_PID $REG_PID; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    for f in "$W"/state/pods/*/address; do
-        [ -e "$f" ] || continue
-        for p in $(shim_pids "$(basename "$(dirname "$f")")"); do kill -KILL "$p" 2>/dev/null; done
+    local u
+    # Units berthd or the test started under the test's slice, deepest
+    # first, before the processes and dirs.
+    for u in $(systemctl list-units --all --plain --no-legend "berth-*.scope" "$S*.slice" 2>/dev/null | awk '{print $1}' | sort -r); do
+        systemctl stop "$u" 2>/dev/null; systemctl reset-failed "$u" 2>/dev/null
     done
-    # Units berthd or the test started under the test's slice, deepest first.
-    systemctl list-units --all --plain --no-legend "berth-*.scope" "$S*.slice" 2>/dev/null | awk '{print $1}' |
-        sort -r | while read -r u; do systemctl stop "$u" 2>/dev/null; systemctl reset-failed "$u" 2>/dev/null; done
     systemctl stop "$S.slice" 2>/dev/null
-    sleep 0.2
-    umount_under "$W"
-    rm -rf "$W"
+    berthd_cleanup "/$S.slice"
 }
 on_exit cleanup
 
