@@ -105,6 +105,10 @@ void apply_runtime(const toml::node& node, Config& c, const std::string& file) {
         else if (k == "seccomp_profile") r.seccomp_profile = want_opt_abs_path(n, file, name);
         else if (k == "cdi_spec_dirs") r.cdi_spec_dirs = want_strings(n, file, name);
         else if (k == "shim_start_timeout") r.shim_start_timeout = want_duration(n, file, name);
+        else if (k == "exit_sweep_interval") {
+            r.exit_sweep_interval = want_duration(n, file, name);
+            if (r.exit_sweep_interval.count() < 1) bad(file, name, "must be at least 1s");
+        }
         else if (k == "handlers") {
             for (auto&& [hk, hn] : want_table(n, file, name)) {
                 std::string hname = name + "." + std::string(hk.str());

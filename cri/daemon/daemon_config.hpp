@@ -47,6 +47,9 @@ struct Config {
         std::string seccomp_profile = "";             // RuntimeDefault; "": contrib/seccomp/default.json, built in
         std::vector<std::string> cdi_spec_dirs = {"/etc/cdi", "/var/run/cdi"};
         std::chrono::seconds shim_start_timeout{10};
+        // How often every running container's state is asked of its shim,
+        // for exits no exit record told (a shim killed with -9).
+        std::chrono::seconds exit_sweep_interval{5};
         std::map<std::string, Handler> handlers;      // "" is the default handler, always there
     } runtime;
 };

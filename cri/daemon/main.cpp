@@ -9,6 +9,7 @@
 #include "daemon.hpp"
 #include "idle_memory.hpp"
 #include "error.hpp"
+#include "exit_watcher.hpp"
 #include "fd.hpp"
 #include "grpc_services.hpp"
 #include "grpc_v1alpha2.hpp"
@@ -147,34 +148,6 @@ private:
     std::thread thread_;
 };
 
-// Once a second, every running container's state from its shim: exits
-// nobody asked about are recorded and published (GetContainerEvents).
-class ExitWatcher {
-public:
-    explicit ExitWatcher(Daemon& d) : thread_([this, &d] { loop(d); }) {}
-    ~ExitWatcher() {
-        {
-            std::lock_guard l(mu_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        thread_.join();
-    }
-
-private:
-    void loop(Daemon& d) {
-        std::unique_lock l(mu_);
-        while (!cv_.wait_for(l, std::chrono::seconds(1), [&] { return stop_; })) {
-            l.unlock();
-            watch_exits(d);
-            l.lock();
-        }
-    }
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stop_ = false;
-    std::thread thread_;
-};
 
 // One berthd per root: a second one would share records, layers and pod
 // shims with the first and undo its work. The lock is held for the
@@ -241,7 +214,7 @@ int run(const Config& cfg) {
               (activated >= 0 ? "the socket systemd passed (" + cfg.listen + ")" : cfg.listen) + " (root " +
               cfg.root + ", state " + cfg.state + ")");
     notify_ready();
-    ExitWatcher exits(d);
+    ExitWatcher exits(d, d.cfg.runtime.exit_sweep_interval);
     // Start-up's pages go back now; what requests brought in goes back at
     // each kIdleRelease without a signal, when berthd holds 1 MiB more than
     // it did after start-up (a busy berthd pays a few minor faults for it).

@@ -29,7 +29,7 @@ on_exit cleanup
 
 st() { call ContainerStatus "{\"containerId\":\"$1\"}" | py "$2"; }
 
-plan 53
+plan 54
 
 # --- an image in a local registry
 serve_image "" --config.env IMAGE_ENV=1 --config.workingdir /tmp
@@ -41,6 +41,8 @@ cat > "$W/berthd.toml" <<X
 shim = "$BERTH_SHIM"
 cgroup_parent = "$CG"
 seccomp_profile = "$BERTH_SRC/contrib/seccomp/default.json"
+# Exits seen only as they happen: the sweep would hide a broken watch.
+exit_sweep_interval = "1h"
 [runtime.handlers.other]
 X
 start_berthd
@@ -143,6 +145,11 @@ sleep 0.5
 out=$(call CreateContainer "$(ctr_json "$POD" ticker '["sh","-c","while :; do echo tick; sleep 0.1; done"]')" 2>&1)
 CT=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
 call StartContainer "{\"containerId\":\"$CT\"}" >/dev/null 2>&1
+# One that exits by itself, which nobody asks about: with the sweep at 1h,
+# only the shim's exit record (inotify) can tell berthd.
+out=$(call CreateContainer "$(ctr_json "$POD" quick '["sh","-c","sleep 0.3; exit 3"]')" 2>&1)
+CQ=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+call StartContainer "{\"containerId\":\"$CQ\"}" >/dev/null 2>&1
 wait_for 5 grep -q tick "$W/logs/web/ticker.log"
 mv "$W/logs/web/ticker.log" "$W/logs/web/ticker.log.1"
 out=$(call ReopenContainerLog "{\"containerId\":\"$CT\"}" 2>&1)
@@ -150,6 +157,21 @@ wait_for 5 grep -q tick "$W/logs/web/ticker.log"
 check "ReopenContainerLog: a new log at the path after a rename" $? "$out $(ls "$W/logs/web")"
 call StopContainer "{\"containerId\":\"$CT\",\"timeout\":1}" >/dev/null 2>&1
 call RemoveContainer "{\"containerId\":\"$CT\"}" >/dev/null 2>&1
+events_of() {   # events_of ID: its event types in $W/events.json, in order
+    python3 -c '
+import json,sys
+dec=json.JSONDecoder(); s=open(sys.argv[1]).read(); i=0; out=[]
+while True:
+    while i < len(s) and s[i].isspace(): i+=1
+    if i >= len(s): break
+    try: o,i=dec.raw_decode(s,i)
+    except ValueError: break
+    if o.get("containerId")==sys.argv[2]: out.append(o.get("containerEventType","CONTAINER_CREATED_EVENT"))
+print(" ".join(out))' "$W/events.json" "$1" 2>&1
+}
+quick_stopped() { [[ $(events_of "$CQ") == *CONTAINER_STOPPED_EVENT* ]]; }
+wait_for 10 quick_stopped
+check "an exit nobody asked about is published at once (the shim's exit record, watched), not by the sweep" $? "$(events_of "$CQ") $(grep -i "exit" "$W/berthd.log" | tail -3)"
 sleep 0.5
 kill "$EV_PID" 2>/dev/null; wait "$EV_PID" 2>/dev/null
 got=$(python3 -c '
