@@ -119,6 +119,8 @@ void apply_runtime(const toml::node& node, Config& c, const std::string& file) {
                     else if (ok == "seccomp_profile") h.seccomp_profile = want_opt_abs_path(on, file, oname);
                     else if (ok == "cgroup_parent") h.cgroup_parent = want_string(on, file, oname);
                     else if (ok == "cgroup_driver") h.cgroup_driver = want_driver(on, file, oname);
+                    else if (ok == "shim") h.shim = want_opt_abs_path(on, file, oname);
+                    else if (ok == "shim_start_timeout") h.shim_start_timeout = want_duration(on, file, oname);
                     else bad(file, oname, "unknown key");
                 }
                 for (const auto& d : h.cdi_devices)

@@ -35,6 +35,8 @@ struct Config {
         std::string seccomp_profile;                  // "": the [runtime] one
         std::string cgroup_parent;                    // "": the [runtime] one
         std::string cgroup_driver;                    // "": the [runtime] one
+        std::string shim;                             // the pod shim; "": the [runtime] one
+        std::chrono::seconds shim_start_timeout{0};   // 0: the [runtime] one
     };
     struct Runtime {
         std::string shim = "";                        // berth-shim; "": next to berthd, else on PATH

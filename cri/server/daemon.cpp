@@ -46,6 +46,11 @@ Daemon::Daemon(Config c)
     : cfg(std::move(c)), content(cfg.root + "/content"), layers(cfg.root + "/layers"), images(cfg.root + "/images"),
       tokens(image::make_token_cache()), pods(cfg.root + "/pods"), shim_binary_(find_shim(cfg.runtime.shim)) {}
 
+std::string Daemon::shim_binary(const std::string& handler) const {
+    auto it = cfg.runtime.handlers.find(handler);
+    return it != cfg.runtime.handlers.end() && !it->second.shim.empty() ? it->second.shim : shim_binary_;
+}
+
 const Config::Handler& Daemon::handler(const std::string& name) const {
     static const Config::Handler default_handler;
     auto it = cfg.runtime.handlers.find(name);

@@ -41,6 +41,9 @@ public:
     // container state under berthd/).
     std::string shim_root() const { return cfg.state + "/shim"; }
     const std::string& shim_binary() const { return shim_binary_; }
+    // The pod shim of a runtime handler (its own, else the [runtime] one);
+    // the [runtime] one for a handler no longer configured.
+    std::string shim_binary(const std::string& handler) const;
     // A runtime handler by name ("" is the default); Error(EINVAL) naming
     // an unknown one.
     const Config::Handler& handler(const std::string& name) const;

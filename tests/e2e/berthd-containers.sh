@@ -55,7 +55,7 @@ refused() {
 }
 n_containers() { call ListContainers '{}' | py 'len(d.get("containers",[]))'; }
 
-plan 46
+plan 48
 
 # --- an image whose /etc/passwd and /etc/group name a user and its groups
 add_user() {
@@ -88,7 +88,12 @@ cgroup_parent = "$CG"
 cdi_spec_dirs = ["$W/cdi"]
 [runtime.handlers.gpu]
 cdi_devices = ["example.com/fake=one"]
+[runtime.handlers.alt]
+shim = "$W/alt-shim"
+[runtime.handlers.noshim]
+shim = "$W/no-such-shim"
 X
+cp "$BERTH_SHIM" "$W/alt-shim"
 start_berthd
 out=$("$BERTHCTL" -r "unix://$W/berthd.sock" pull "$IMG" 2>&1)
 check "berthd up, the image pulled" $? "$out $(tail -5 "$W/berthd.log")"
@@ -287,6 +292,18 @@ out=$(sh_in "$C" 'echo $FAKE_ONE; stat -c %t,%T /dev/fakeone' 2>&1)
 [ "$(echo "$out" | tr '\n' ' ')" = "yes 1,5 " ]
 check "runtime handler gpu: its CDI devices in every container of the pod, unasked" $? "$(cat "$W/err") $out"
 
+# --- a handler's own pod shim
+out=$(call RunPodSandbox "$(pod_json altpod "$POD_NS" '' '"cgroupParent":"'"$CG"'",' | sed 's/}$/,"runtimeHandler":"alt"}/')" 2>&1)
+APOD=$(echo "$out" | py 'd["podSandboxId"]' 2>/dev/null)
+sp=$(shim_pids "$APOD")
+argv0() { tr '\0' '\n' <"/proc/$1/cmdline" | head -1; }
+[ -n "$APOD" ] && [ -n "$sp" ] && [ "$(argv0 "$sp")" = "$W/alt-shim" ]
+check "runtime handler alt: its pod runs under the handler's own shim binary" $? "$out pids=$sp argv0=$(argv0 "${sp:-0}" 2>&1)"
+pods_before=$(ls "$W/state/pods" | wc -l)
+out=$(call RunPodSandbox "$(pod_json nsh "$POD_NS" '' '"cgroupParent":"'"$CG"'",' | sed 's/}$/,"runtimeHandler":"noshim"}/')" 2>&1); rc=$?
+[ $rc != 0 ] && [[ $out == *no-such-shim* ]] && [ "$(ls "$W/state/pods" | wc -l)" = "$pods_before" ]
+check "a handler whose shim is missing: RunPodSandbox fails naming it, and leaves no pod" $? "rc=$rc $out"
+
 # --- bad pods and containers
 out=$(refused "$HPOD" privno '"namespaceOptions":{"network":"NODE","pid":"NODE","ipc":"NODE"},"privileged":true')
 [[ $out == "3 "*privileged*"pod is not privileged"* ]]
@@ -301,7 +318,7 @@ out=$(call RunPodSandbox "$(pod_json badres "$POD_NS" '' '"overhead":{"memoryLim
 check "a negative overhead: InvalidArgument naming config.linux.overhead.memory_limit_in_bytes, nothing made" $? "rc=$rc $out"
 
 # --- removal takes the pod cgroup berthd made
-for p in $POD $HPOD $GPOD; do call StopPodSandbox "{\"podSandboxId\":\"$p\"}" >/dev/null 2>&1; call RemovePodSandbox "{\"podSandboxId\":\"$p\"}" >/dev/null 2>&1; done
+for p in $POD $HPOD $GPOD $APOD; do call StopPodSandbox "{\"podSandboxId\":\"$p\"}" >/dev/null 2>&1; call RemovePodSandbox "{\"podSandboxId\":\"$p\"}" >/dev/null 2>&1; done
 left=$(ls -d /sys/fs/cgroup/*"$PODCG" /sys/fs/cgroup"$PODCG" 2>/dev/null; grep -F "$W/state" /proc/self/mountinfo; ls "$W/state/pods")
 [ -z "$left" ]
 check "RemovePodSandbox: the pod cgroup, pins and state are gone" $? "$left"

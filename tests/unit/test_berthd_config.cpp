@@ -136,6 +136,11 @@ Test(berthd_config, runtime_table_and_handlers) {
     cr_assert_eq(c.runtime.handlers.at("gpu").cdi_devices.size(), 1u);
     cr_assert_str_eq(c.runtime.handlers.at("gpu").cdi_devices[0].c_str(), "nvidia.com/gpu=all");
     cr_assert(c.runtime.handlers.at("plain").cdi_devices.empty());
+    c = parse_config_text("[runtime.handlers.alt]\nshim = \"/opt/alt-shim\"\nshim_start_timeout = \"30s\"\n", "f.toml");
+    cr_assert_str_eq(c.runtime.handlers.at("alt").shim.c_str(), "/opt/alt-shim");
+    cr_assert_eq(c.runtime.handlers.at("alt").shim_start_timeout.count(), 30);
+    std::string e = error_of("[runtime.handlers.alt]\nshim = \"alt-shim\"\n");
+    cr_assert(has(e, "runtime.handlers.alt.shim") && has(e, "absolute"), "%s", e.c_str());
 }
 
 Test(berthd_config, runtime_errors_name_the_key) {

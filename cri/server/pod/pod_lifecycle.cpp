@@ -34,7 +34,8 @@ int64_t ts_ns(const berth::ttrpc::Timestamp& t) { return t.seconds() * 100000000
 
 ShimSpawn spawn_params(const Daemon& d, const std::string& pod_id) {
     ShimSpawn s;
-    s.binary = d.shim_binary();
+    auto pod = d.pods.pod(pod_id);
+    s.binary = d.shim_binary(pod ? pod->runtime_handler() : "");
     s.pod_dir = d.pod_dir(pod_id);
     s.pod_id = pod_id;
     s.shim_root = d.shim_root();

@@ -124,13 +124,14 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
         }
 
         ShimSpawn s;
-        s.binary = d.shim_binary();
+        s.binary = d.shim_binary(req.runtime_handler());
         s.pod_dir = dir;
         s.pod_id = id;
         s.shim_root = d.shim_root();
         s.debug = d.cfg.log_level == LogLevel::debug;
         std::filesystem::create_directories(s.shim_root);
-        PodShim shim(spawn_pod_shim(s, std::chrono::duration_cast<std::chrono::milliseconds>(d.cfg.runtime.shim_start_timeout)));
+        auto start_timeout = handler.shim_start_timeout.count() ? handler.shim_start_timeout : d.cfg.runtime.shim_start_timeout;
+        PodShim shim(spawn_pod_shim(s, std::chrono::duration_cast<std::chrono::milliseconds>(start_timeout)));
 
         berth::shim::v1::PinNamespacesRequest pin;
         pin.set_dir(dir + "/ns");
