@@ -55,7 +55,7 @@ refused() {
 }
 n_containers() { call ListContainers '{}' | py 'len(d.get("containers",[]))'; }
 
-plan 48
+plan 49
 
 # --- an image whose /etc/passwd and /etc/group name a user and its groups
 add_user() {
@@ -316,9 +316,12 @@ out=$(call RunPodSandbox "$(pod_json badres "$POD_NS" '' '"overhead":{"memoryLim
 [ $rc = 3 ] && [[ $out == *config.linux.overhead.memory_limit_in_bytes* ]] && [ "$(ls "$W/state/pods" | wc -l)" = "$pods_before" ] &&
     ! ls -d /sys/fs/cgroup/*"$CG"/pod-* /sys/fs/cgroup"$CG"/pod-* 2>/dev/null | grep -vq "pod-${POD:0:16}"
 check "a negative overhead: InvalidArgument naming config.linux.overhead.memory_limit_in_bytes, nothing made" $? "rc=$rc $out"
+out=$(call RunPodSandbox "$(pod_json badres "$POD_NS" '' '"overhead":{"memoryLimitInBytes":"1048576"},')" 2>&1)
+BPOD=$(echo "$out" | py 'd["podSandboxId"]' 2>/dev/null)
+check "the same pod name with a good config then runs: the refused one did not keep the name" $? "$out"
 
 # --- removal takes the pod cgroup berthd made
-for p in $POD $HPOD $GPOD $APOD; do call StopPodSandbox "{\"podSandboxId\":\"$p\"}" >/dev/null 2>&1; call RemovePodSandbox "{\"podSandboxId\":\"$p\"}" >/dev/null 2>&1; done
+for p in $POD $HPOD $GPOD $APOD $BPOD; do call StopPodSandbox "{\"podSandboxId\":\"$p\"}" >/dev/null 2>&1; call RemovePodSandbox "{\"podSandboxId\":\"$p\"}" >/dev/null 2>&1; done
 left=$(ls -d /sys/fs/cgroup/*"$PODCG" /sys/fs/cgroup"$PODCG" 2>/dev/null; grep -F "$W/state" /proc/self/mountinfo; ls "$W/state/pods")
 [ -z "$left" ]
 check "RemovePodSandbox: the pod cgroup, pins and state are gone" $? "$left"

@@ -74,6 +74,11 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
                                     "(kubelet's --cgroup-driver must match)");
     }
 
+    // Checked before anything is made or reserved, so a bad value leaves
+    // nothing (not even the pod's name taken).
+    std::optional<spec::Resources> pod_res;
+    if (given.empty()) pod_res = pod_cgroup_resources(cfg.linux(), HostFeatures::detect());
+
     std::string id = new_id();
     std::string key = pod_name_key(cfg.metadata());
     d.pods.reserve_pod_name(key, id);
@@ -93,9 +98,6 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
         rec.set_own_cgroup(true);
     }
     rec.set_systemd_cgroup(systemd);
-    // Checked before anything is made, so a bad value leaves nothing.
-    std::optional<spec::Resources> pod_res;
-    if (rec.own_cgroup()) pod_res = pod_cgroup_resources(cfg.linux(), HostFeatures::detect());
     rec.set_cgroup_parent(parent);
     auto lock = d.pods.locks(id);
     std::unique_lock l(lock->mu);
