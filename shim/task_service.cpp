@@ -315,11 +315,16 @@ std::string TaskService::dispatch(const CallRef& call, const std::string& m, con
         CreateOptions o;
         o.bundle = r.bundle();
         if (p.terminal) o.console_fd = child.console.get();
-        RuntimeContext ctx = ctx_;
-        if (runc_systemd_cgroup(r.options())) ctx.cgroup_driver = cgroup::Driver::systemd;
+        // The driver is per container (containerd's runc options); the
+        // shim's context is copied only when it differs.
+        std::optional<RuntimeContext> systemd_ctx;
+        if (runc_systemd_cgroup(r.options())) {
+            systemd_ctx = ctx_;
+            systemd_ctx->cgroup_driver = cgroup::Driver::systemd;
+        }
         {
             StdioSwap swap(child);
-            p.pid = create_container(ctx, c->id, o, &none);
+            p.pid = create_container(systemd_ctx ? *systemd_ctx : ctx_, c->id, o, &none);
         }
         child = ChildStdio();
         try {

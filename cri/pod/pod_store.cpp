@@ -157,6 +157,14 @@ std::vector<ContainerRecord> PodStore::containers(const std::string& pod_id) con
     return out;
 }
 
+std::vector<std::pair<std::string, std::string>> PodStore::running_containers() const {
+    std::lock_guard l(mu_);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [id, c] : containers_)
+        if (!c.creating() && c.state() == runtime::v1::CONTAINER_RUNNING) out.emplace_back(id, c.pod_id());
+    return out;
+}
+
 std::string PodStore::resolve(const std::string& what, const std::string& id, bool pods) const {
     if (id.empty()) throw Error(EINVAL, what + " ID: must not be empty");
     std::lock_guard l(mu_);

@@ -40,6 +40,9 @@ public:
     std::optional<ContainerRecord> container(const std::string& id) const;
     std::vector<PodRecord> pods() const;
     std::vector<ContainerRecord> containers(const std::string& pod_id = "") const;
+    // (id, pod id) of each running container not being created; no record
+    // is copied (the exit watcher asks every second).
+    std::vector<std::pair<std::string, std::string>> running_containers() const;
 
     // A full id, or a prefix naming exactly one (as crictl users type
     // them). Error(ENOENT) "pod sandbox ID: not found" when none,

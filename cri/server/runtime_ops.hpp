@@ -57,9 +57,11 @@ void fill_container_status(const Daemon& d, const ContainerRecord& c, runtime::v
 // Tell GetContainerEvents' streams about a container (its pod's status and
 // its own with the event).
 void publish_event(Daemon& d, const ContainerRecord& c, runtime::v1::ContainerEventType type);
-// Bring every created or running container up to date with its shim, so
-// exits are noticed (and published) without a client asking; berthd runs
-// it every second.
+// Bring a running container up to date with its shim, so its exit is
+// recorded (and published) without a client asking; nothing while an
+// operation holds it (that operation records the exit).
+void refresh_running(Daemon& d, const std::string& id);
+// refresh_running for every running container (the exit watcher's sweep).
 void watch_exits(Daemon& d);
 
 // The pod's shim, from the address it wrote in its pod dir.

@@ -3,6 +3,19 @@
 # under $W (its socket $W/berthd.sock), driven with the project's own gRPC
 # client, and a busybox image served by docker-registry on 127.0.0.1.
 
+skip() { echo "1..0 # SKIP $*"; exit 0; }
+# berthd_needs [TOOL...]: skip the script unless it runs as root with
+# berthd, berthctl, berth-shim and cri-client built, and docker-registry,
+# skopeo, umoci, python3 and each TOOL installed.
+berthd_needs() {
+    local v t
+    [ "$(id -u)" = 0 ] || skip "needs root"
+    for v in BERTHD BERTHCTL BERTH_SHIM CRI_CLIENT; do
+        [ -x "${!v:-}" ] || skip "$v is not built (grpc++, libcurl, libarchive, toml++ missing?)"
+    done
+    for t in docker-registry skopeo umoci python3 "$@"; do command -v "$t" >/dev/null || skip "$t is not installed"; done
+}
+
 # The pids of a pod's shim: the processes whose command line names its id.
 shim_pids() {
     local p

@@ -13,10 +13,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/berthd-lib.sh"
 
-skip() { echo "1..0 # SKIP $*"; exit 0; }
-[ "$(id -u)" = 0 ] || skip "needs root"
-for v in BERTHD BERTHCTL BERTH_SHIM CRI_CLIENT; do [ -x "${!v:-}" ] || skip "$v is not built (grpc++, libcurl, libarchive, toml++ missing?)"; done
-for t in docker-registry skopeo umoci python3; do command -v "$t" >/dev/null || skip "$t is not installed"; done
+berthd_needs
 
 W=$(mktemp -d /tmp/berth-e2e-pods.XXXXXX)
 CG=/berth-e2e-pods-$$

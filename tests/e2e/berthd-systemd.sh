@@ -11,11 +11,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/berthd-lib.sh"
 
-skip() { echo "1..0 # SKIP $*"; exit 0; }
-[ "$(id -u)" = 0 ] || skip "needs root"
 [ -d /run/systemd/system ] || skip "systemd is not PID 1 here (the VM lane runs this)"
-for v in BERTHD BERTHCTL BERTH_SHIM CRI_CLIENT; do [ -x "${!v:-}" ] || skip "$v is not built"; done
-for t in docker-registry skopeo umoci python3 systemctl; do command -v "$t" >/dev/null || skip "$t is not installed"; done
+berthd_needs systemctl
 
 W=$(mktemp -d /tmp/berth-e2e-sd.XXXXXX)
 S=berthe2e$$            # the test's slice: $S.slice, and kubelet's stand-in $S-kubepods.slice

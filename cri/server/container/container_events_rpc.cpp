@@ -25,21 +25,22 @@ void get_container_events(Daemon& d, grpc::ServerContext& ctx, grpc::ServerWrite
     }
 }
 
-void watch_exits(Daemon& d) {
-    for (const auto& c : d.pods.containers()) {
-        if (c.creating() || c.state() != runtime::v1::CONTAINER_RUNNING) continue;
-        // Not while an operation holds the container (it records the exit itself).
-        auto lock = d.pods.locks(c.id());
-        std::unique_lock l(lock->mu, std::try_to_lock);
-        if (!l.owns_lock()) continue;
-        auto cur = d.pods.container(c.id());
-        if (!cur) continue;
-        try {
-            refresh_container(d, *cur);
-        } catch (const std::exception& e) {
-            log::write(LogLevel::debug, "container " + c.id() + ": " + e.what());
-        }
+void refresh_running(Daemon& d, const std::string& id) {
+    // Not while an operation holds the container: it records the exit itself.
+    auto lock = d.pods.locks(id);
+    std::unique_lock l(lock->mu, std::try_to_lock);
+    if (!l.owns_lock()) return;
+    auto cur = d.pods.container(id);
+    if (!cur || cur->creating() || cur->state() != runtime::v1::CONTAINER_RUNNING) return;
+    try {
+        refresh_container(d, *cur);
+    } catch (const std::exception& e) {
+        log::write(LogLevel::debug, "container " + id + ": " + e.what());
     }
+}
+
+void watch_exits(Daemon& d) {
+    for (const auto& [id, pod] : d.pods.running_containers()) refresh_running(d, id);
 }
 
 } // namespace berth::cri

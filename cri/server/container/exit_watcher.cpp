@@ -34,24 +34,9 @@ ExitWatcher::~ExitWatcher() {
     thread_.join();
 }
 
-void ExitWatcher::refresh(const std::string& id) {
-    // Not while an operation holds the container: it records the exit itself.
-    auto lock = d_.pods.locks(id);
-    std::unique_lock l(lock->mu, std::try_to_lock);
-    if (!l.owns_lock()) return;
-    auto cur = d_.pods.container(id);
-    if (!cur || cur->state() != runtime::v1::CONTAINER_RUNNING) return;
-    try {
-        refresh_container(d_, *cur);
-    } catch (const std::exception& e) {
-        log::write(LogLevel::debug, "container " + id + ": " + e.what());
-    }
-}
-
 void ExitWatcher::sync_watches() {
-    std::set<std::string> running;
-    for (const auto& c : d_.pods.containers())
-        if (!c.creating() && c.state() == runtime::v1::CONTAINER_RUNNING) running.insert(c.id());
+    auto list = d_.pods.running_containers();
+    std::map<std::string, std::string> running(list.begin(), list.end());   // id -> pod
     for (auto it = by_id_.begin(); it != by_id_.end();) {
         if (running.count(it->first)) {
             ++it;
@@ -61,11 +46,9 @@ void ExitWatcher::sync_watches() {
         by_wd_.erase(it->second);
         it = by_id_.erase(it);
     }
-    for (const auto& id : running) {
+    for (const auto& [id, pod] : running) {
         if (by_id_.count(id)) continue;
-        auto c = d_.pods.container(id);
-        if (!c) continue;
-        std::string bundle = d_.bundle_dir(c->pod_id(), id);
+        std::string bundle = d_.bundle_dir(pod, id);
         int wd = ::inotify_add_watch(inotify_.get(), bundle.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR);
         if (wd < 0) {
             log::write(LogLevel::debug, "watch " + bundle + ": " + strerror(errno));
@@ -74,7 +57,7 @@ void ExitWatcher::sync_watches() {
         by_wd_[wd] = id;
         by_id_[id] = wd;
         // Exited before the watch was there.
-        if (::access((bundle + "/" + kExitRecord).c_str(), F_OK) == 0) refresh(id);
+        if (::access((bundle + "/" + kExitRecord).c_str(), F_OK) == 0) refresh_running(d_, id);
     }
 }
 
@@ -97,7 +80,7 @@ void ExitWatcher::read_events() {
             }
         }
     }
-    for (const auto& id : exited) refresh(id);
+    for (const auto& id : exited) refresh_running(d_, id);
 }
 
 void ExitWatcher::loop() {

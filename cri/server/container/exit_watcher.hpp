@@ -29,7 +29,6 @@ private:
     // container whose record is already there is refreshed at once.
     void sync_watches();
     void read_events();
-    void refresh(const std::string& id);
 
     Daemon& d_;
     std::chrono::seconds sweep_;
