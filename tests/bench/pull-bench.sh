@@ -3,7 +3,7 @@
 # berthd next to containerd and podman.
 #
 #   tests/bench/pull-bench.sh [--runs N] [--size MB] [--berthd PATH] [--berthctl PATH]
-#                             [--keep-going]
+#                             [--store-fs journal|host]
 #
 # It builds an image of this machine's Debian files (pull-bench-image.py:
 # six gzip layers, MB megabytes of files in all, default 200), pushes it
@@ -15,7 +15,13 @@
 #               (own root, state, sockets; overlayfs snapshotter)
 #   podman      `podman pull --tls-verify=false` with private storage (overlay)
 # Each pull starts from an empty store (the image removed and its blobs and
-# layers collected after the previous one, outside the timing). It prints
+# layers collected after the previous one, outside the timing). The three
+# stores live on one fresh ext4 with a journal, loop-mounted under the temp
+# dir (--store-fs journal, the default), as a node's /var/lib is: on an ext4
+# without a journal (this VM's root), the kernel skips inodes freed in the
+# last 30 s to 5 min one by one on every create (ialloc.c's
+# recently_deleted), so whichever client deleted most recently pays seconds
+# for its predecessors' cleanup; --store-fs host measures there anyway. It prints
 # median wall times, the ratios berthd/containerd and berthd/podman, CPU per
 # pull, peak RSS, berthd's idle RSS and unpack rate, and how many cores
 # berthd kept busy. berthd and berthctl default to $BERTHD / $BERTHCTL,
@@ -34,6 +40,8 @@ readonly SCRIPT_DIR REPO_ROOT
 
 RUNS=5
 SIZE_MB=200
+STORE_FS=journal
+STORE='' STORE_MOUNTED=no
 BERTHD_PATH=${BERTHD:-$REPO_ROOT/build/cri/daemon/berthd}
 BERTHCTL_PATH=${BERTHCTL:-$REPO_ROOT/build/cri/ctl/berthctl}
 readonly CT_NS=pull-bench
@@ -68,6 +76,8 @@ parse_args() {
 		--berthd=*) BERTHD_PATH=${1#*=} ;;
 		--berthctl) (($# >= 2)) || die "$1 needs a value"; BERTHCTL_PATH=$2; shift ;;
 		--berthctl=*) BERTHCTL_PATH=${1#*=} ;;
+		--store-fs) (($# >= 2)) || die "$1 needs a value"; STORE_FS=$2; shift ;;
+		--store-fs=*) STORE_FS=${1#*=} ;;
 		-h | --help) usage 0 ;;
 		*) die "unknown argument $1 (see --help)" ;;
 		esac
@@ -76,6 +86,7 @@ parse_args() {
 	[[ $RUNS =~ ^[0-9]+$ ]] && ((10#$RUNS >= 1)) || die "--runs wants an integer >= 1"
 	RUNS=$((10#$RUNS))
 	[[ $SIZE_MB =~ ^[0-9]+$ ]] && ((10#$SIZE_MB >= 1)) || die "--size wants an integer >= 1 (MB)"
+	[[ $STORE_FS == journal || $STORE_FS == host ]] || die "--store-fs wants journal or host"
 }
 
 # ---------------------------------------------------------------- cleanup
@@ -104,6 +115,12 @@ cleanup() {
 	fi
 	if [[ $NS_BOUND == yes ]]; then
 		umount "$NSDIR" 2>/dev/null || umount -l "$NSDIR" 2>/dev/null || true
+	fi
+	if [[ $STORE_MOUNTED == yes ]]; then
+		# Mounts the clients left on it (none expected) first; the loop
+		# device goes with the last unmount (autoclear).
+		grep -o " $STORE/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+		umount "$STORE" 2>/dev/null || umount -l "$STORE" 2>/dev/null || true
 	fi
 	if [[ -n $TMP && -d $TMP ]]; then
 		# Anything still mounted under it (none expected) goes first.
@@ -148,6 +165,18 @@ fail() {   # fail CLIENT WHY
 
 # ---------------------------------------------------------------- setup
 
+# The stores' file system (see the top). Mounted before the private mount
+# namespace is made, so containerd and podman see it too.
+make_store() {
+	STORE=$TMP/store
+	mkdir "$STORE"
+	[[ $STORE_FS == host ]] && return 0
+	truncate -s $((SIZE_MB * 16 + 2048))M "$TMP/store.img"
+	mkfs.ext4 -q -F "$TMP/store.img" || die "mkfs.ext4 failed"
+	mount -o loop "$TMP/store.img" "$STORE" || die "could not loop-mount the store file system"
+	STORE_MOUNTED=yes
+}
+
 make_namespace() {
 	NSDIR=$TMP/ns
 	mkdir "$NSDIR"
@@ -186,7 +215,7 @@ setup_berthd() {
 	local d=$TMP/berthd
 	mkdir -p "$d"
 	: >"$d/berthd.toml"   # every default, whatever /etc/berth holds
-	"$BERTHD_PATH" --config "$d/berthd.toml" --root "$d/root" --state "$d/state" --listen "$d/sock" \
+	"$BERTHD_PATH" --config "$d/berthd.toml" --root "$STORE/berthd" --state "$d/state" --listen "$d/sock" \
 		--log-level debug >"$d/log" 2>&1 </dev/null &
 	BERTHD_PID=$!
 	if ! wait_until 100 "$BERTHCTL_PATH" -r "unix://$d/sock" version; then
@@ -209,7 +238,7 @@ setup_containerd() {
 	mkdir -p "$c"
 	cat >"$c/config.toml" <<-X
 		version = 2
-		root = "$c/root"
+		root = "$STORE/containerd"
 		state = "$c/state"
 		disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		[grpc]
@@ -235,7 +264,7 @@ setup_podman() {
 	mkdir -p "$p"
 	printf '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "%s/events.log"\n' \
 		"$p" >"$p/containers.conf"
-	printf '[storage]\ndriver = "overlay"\nrunroot = "%s/run"\ngraphroot = "%s/storage"\n' "$p" "$p" >"$p/storage.conf"
+	printf '[storage]\ndriver = "overlay"\nrunroot = "%s/run"\ngraphroot = "%s/podman"\n' "$p" "$STORE" >"$p/storage.conf"
 	export CONTAINERS_CONF=$p/containers.conf CONTAINERS_STORAGE_CONF=$p/storage.conf
 	CLIENTS+=(podman)
 }
@@ -305,7 +334,7 @@ pull_berthd() {   # pull_berthd I (0: warm-up)
 	# RemoveImage collects the blobs and layers before it answers.
 	"${ctl[@]}" rmi "$REF" >/dev/null 2>&1 || fail berthd "rmi failed"
 	local left
-	left=$(find "$d/root/layers" "$d/root/content/blobs/sha256" -mindepth 1 -maxdepth 1 2>/dev/null | head -3)
+	left=$(find "$STORE/berthd/layers" "$STORE/berthd/content/blobs/sha256" -mindepth 1 -maxdepth 1 2>/dev/null | head -3)
 	[[ -z $left ]] || fail berthd "the store is not empty after rmi: $left"
 }
 
@@ -411,6 +440,11 @@ report() {
 		"$(jq -r '.compressed / 1e6' <<<"$IMG_JSON")" "$(jq -r .files <<<"$IMG_JSON")"
 	printf '%d cold pulls (empty store) per client after a warm-up; %s cores; load average before: %s\n' \
 		"$RUNS" "$(nproc)" "$LOAD_BEFORE"
+	if [[ $STORE_FS == journal ]]; then
+		echo 'stores on a fresh loop-mounted ext4 with a journal (--store-fs journal)'
+	else
+		printf 'stores on the host file system (--store-fs host): %s\n' "$(findmnt -no FSTYPE,OPTIONS --target "$STORE" | cut -c1-60)"
+	fi
 	((${#NOTES[@]} == 0)) || printf '%s\n' "${NOTES[@]/#/note: }"
 	echo
 	# shellcheck disable=SC2059
@@ -460,6 +494,7 @@ main() {
 	trap 'exit 143' TERM
 	TMP=$(mktemp -d /var/tmp/berth-pull-bench.XXXXXX)
 	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+	make_store
 	make_namespace
 	setup_registry
 	setup_berthd
