@@ -377,6 +377,26 @@ Writer& Writer::string_map(const std::map<std::string, std::string>& m) {
     return end_object();
 }
 
+Writer& Writer::value(const Value& v) {
+    yajl_val n = v.v_;
+    if (n == nullptr || YAJL_IS_NULL(n)) return null();
+    switch (n->type) {
+    case yajl_t_string: return string(n->u.string);
+    case yajl_t_number: check(yajl_gen_number(g_, n->u.number.r, std::strlen(n->u.number.r))); return *this;
+    case yajl_t_true: return boolean(true);
+    case yajl_t_false: return boolean(false);
+    case yajl_t_array:
+        begin_array();
+        for (auto& e : v.as_array()) value(e);
+        return end_array();
+    case yajl_t_object:
+        begin_object();
+        for (auto& [k, e] : v.members()) key(k).value(e);
+        return end_object();
+    default: return null();
+    }
+}
+
 std::string Writer::str() const {
     const unsigned char* buf = nullptr;
     size_t len = 0;

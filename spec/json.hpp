@@ -66,6 +66,7 @@ public:
     [[noreturn]] void fail(std::string_view msg) const;
 
 private:
+    friend class Writer;
     yajl_val v_;
     std::string path_;
 };
@@ -115,6 +116,9 @@ public:
     Writer& kv(std::string_view k, bool v) { return key(k).boolean(v); }
     Writer& string_array(const std::vector<std::string>& v);
     Writer& string_map(const std::map<std::string, std::string>& m);
+    // A parsed value, whole (numbers as their text, so nothing is rounded);
+    // for documents passed on with keys added, as CNI configs are.
+    Writer& value(const Value& v);
 
     // The text written so far (complete once the outermost value is closed;
     // pretty output then ends with a newline).

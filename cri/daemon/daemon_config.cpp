@@ -140,9 +140,31 @@ void apply_runtime(const toml::node& node, Config& c, const std::string& file) {
                      "runtime.handlers." + hn + ".cgroup_parent", true);
 }
 
+void apply_cni(const toml::node& node, Config& c, const std::string& file) {
+    for (auto&& [k, n] : want_table(node, file, "cni")) {
+        std::string name = "cni." + std::string(k.str());
+        if (k == "conf_dir") c.cni.conf_dir = want_abs_path(n, file, name);
+        else if (k == "bin_dirs") {
+            c.cni.bin_dirs = want_strings(n, file, name);
+            for (size_t i = 0; i < c.cni.bin_dirs.size(); ++i)
+                if (c.cni.bin_dirs[i].empty() || c.cni.bin_dirs[i].front() != '/')
+                    bad(file, name + "[" + std::to_string(i) + "]", "expected an absolute path, got \"" + c.cni.bin_dirs[i] + "\"");
+        } else if (k == "plugin_timeout") {
+            c.cni.plugin_timeout = want_duration(n, file, name);
+            if (c.cni.plugin_timeout.count() < 1) bad(file, name, "must be at least 1s");
+        } else if (k == "unconfigured") {
+            c.cni.unconfigured = want_string(n, file, name);
+            if (c.cni.unconfigured != "loopback" && c.cni.unconfigured != "refuse")
+                bad(file, name, "expected \"loopback\" or \"refuse\", got \"" + c.cni.unconfigured + "\"");
+        } else {
+            bad(file, name, "unknown key");
+        }
+    }
+}
+
 void apply_table(const toml::table& t, Config& c, const std::string& file) {
     static const std::set<std::string> top = {"root", "state", "listen", "socket_group", "registry_config",
-                                              "log_level", "images", "runtime"};
+                                              "log_level", "images", "runtime", "cni"};
     for (auto&& [k, node] : t) {
         std::string key(k.str());
         if (!top.count(key)) bad(file, key, "unknown key");
@@ -167,6 +189,8 @@ void apply_table(const toml::table& t, Config& c, const std::string& file) {
             }
         } else if (key == "runtime") {
             apply_runtime(node, c, file);
+        } else if (key == "cni") {
+            apply_cni(node, c, file);
         }
     }
 }
@@ -225,6 +249,11 @@ Config load_config(const Flags& f) {
     if (!f.listen.empty()) c.listen = abs("--listen", f.listen);
     if (!f.registry_config.empty()) c.registry_config = f.registry_config;
     if (!f.log_level.empty()) c.log_level = parse_log_level(f.log_level, "--log-level");
+    if (!f.cni_conf_dir.empty()) c.cni.conf_dir = abs("--cni-conf-dir", f.cni_conf_dir);
+    if (!f.cni_bin_dirs.empty()) {
+        c.cni.bin_dirs.clear();
+        for (const auto& d : f.cni_bin_dirs) c.cni.bin_dirs.push_back(abs("--cni-bin-dir", d));
+    }
     return c;
 }
 
@@ -238,6 +267,8 @@ std::string usage() {
            "  --listen PATH           the CRI socket (default /run/berth/berthd.sock)\n"
            "  --registry-config DIR   registry hosts, containerd's layout: DIR/<host>/hosts.toml\n"
            "  --log-level LEVEL       debug, info, warn or error (default info)\n"
+           "  --cni-conf-dir DIR      CNI network configs (default /etc/cni/net.d)\n"
+           "  --cni-bin-dir DIR       CNI plugins; repeat for more (default /usr/lib/cni and /opt/cni/bin)\n"
            "  -h, --help              this help\n"
            "  -v, --version           print the version\n";
 }
@@ -262,7 +293,10 @@ Flags parse_flags(int argc, char** argv, bool& help, bool& version) {
             value = a.substr(eq + 1);
             has_value = true;
         }
+        std::string bin_dir;
         std::string* dst = name == "--config"            ? &f.config
+                           : name == "--cni-conf-dir"    ? &f.cni_conf_dir
+                           : name == "--cni-bin-dir"     ? &bin_dir
                            : name == "--root"            ? &f.root
                            : name == "--state"           ? &f.state
                            : name == "--listen"          ? &f.listen
@@ -276,6 +310,7 @@ Flags parse_flags(int argc, char** argv, bool& help, bool& version) {
         }
         *dst = value;
         if (name == "--config") f.config_given = true;
+        if (name == "--cni-bin-dir") f.cni_bin_dirs.push_back(value);
     }
     return f;
 }

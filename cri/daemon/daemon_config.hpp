@@ -54,11 +54,23 @@ struct Config {
         std::chrono::seconds exit_sweep_interval{5};
         std::map<std::string, Handler> handlers;      // "" is the default handler, always there
     } runtime;
+
+    // Pod networks through CNI plugins (spec 1.0).
+    struct Cni {
+        std::string conf_dir = "/etc/cni/net.d";      // the lexically first valid .conflist/.conf/.json wins
+        std::vector<std::string> bin_dirs = {"/usr/lib/cni", "/opt/cni/bin"};
+        std::chrono::seconds plugin_timeout{60};      // one plugin call; a hung plugin is killed after it
+        // A pod that has its own network namespace while no CNI config is
+        // there: "loopback" runs it with `lo` alone (NetworkReady stays
+        // false, so kubelet holds such pods back); "refuse" fails it.
+        std::string unconfigured = "loopback";
+    } cni;
 };
 
 // Flags as parsed from argv (empty / unset: not given).
 struct Flags {
-    std::string config, root, state, listen, registry_config, log_level;
+    std::string config, root, state, listen, registry_config, log_level, cni_conf_dir;
+    std::vector<std::string> cni_bin_dirs;   // --cni-bin-dir, repeatable
     bool config_given = false;   // --config: the file must exist
 };
 

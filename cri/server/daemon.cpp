@@ -44,7 +44,19 @@ std::string find_shim(const std::string& configured) {
 
 Daemon::Daemon(Config c)
     : cfg(std::move(c)), content(cfg.root + "/content"), layers(cfg.root + "/layers"), images(cfg.root + "/images"),
-      tokens(image::make_token_cache()), pods(cfg.root + "/pods"), shim_binary_(find_shim(cfg.runtime.shim)) {}
+      tokens(image::make_token_cache()), pods(cfg.root + "/pods"),
+      network(net::CniSettings{cfg.cni.conf_dir, cfg.cni.bin_dirs, cfg.cni.plugin_timeout, cfg.root + "/cni"}),
+      shim_binary_(find_shim(cfg.runtime.shim)) {}
+
+std::vector<std::string> Daemon::pod_cidrs() const {
+    std::lock_guard g(cidr_mu_);
+    return pod_cidrs_;
+}
+
+void Daemon::set_pod_cidrs(std::vector<std::string> cidrs) {
+    std::lock_guard g(cidr_mu_);
+    pod_cidrs_ = std::move(cidrs);
+}
 
 std::string Daemon::shim_binary(const std::string& handler) const {
     auto it = cfg.runtime.handlers.find(handler);

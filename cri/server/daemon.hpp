@@ -3,6 +3,7 @@
 #pragma once
 
 #include "daemon_config.hpp"
+#include "cni_network.hpp"
 #include "container_events.hpp"
 #include "content_store.hpp"
 #include "image_store.hpp"
@@ -13,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <vector>
 
 namespace berth::cri {
 
@@ -28,6 +30,12 @@ public:
 
     PodStore pods;
     ContainerEvents events;
+    net::CniNetwork network;   // pod networks; its cache under ROOT/cni
+
+    // The node's pod CIDRs kubelet sends with UpdateRuntimeConfig: CNI's
+    // ipRanges capability.
+    std::vector<std::string> pod_cidrs() const;
+    void set_pod_cidrs(std::vector<std::string> cidrs);
 
     std::string rootfs_root() const { return cfg.root + "/rootfs"; }
     // STATE/pods/ID: the pod's shim's cwd (address, log), its namespace
@@ -66,6 +74,8 @@ public:
 private:
     void collect_garbage_locked();
     std::string shim_binary_;
+    mutable std::mutex cidr_mu_;
+    std::vector<std::string> pod_cidrs_;
     std::shared_mutex pulls_;
     std::mutex gc_mu_;
     bool gc_pending_ = false;

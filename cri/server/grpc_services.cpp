@@ -66,11 +66,10 @@ grpc::Status RuntimeServiceV1::RuntimeConfig(grpc::ServerContext*, const Runtime
     return guarded("RuntimeConfig", [&] { runtime_config(d_, *resp); });
 }
 
-// kubelet sends the node's pod CIDR; it matters to CNI plugins that take
-// it from the runtime, which berthd's don't yet.
-grpc::Status RuntimeServiceV1::UpdateRuntimeConfig(grpc::ServerContext*, const UpdateRuntimeConfigRequest*,
+// kubelet sends the node's pod CIDRs: CNI's ipRanges capability.
+grpc::Status RuntimeServiceV1::UpdateRuntimeConfig(grpc::ServerContext*, const UpdateRuntimeConfigRequest* req,
                                                    UpdateRuntimeConfigResponse*) {
-    return grpc::Status::OK;
+    return guarded("UpdateRuntimeConfig", [&] { update_runtime_config(d_, *req); });
 }
 
 grpc::Status RuntimeServiceV1::RunPodSandbox(grpc::ServerContext*, const RunPodSandboxRequest* req,

@@ -46,6 +46,7 @@ void reopen_container_log(Daemon& d, const runtime::v1::ReopenContainerLogReques
 
 void runtime_status(Daemon& d, const runtime::v1::StatusRequest& req, runtime::v1::StatusResponse& resp);
 void runtime_config(Daemon& d, runtime::v1::RuntimeConfigResponse& resp);
+void update_runtime_config(Daemon& d, const runtime::v1::UpdateRuntimeConfigRequest& req);
 
 void get_container_events(Daemon& d, grpc::ServerContext& ctx, grpc::ServerWriter<runtime::v1::ContainerEventResponse>& out);
 
@@ -75,9 +76,15 @@ ContainerRecord refresh_container(Daemon& d, ContainerRecord c);
 void stop_container_locked(Daemon& d, ContainerRecord& c, int64_t timeout_s);
 // Delete the task in the shim, the rootfs and bundle, and the record.
 void remove_container_locked(Daemon& d, const ContainerRecord& c);
-// Everything of a pod outside its records: its containers' tasks, the
-// shim, the namespace pins, /dev/shm, the pod dir. Best effort, logged.
+// Everything of a pod outside its records: its containers' tasks, its
+// network, the shim, the namespace pins, /dev/shm, the pod dir. Best
+// effort and logged, except the network: a failed CNI DEL throws before
+// the shim and pins go, so a retry can still run it.
 void teardown_pod(Daemon& d, const PodRecord& p);
+// CNI DEL of the pod's network (when it has one), its addresses cleared
+// from the record (the caller holds the pod's lock). Throws when DEL
+// failed after its retries.
+void teardown_pod_network(Daemon& d, PodRecord& p);
 // At start-up: finish or undo what a killed berthd left half done, and
 // find pods whose shim died.
 void recover_pods(Daemon& d);

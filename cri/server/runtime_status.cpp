@@ -1,6 +1,7 @@
 // Status and RuntimeConfig of the RuntimeService.
 #include "runtime_ops.hpp"
 
+#include "error.hpp"
 #include "json.hpp"
 
 #include <unistd.h>
@@ -19,9 +20,13 @@ void runtime_status(Daemon& d, const runtime::v1::StatusRequest& req, runtime::v
     }
     auto* net = resp.mutable_status()->add_conditions();
     net->set_type("NetworkReady");
-    net->set_status(false);
-    net->set_reason("NetworkPluginNotReady");
-    net->set_message("no CNI network is configured: only host-network pods can run");
+    std::string why;
+    auto list = d.network.current(&why);
+    net->set_status(list != nullptr);
+    if (!list) {
+        net->set_reason("NetworkPluginNotReady");
+        net->set_message(why);
+    }
     // Every configured handler, and the default one.
     auto* def = resp.add_runtime_handlers();
     def->set_name("");
@@ -48,15 +53,41 @@ void runtime_status(Daemon& d, const runtime::v1::StatusRequest& req, runtime::v
         w.kv("shim", d.shim_binary());
         w.kv("cgroupParent", d.cfg.runtime.cgroup_parent);
         w.kv("cgroupDriver", d.cfg.runtime.cgroup_driver);
-        w.kv("cgroupDriver", "cgroupfs");
         w.kv("seccompProfile", d.cfg.runtime.seccomp_profile);
         w.key("handlers").begin_array();
         for (const auto& [name, h] : d.cfg.runtime.handlers) w.string(name);
         w.end_array();
         w.end_object();
+        w.key("cni").begin_object();
+        w.kv("confDir", d.cfg.cni.conf_dir).key("binDirs").string_array(d.cfg.cni.bin_dirs);
+        w.kv("pluginTimeoutSeconds", static_cast<int64_t>(d.cfg.cni.plugin_timeout.count()));
+        w.kv("unconfigured", d.cfg.cni.unconfigured);
+        w.kv("network", list ? list->name : "").kv("networkFile", list ? list->file : "");
+        w.key("podCIDRs").string_array(d.pod_cidrs());
+        w.end_object();
         w.end_object();
         (*resp.mutable_info())["config"] = w.str();
     }
+}
+
+void update_runtime_config(Daemon& d, const runtime::v1::UpdateRuntimeConfigRequest& req) {
+    // "10.244.1.0/24" or, dual-stack, "10.244.1.0/24,fd00:1::/64".
+    std::vector<std::string> cidrs;
+    const std::string& all = req.runtime_config().network_config().pod_cidr();
+    for (size_t start = 0; start < all.size();) {
+        size_t end = all.find(',', start);
+        if (end == std::string::npos) end = all.size();
+        std::string c = all.substr(start, end - start);
+        while (!c.empty() && c.front() == ' ') c.erase(0, 1);
+        while (!c.empty() && c.back() == ' ') c.pop_back();
+        if (!c.empty()) {
+            if (c.find('/') == std::string::npos)
+                throw Error(EINVAL, "runtime_config.network_config.pod_cidr: \"" + c + "\" is not a CIDR");
+            cidrs.push_back(c);
+        }
+        start = end + 1;
+    }
+    d.set_pod_cidrs(std::move(cidrs));
 }
 
 void runtime_config(Daemon& d, runtime::v1::RuntimeConfigResponse& resp) {

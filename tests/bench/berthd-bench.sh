@@ -94,10 +94,13 @@ cgroup_pids() {
 cri_setup "$W/ctrd" "$B/runtime/berth" "$B/shim/berth-shim" || die "setting up containerd failed"
 cri_start || die "containerd did not start: $(tail -3 "$W/ctrd/containerd.log")"
 mkdir -p "$W/berthd"
+mkdir -p "$W/berthd/cni"   # no CNI network: the host's /etc/cni/net.d is not the bench's
 cat >"$W/berthd/berthd.toml" <<X
 [runtime]
 shim = "$B/shim/berth-shim"
 cgroup_parent = "/$CG"
+[cni]
+conf_dir = "$W/berthd/cni"
 X
 "$B/cri/daemon/berthd" --config "$W/berthd/berthd.toml" --root "$W/berthd/root" --state "$W/berthd/state" \
     --listen "$W/berthd/berthd.sock" >"$W/berthd/berthd.log" 2>&1 &

@@ -81,10 +81,14 @@ X
 }
 
 # start_berthd: berthd on $W/berthd.toml, root and state under $W; sets
-# BERTHD_PID; waits for its socket to answer.
+# BERTHD_PID; waits for its socket to answer. Its CNI config dir is
+# $CNI_CONF_DIR, else an empty one of the test's: the host's
+# /etc/cni/net.d (podman's bridge, here) must not wire up test pods.
 start_berthd() {
+    local conf=${CNI_CONF_DIR:-$W/cni-none}
+    mkdir -p "$conf"
     "$BERTHD" --config "$W/berthd.toml" --root "$W/root" --state "$W/state" --listen "$W/berthd.sock" \
-        --log-level debug >>"$W/berthd.log" 2>&1 &
+        --cni-conf-dir "$conf" --log-level debug >>"$W/berthd.log" 2>&1 &
     BERTHD_PID=$!
     wait_for 10 "$BERTHCTL" -r "unix://$W/berthd.sock" version >/dev/null 2>&1
 }

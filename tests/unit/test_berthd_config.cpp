@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 using berth::Error;
 using namespace berth::cri;
@@ -194,4 +195,47 @@ Test(berthd_config, contrib_file_is_the_defaults) {
     cr_assert_eq(c.runtime.shim_start_timeout, d.runtime.shim_start_timeout);
     cr_assert(c.runtime.handlers.empty());
     cr_assert_eq(c.images.max_manifest_bytes, d.images.max_manifest_bytes);
+    cr_assert_str_eq(c.cni.conf_dir.c_str(), d.cni.conf_dir.c_str());
+    cr_assert_eq(c.cni.bin_dirs, d.cni.bin_dirs);
+    cr_assert_eq(c.cni.plugin_timeout, d.cni.plugin_timeout);
+    cr_assert_str_eq(c.cni.unconfigured.c_str(), d.cni.unconfigured.c_str());
+}
+
+Test(berthd_config, cni_table_and_flags) {
+    Config d = parse_config_text("", "empty.toml");
+    cr_assert_str_eq(d.cni.conf_dir.c_str(), "/etc/cni/net.d");
+    cr_assert_eq(d.cni.bin_dirs, (std::vector<std::string>{"/usr/lib/cni", "/opt/cni/bin"}));
+    cr_assert_eq(d.cni.plugin_timeout.count(), 60);
+    cr_assert_str_eq(d.cni.unconfigured.c_str(), "loopback");
+    Config c = parse_config_text("[cni]\nconf_dir = \"/n\"\nbin_dirs = [\"/a\", \"/b\"]\nplugin_timeout = \"2m\"\n"
+                                 "unconfigured = \"refuse\"\n", "f.toml");
+    cr_assert_str_eq(c.cni.conf_dir.c_str(), "/n");
+    cr_assert_eq(c.cni.bin_dirs, (std::vector<std::string>{"/a", "/b"}));
+    cr_assert_eq(c.cni.plugin_timeout.count(), 120);
+    cr_assert_str_eq(c.cni.unconfigured.c_str(), "refuse");
+    auto e = error_of("[cni]\nbin_dirs = [\"/a\", \"rel\"]\n");
+    cr_assert(has(e, "cni.bin_dirs[1]") && has(e, "absolute"), "%s", e.c_str());
+    e = error_of("[cni]\nunconfigured = \"maybe\"\n");
+    cr_assert(has(e, "cni.unconfigured") && has(e, "maybe"), "%s", e.c_str());
+    e = error_of("[cni]\nplugin_timeout = 0\n");
+    cr_assert(has(e, "cni.plugin_timeout") && has(e, "at least 1s"), "%s", e.c_str());
+    e = error_of("[cni]\nconfdir = \"/x\"\n");
+    cr_assert(has(e, "/etc/berth/berthd.toml: cni.confdir: unknown key"), "%s", e.c_str());
+
+    const char* argv[] = {"berthd", "--cni-conf-dir", "/c", "--cni-bin-dir", "/x", "--cni-bin-dir=/y", nullptr};
+    bool help = false, version = false;
+    Flags f = parse_flags(6, const_cast<char**>(argv), help, version);
+    f.config = "/nonexistent/berthd.toml";   // not given: defaults
+    Config fc = load_config(f);
+    cr_assert_str_eq(fc.cni.conf_dir.c_str(), "/c");
+    cr_assert_eq(fc.cni.bin_dirs, (std::vector<std::string>{"/x", "/y"}));
+    const char* rel[] = {"berthd", "--cni-bin-dir", "bin", nullptr};
+    Flags fr = parse_flags(3, const_cast<char**>(rel), help, version);
+    fr.config = "/nonexistent/berthd.toml";
+    try {
+        load_config(fr);
+        cr_assert_fail("a relative --cni-bin-dir was accepted");
+    } catch (const Error& err) {
+        cr_assert(has(err.what(), "--cni-bin-dir"), "%s", err.what());
+    }
 }

@@ -203,6 +203,14 @@ void detach_mounts_under(const std::string& dir) {
 
 } // namespace
 
+void teardown_pod_network(Daemon& d, PodRecord& p) {
+    if (!d.network.has_state(p.id())) return;
+    d.network.teardown(p.id());
+    p.clear_ips();
+    if (d.pods.pod(p.id())) d.pods.put(p);
+    log::info("pod " + p.id() + ": network " + p.network() + " deleted");
+}
+
 void teardown_pod(Daemon& d, const PodRecord& p) {
     auto shim = pod_shim(d, p.id());
     for (auto c : d.pods.containers(p.id())) {
@@ -217,6 +225,8 @@ void teardown_pod(Daemon& d, const PodRecord& p) {
             log::warn("pod " + p.id() + ": remove container " + c.id() + ": " + e.what());
         }
     }
+    PodRecord net = p;
+    teardown_pod_network(d, net);
     if (!shim.address().empty()) {
         try {
             shim.unpin(d.pod_dir(p.id()) + "/ns");
@@ -261,8 +271,17 @@ void recover_pods(Daemon& d) {
     for (auto p : d.pods.pods()) {
         if (p.creating()) {
             log::info("pod " + p.id() + ": removing what a RunPodSandbox left half done");
-            teardown_pod(d, p);
-            d.pods.erase_pod(p.id());
+            try {
+                teardown_pod(d, p);
+                d.pods.erase_pod(p.id());
+            } catch (const std::exception& e) {
+                // Its network could not be deleted: kept, listed as NOTREADY,
+                // for RemovePodSandbox to finish.
+                log::error("pod " + p.id() + ": " + e.what());
+                p.set_creating(false);
+                p.set_state(runtime::v1::SANDBOX_NOTREADY);
+                d.pods.put(p);
+            }
             continue;
         }
         if (p.state() == runtime::v1::SANDBOX_READY && !pod_shim(d, p.id()).alive()) {

@@ -7,6 +7,7 @@
 #include "log.hpp"
 #include "pod_cgroup.hpp"
 #include "pod_files.hpp"
+#include "pod_network.hpp"
 #include "pod_resources.hpp"
 
 #include <sys/mount.h>
@@ -78,6 +79,19 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
     // nothing (not even the pod's name taken).
     std::optional<spec::Resources> pod_res;
     if (given.empty()) pod_res = pod_cgroup_resources(cfg.linux(), HostFeatures::detect());
+    // The pod's network: what CNI is given comes from the config, checked
+    // here; the namespace is filled in once pinned.
+    std::shared_ptr<const net::NetworkList> network;
+    net::PodNetwork pod_net;
+    if (own_net) {
+        std::string why;
+        network = d.network.current(&why);
+        if (network) {
+            pod_net = pod_network(cfg, "", "", d.pod_cidrs());
+        } else if (d.cfg.cni.unconfigured == "refuse") {
+            throw Error(EBUSY, "no pod network: " + why + " ([cni] unconfigured = \"refuse\" in " + d.cfg.config_file + ")");
+        }
+    }
 
     std::string id = new_id();
     std::string key = pod_name_key(cfg.metadata());
@@ -150,9 +164,39 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
             for (const auto& [k, v] : pinned.paths()) (*rec.mutable_ns_paths())[k] = v;
             rec.set_init_pid(pinned.init_pid());
         }
+        if (network) {
+            pod_net.pod_id = id;
+            pod_net.netns = rec.ns_paths().at("network");
+            rec.set_network(network->name);
+            d.pods.put(rec);
+            try {
+                for (auto& ip : d.network.setup(*network, pod_net)) rec.add_ips(ip);
+            } catch (const Error& e) {
+                throw Error(e.err() == ETIMEDOUT ? ETIMEDOUT : EIO, "pod network: CNI network \"" + network->name +
+                                                                        "\" (" + network->file + "): " + e.what());
+            }
+        }
         rec.set_state(runtime::v1::SANDBOX_READY);
         rec.set_creating(false);
         d.pods.put(rec);
+    } catch (const Error& e) {
+        try {
+            teardown_pod(d, rec);
+            d.pods.erase_pod(id);
+        } catch (const std::exception& undo) {
+            log::error("pod " + id + ": undo a failed RunPodSandbox: " + undo.what());
+            if (d.network.has_state(id)) {
+                // Its address is still allocated: the pod stays, listed as
+                // NOTREADY, until RemovePodSandbox tears its network down.
+                rec.set_creating(false);
+                rec.set_state(runtime::v1::SANDBOX_NOTREADY);
+                d.pods.put(rec);
+                throw Error(e.err(), std::string(e.what()) + "; its network could not be torn down (" + undo.what() +
+                                         "): pod " + id + " is kept until RemovePodSandbox succeeds");
+            }
+        }
+        d.pods.release_name(key);
+        throw;
     } catch (...) {
         try {
             teardown_pod(d, rec);

@@ -18,7 +18,10 @@ void fill_pod_status(const PodRecord& p, runtime::v1::PodSandboxStatus& s) {
     *s.mutable_metadata() = p.config().metadata();
     s.set_state(p.state());
     s.set_created_at(p.created_at());
-    s.mutable_network();   // the pod's IPs come with CNI
+    // From its CNI result: the first IPv4 address, then the rest.
+    auto* net = s.mutable_network();
+    if (p.ips_size() > 0) net->set_ip(p.ips(0));
+    for (int i = 1; i < p.ips_size(); ++i) net->add_additional_ips()->set_ip(p.ips(i));
     *s.mutable_linux()->mutable_namespaces()->mutable_options() =
         p.config().linux().security_context().namespace_options();
     *s.mutable_labels() = p.config().labels();
@@ -56,6 +59,14 @@ void pod_sandbox_status(Daemon& d, const runtime::v1::PodSandboxStatusRequest& r
         for (const auto& [k, v] : p->ns_paths()) w.kv(k, v);
         w.end_object();
         w.kv("runtimeHandler", p->runtime_handler());
+        // The network, and a CNI CHECK of it now (where its config asks
+        // for CHECK: cniVersion 0.4.0 or later, no disableCheck).
+        w.key("cni").begin_object();
+        w.kv("network", p->network());
+        w.key("ips").string_array({p->ips().begin(), p->ips().end()});
+        auto check = d.network.check(p->id());
+        w.kv("check", !check ? "skipped" : check->empty() ? "ok" : *check);
+        w.end_object();
         w.end_object();
         // The config as RunPodSandbox got it (port mappings, DNS, resources),
         // as containerd's "config", for crictl inspectp and the CNI issue.

@@ -1,7 +1,9 @@
-// StopPodSandbox: every container of the pod killed, the pod's namespaces
-// unpinned (its network goes with them). Idempotent for a stopped pod; an
-// unknown one is NotFound, as containerd answers (kubelet takes that as
-// stopped, and a mistyped id on the command line gets an error).
+// StopPodSandbox: every container of the pod killed, its CNI network
+// deleted (from the cached ADD), then its namespaces unpinned. A DEL that
+// fails fails the call with the namespaces kept, so kubelet's retry (or
+// RemovePodSandbox) finds them. Idempotent for a stopped pod; an unknown
+// one is NotFound, as containerd answers (kubelet takes that as stopped,
+// and a mistyped id on the command line gets an error).
 #include "runtime_ops.hpp"
 
 #include "error.hpp"
@@ -21,6 +23,7 @@ void stop_pod_sandbox(Daemon& d, const runtime::v1::StopPodSandboxRequest& req) 
         std::unique_lock cll(cl->mu);
         stop_container_locked(d, c, 0);
     }
+    teardown_pod_network(d, *p);
     if (p->state() == runtime::v1::SANDBOX_NOTREADY && p->ns_paths().empty()) return;
     auto shim = pod_shim(d, id);
     try {
