@@ -164,7 +164,7 @@ void apply_cni(const toml::node& node, Config& c, const std::string& file) {
 
 void apply_table(const toml::table& t, Config& c, const std::string& file) {
     static const std::set<std::string> top = {"root", "state", "listen", "socket_group", "registry_config",
-                                              "log_level", "images", "runtime", "cni"};
+                                              "log_level", "images", "runtime", "cni", "stream"};
     for (auto&& [k, node] : t) {
         std::string key(k.str());
         if (!top.count(key)) bad(file, key, "unknown key");
@@ -191,6 +191,17 @@ void apply_table(const toml::table& t, Config& c, const std::string& file) {
             apply_runtime(node, c, file);
         } else if (key == "cni") {
             apply_cni(node, c, file);
+        } else if (key == "stream") {
+            for (auto&& [sk, sn] : want_table(node, file, "stream")) {
+                std::string name = "stream." + std::string(sk.str());
+                if (sk == "address") {
+                    c.stream.address = want_string(sn, file, name);
+                    if (c.stream.address.rfind(':') == std::string::npos)
+                        bad(file, name, "expected HOST:PORT, got \"" + c.stream.address + "\"");
+                } else {
+                    bad(file, name, "unknown key");
+                }
+            }
         }
     }
 }
@@ -250,6 +261,11 @@ Config load_config(const Flags& f) {
     if (!f.registry_config.empty()) c.registry_config = f.registry_config;
     if (!f.log_level.empty()) c.log_level = parse_log_level(f.log_level, "--log-level");
     if (!f.cni_conf_dir.empty()) c.cni.conf_dir = abs("--cni-conf-dir", f.cni_conf_dir);
+    if (!f.stream_address.empty()) {
+        if (f.stream_address.rfind(':') == std::string::npos)
+            throw Error(EINVAL, "--stream-address: expected HOST:PORT, got \"" + f.stream_address + "\"");
+        c.stream.address = f.stream_address;
+    }
     if (!f.cni_bin_dirs.empty()) {
         c.cni.bin_dirs.clear();
         for (const auto& d : f.cni_bin_dirs) c.cni.bin_dirs.push_back(abs("--cni-bin-dir", d));
@@ -268,6 +284,7 @@ std::string usage() {
            "  --registry-config DIR   registry hosts, containerd's layout: DIR/<host>/hosts.toml\n"
            "  --log-level LEVEL       debug, info, warn or error (default info)\n"
            "  --cni-conf-dir DIR      CNI network configs (default /etc/cni/net.d)\n"
+           "  --stream-address ADDR   the streaming server's HOST:PORT (default 127.0.0.1:0, a free port)\n"
            "  --cni-bin-dir DIR       CNI plugins; repeat for more (default /usr/lib/cni and /opt/cni/bin)\n"
            "  -h, --help              this help\n"
            "  -v, --version           print the version\n";
@@ -296,6 +313,7 @@ Flags parse_flags(int argc, char** argv, bool& help, bool& version) {
         std::string bin_dir;
         std::string* dst = name == "--config"            ? &f.config
                            : name == "--cni-conf-dir"    ? &f.cni_conf_dir
+                           : name == "--stream-address"  ? &f.stream_address
                            : name == "--cni-bin-dir"     ? &bin_dir
                            : name == "--root"            ? &f.root
                            : name == "--state"           ? &f.state

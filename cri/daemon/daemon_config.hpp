@@ -55,6 +55,12 @@ struct Config {
         std::map<std::string, Handler> handlers;      // "" is the default handler, always there
     } runtime;
 
+    // The streaming server (exec, attach, port-forward URLs): HOST:PORT;
+    // port 0 is one the kernel picks.
+    struct Stream {
+        std::string address = "127.0.0.1:0";
+    } stream;
+
     // Pod networks through CNI plugins (spec 1.0).
     struct Cni {
         std::string conf_dir = "/etc/cni/net.d";      // the lexically first valid .conflist/.conf/.json wins
@@ -69,7 +75,7 @@ struct Config {
 
 // Flags as parsed from argv (empty / unset: not given).
 struct Flags {
-    std::string config, root, state, listen, registry_config, log_level, cni_conf_dir;
+    std::string config, root, state, listen, registry_config, log_level, cni_conf_dir, stream_address;
     std::vector<std::string> cni_bin_dirs;   // --cni-bin-dir, repeatable
     bool config_given = false;   // --config: the file must exist
 };

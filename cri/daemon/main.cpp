@@ -14,6 +14,7 @@
 #include "grpc_services.hpp"
 #include "grpc_v1alpha2.hpp"
 #include "runtime_ops.hpp"
+#include "stream_server.hpp"
 #include "log.hpp"
 
 #include <grpcpp/security/server_credentials.h>
@@ -193,6 +194,9 @@ int run(const Config& cfg) {
     ImageServiceV1alpha2 images_v1alpha2(images);
     RuntimeServiceV1alpha2 runtime_v1alpha2(runtime);
     ImagesV1 berth_images(d);   // berth.v1: load, save, pull with progress
+    auto stream_backend = make_stream_backend(d);
+    stream::StreamServer streams(cfg.stream.address, *stream_backend);
+    d.streams = &streams;
 
     grpc::ServerBuilder b;
     if (activated < 0) b.AddListeningPort("unix:" + cfg.listen, grpc::InsecureServerCredentials());
@@ -212,7 +216,7 @@ int run(const Config& cfg) {
     else set_socket_owner(cfg.listen, cfg.socket_group);
     log::info(std::string("berthd ") + BERTH_VERSION + " serving CRI v1 and v1alpha2 on " +
               (activated >= 0 ? "the socket systemd passed (" + cfg.listen + ")" : cfg.listen) + " (root " +
-              cfg.root + ", state " + cfg.state + ")");
+              cfg.root + ", state " + cfg.state + "); streaming on " + streams.base_url());
     notify_ready();
     ExitWatcher exits(d, d.cfg.runtime.exit_sweep_interval);
     // Start-up's pages go back now; what requests brought in goes back at

@@ -197,15 +197,43 @@ uint32_t PodShim::create(const berth::task::CreateTaskRequest& r) {
         .pid();
 }
 
-void PodShim::start(const std::string& id) {
+uint32_t PodShim::start(const std::string& id, const std::string& exec_id) {
     berth::task::StartRequest r;
     r.set_id(id);
-    call(task_service, "Start", r.SerializeAsString(), call_timeout);
+    r.set_exec_id(exec_id);
+    return parse<berth::task::StartResponse>(call(task_service, "Start", r.SerializeAsString(), call_timeout), "Start")
+        .pid();
 }
 
-void PodShim::kill(const std::string& id, int signal, bool all) {
+void PodShim::exec(const berth::task::ExecProcessRequest& r) {
+    call(task_service, "Exec", r.SerializeAsString(), call_timeout);
+}
+
+void PodShim::resize(const std::string& id, const std::string& exec_id, uint32_t width, uint32_t height) {
+    berth::task::ResizePtyRequest r;
+    r.set_id(id);
+    r.set_exec_id(exec_id);
+    r.set_width(width);
+    r.set_height(height);
+    call(task_service, "ResizePty", r.SerializeAsString(), call_timeout);
+}
+
+void PodShim::close_stdin(const std::string& id, const std::string& exec_id) {
+    berth::task::CloseIORequest r;
+    r.set_id(id);
+    r.set_exec_id(exec_id);
+    r.set_stdin(true);
+    call(task_service, "CloseIO", r.SerializeAsString(), call_timeout);
+}
+
+void PodShim::attach(const berth::shim::v1::AttachRequest& r) {
+    call("berth.shim.v1.Monitor", "Attach", r.SerializeAsString(), call_timeout);
+}
+
+void PodShim::kill(const std::string& id, int signal, bool all, const std::string& exec_id) {
     berth::task::KillRequest r;
     r.set_id(id);
+    r.set_exec_id(exec_id);
     r.set_signal(static_cast<uint32_t>(signal));
     r.set_all(all);
     call(task_service, "Kill", r.SerializeAsString(), call_timeout);
@@ -218,9 +246,11 @@ berth::task::StateResponse PodShim::state(const std::string& id) {
                                              "State");
 }
 
-berth::task::WaitResponse PodShim::wait(const std::string& id, std::chrono::milliseconds timeout) {
+berth::task::WaitResponse PodShim::wait(const std::string& id, std::chrono::milliseconds timeout,
+                                       const std::string& exec_id) {
     berth::task::WaitRequest r;
     r.set_id(id);
+    r.set_exec_id(exec_id);
     try {
         return parse<berth::task::WaitResponse>(call(task_service, "Wait", r.SerializeAsString(), timeout), "Wait");
     } catch (const ttrpc::StatusError& e) {
@@ -230,9 +260,10 @@ berth::task::WaitResponse PodShim::wait(const std::string& id, std::chrono::mill
     }
 }
 
-berth::task::DeleteResponse PodShim::remove(const std::string& id) {
+berth::task::DeleteResponse PodShim::remove(const std::string& id, const std::string& exec_id) {
     berth::task::DeleteRequest r;
     r.set_id(id);
+    r.set_exec_id(exec_id);
     return parse<berth::task::DeleteResponse>(call(task_service, "Delete", r.SerializeAsString(), call_timeout),
                                               "Delete");
 }

@@ -53,14 +53,23 @@ public:
     // Monitor service: close and reopen a container's k8s-file log.
     void reopen_log(const std::string& id);
 
-    // Task service.
+    // Task service. exec_id "" is the container's init.
     uint32_t create(const berth::task::CreateTaskRequest& r);
-    void start(const std::string& id);
-    void kill(const std::string& id, int signal, bool all = false);
+    uint32_t start(const std::string& id, const std::string& exec_id = "");
+    void kill(const std::string& id, int signal, bool all = false, const std::string& exec_id = "");
     berth::task::StateResponse state(const std::string& id);
-    // Until the container's init exits, or timeout (Error ETIMEDOUT).
-    berth::task::WaitResponse wait(const std::string& id, std::chrono::milliseconds timeout);
-    berth::task::DeleteResponse remove(const std::string& id);
+    // Until the process exits, or timeout (Error ETIMEDOUT).
+    berth::task::WaitResponse wait(const std::string& id, std::chrono::milliseconds timeout,
+                                   const std::string& exec_id = "");
+    berth::task::DeleteResponse remove(const std::string& id, const std::string& exec_id = "");
+    // A process in a running container (ExecProcessRequest: its spec as
+    // OCI process JSON, stdio as FIFO paths), started with start().
+    void exec(const berth::task::ExecProcessRequest& r);
+    void resize(const std::string& id, const std::string& exec_id, uint32_t width, uint32_t height);
+    void close_stdin(const std::string& id, const std::string& exec_id);
+    // Monitor service: the shim connects to r.socket (SOCK_SEQPACKET) and
+    // copies the process's output there, and what comes back to its stdin.
+    void attach(const berth::shim::v1::AttachRequest& r);
     // Apply linux.resources (LinuxResources JSON) to a running container.
     void update(const std::string& id, const std::string& resources_json);
     void shutdown();

@@ -16,6 +16,10 @@
 #include <shared_mutex>
 #include <vector>
 
+namespace berth::stream {
+class StreamServer;
+}
+
 namespace berth::cri {
 
 class Daemon {
@@ -31,6 +35,7 @@ public:
     PodStore pods;
     ContainerEvents events;
     net::CniNetwork network;   // pod networks; its cache under ROOT/cni
+    stream::StreamServer* streams = nullptr;   // exec/attach/port-forward URLs; main() owns it
 
     // The node's pod CIDRs kubelet sends with UpdateRuntimeConfig: CNI's
     // ipRanges capability.

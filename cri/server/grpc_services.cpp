@@ -166,9 +166,8 @@ grpc::Status RuntimeServiceV1::GetContainerEvents(grpc::ServerContext* ctx, cons
     return guarded("GetContainerEvents", [&] { get_container_events(d_, *ctx, *out); });
 }
 
-grpc::Status RuntimeServiceV1::Exec(grpc::ServerContext*, const ExecRequest*, ExecResponse*) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        "Exec: streaming exec is not served by this berthd yet; use ExecSync (berthctl exec -s)");
+grpc::Status RuntimeServiceV1::Exec(grpc::ServerContext*, const ExecRequest* req, ExecResponse* resp) {
+    return guarded("Exec", [&] { exec(d_, *req, *resp); });
 }
 
 grpc::Status RuntimeServiceV1::Attach(grpc::ServerContext*, const AttachRequest*, AttachResponse*) {

@@ -14,6 +14,10 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/sync_stream.h>
 
+namespace berth::stream {
+class StreamBackend;
+}
+
 namespace berth::cri {
 
 void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, runtime::v1::RunPodSandboxResponse& resp);
@@ -47,6 +51,10 @@ void reopen_container_log(Daemon& d, const runtime::v1::ReopenContainerLogReques
 void runtime_status(Daemon& d, const runtime::v1::StatusRequest& req, runtime::v1::StatusResponse& resp);
 void runtime_config(Daemon& d, runtime::v1::RuntimeConfigResponse& resp);
 void update_runtime_config(Daemon& d, const runtime::v1::UpdateRuntimeConfigRequest& req);
+// Streaming: the URL of berthd's streaming server for the request.
+void exec(Daemon& d, const runtime::v1::ExecRequest& req, runtime::v1::ExecResponse& resp);
+// What the streaming server runs requests on (the pods' shims).
+std::unique_ptr<stream::StreamBackend> make_stream_backend(Daemon& d);
 
 void get_container_events(Daemon& d, grpc::ServerContext& ctx, grpc::ServerWriter<runtime::v1::ContainerEventResponse>& out);
 

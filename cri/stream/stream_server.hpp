@@ -1,0 +1,59 @@
+// berthd's streaming server: the HTTP server the URLs of Exec, Attach and
+// PortForward point to (kubelet proxies kubectl's connection to it). One
+// thread per connection: streams are few and long, and each blocks in
+// poll() on its socket and its process. The thread never enters a
+// namespace; what has to (port-forward's connect) is a helper process.
+#pragma once
+
+#include "command_session.hpp"
+#include "fd.hpp"
+#include "stream_tokens.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace berth::stream {
+
+// What the server runs requests on; berthd's side (the pod shims).
+class StreamBackend {
+public:
+    virtual ~StreamBackend() = default;
+    // Checked when the client comes (the container may have stopped since
+    // the URL was handed out): Error(ENOENT) and the like become the
+    // error stream's message.
+    virtual std::unique_ptr<CommandProcess> exec(const ExecRequest& r) = 0;
+    virtual std::unique_ptr<CommandProcess> attach(const AttachRequest& r) = 0;
+};
+
+class StreamServer {
+public:
+    // address: "HOST:PORT" ("127.0.0.1:0": an ephemeral port) or
+    // "[V6]:PORT". Binds now: Error naming the address.
+    StreamServer(const std::string& address, StreamBackend& backend);
+    ~StreamServer();
+    StreamServer(const StreamServer&) = delete;
+    StreamServer& operator=(const StreamServer&) = delete;
+
+    // http://HOST:PORT, the port the kernel gave.
+    const std::string& base_url() const { return base_url_; }
+    // The URL for a request: BASE/exec/TOKEN, /attach/TOKEN, /portforward/TOKEN.
+    std::string url_for(Request r);
+
+    Tokens& tokens() { return tokens_; }
+
+private:
+    void accept_loop();
+    void serve(UniqueFd conn);
+
+    StreamBackend& backend_;
+    Tokens tokens_;
+    UniqueFd listen_;
+    UniqueFd stop_r_, stop_w_;
+    std::string base_url_;
+    std::thread acceptor_;
+    std::atomic<int> connections_{0};
+};
+
+} // namespace berth::stream
