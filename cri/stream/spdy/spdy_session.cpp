@@ -403,6 +403,11 @@ size_t ServerSession::writable(uint32_t stream_id) const {
     return config_.max_stream_queue - std::min(config_.max_stream_queue, it->second.queue.size());
 }
 
+bool ServerSession::may_send(uint32_t stream_id) const {
+    auto it = streams_.find(stream_id);
+    return !failed_ && it != streams_.end() && it->second.replied && !it->second.local_fin;
+}
+
 size_t ServerSession::queued(uint32_t stream_id) const {
     auto it = streams_.find(stream_id);
     return it == streams_.end() ? 0 : it->second.queue.size();

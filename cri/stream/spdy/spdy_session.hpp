@@ -172,6 +172,8 @@ public:
     void consume_output(size_t n);
 
     bool is_open(uint32_t stream_id) const { return streams_.count(stream_id) != 0; }
+    // Open, replied to, and not finished by us: send_data may be called.
+    bool may_send(uint32_t stream_id) const;
     size_t open_streams() const { return streams_.size(); }
     bool failed() const { return failed_; }
     bool goaway_sent() const { return goaway_sent_; }

@@ -45,6 +45,7 @@ Test(spdy_session, a_stream_opens_with_its_headers_and_is_replied_to) {
     cr_expect_eq(split_values(*find_header(opened[0].headers, "x-multi")).size(), 2u);
     cr_expect(s.is_open(1));
     cr_expect_eq(s.writable(1), 0u, "nothing may be sent before the reply");
+    cr_expect(!s.may_send(1));
     expect_error([&] { s.send_data(1, "x"); }, EINVAL, "stream 1 has not been replied to");
 
     s.reply(1, {{"x-reply", "ok"}});
@@ -69,7 +70,9 @@ Test(spdy_session, data_flows_both_ways_and_fin_closes_the_stream) {
     cr_expect_eq(events_of<StreamHalfClosed>(ev).size(), 1u);
     cr_expect(s.is_open(1), "open until the server finishes too");
 
+    cr_expect(s.may_send(1));
     cr_expect_eq(s.send_data(1, "echo", true), 4u);
+    cr_expect(!s.may_send(1));
     auto out = c.read(s);
     auto sent = all_of<Data>(out);
     cr_assert_eq(sent.size(), 1u);
