@@ -187,7 +187,7 @@ void ServerSession::on_syn_stream(SynStream& f, std::vector<Event>& events) {
     s.recv_window = config_.initial_window;
     s.remote_fin = f.flags & flag_fin;
     const bool unidirectional = f.flags & flag_unidirectional;
-    if (unidirectional) s.local_fin = s.fin_sent = true; // §2.6.1: we may not send on it
+    if (unidirectional) s.unidirectional = s.local_fin = s.fin_sent = true; // §2.6.1: we may not send on it
     streams_.emplace(id, std::move(s));
     ++stats_.streams_opened;
     emit(events, StreamOpened{id, std::move(headers), f.priority, f.associated_id, unidirectional});
@@ -334,10 +334,20 @@ void ServerSession::credit_session(size_t n) {
     // Announce in batches of half a window, as peers refill by then; a
     // WINDOW_UPDATE per small read would flood the connection.
     if (session_recv_unacked_ > 0 && session_recv_unacked_ >= config_.session_window / 2) {
-        encode(WindowUpdate{0, static_cast<uint32_t>(session_recv_unacked_)}, output_);
+        window_update(0, session_recv_unacked_);
         session_recv_window_ += static_cast<int64_t>(session_recv_unacked_);
         session_recv_unacked_ = 0;
+    }
+}
+
+// A delta is at most 2^31-1 (§2.6.8); only a peer that ignores the
+// windows lets more than that be consumed at once.
+void ServerSession::window_update(uint32_t id, size_t delta) {
+    while (delta > 0) {
+        uint32_t d = static_cast<uint32_t>(std::min<size_t>(delta, max_window));
+        encode(WindowUpdate{id, d}, output_);
         ++stats_.window_updates_sent;
+        delta -= d;
     }
 }
 
@@ -356,10 +366,9 @@ void ServerSession::consumed(uint32_t stream_id, size_t n) {
         if (!s.remote_fin) { // no update for a stream the peer has finished
             s.recv_unacked += n;
             if (s.recv_unacked >= config_.initial_window / 2) {
-                encode(WindowUpdate{stream_id, static_cast<uint32_t>(s.recv_unacked)}, output_);
+                window_update(stream_id, s.recv_unacked);
                 s.recv_window += static_cast<int64_t>(s.recv_unacked);
                 s.recv_unacked = 0;
-                ++stats_.window_updates_sent;
             }
         }
     }
@@ -367,12 +376,20 @@ void ServerSession::consumed(uint32_t stream_id, size_t n) {
     credit_session(n);
 }
 
+ServerSession::Stream* ServerSession::sending_stream(uint32_t id, const char* what) {
+    auto it = streams_.find(id);
+    if (it != streams_.end()) return &it->second;
+    if (id % 2 == 1 && id <= last_peer_stream_) return nullptr; // closed meanwhile
+    throw Error(EINVAL, std::string("SPDY ") + what + ": the peer never opened " + sid(id));
+}
+
 void ServerSession::reply(uint32_t stream_id, const HeaderBlock& headers, bool fin) {
     if (failed_) return;
-    auto it = streams_.find(stream_id);
-    if (it == streams_.end()) throw Error(EINVAL, "SPDY reply: " + sid(stream_id) + " is not open");
-    Stream& s = it->second;
+    Stream* sp = sending_stream(stream_id, "reply");
+    if (!sp) return;
+    Stream& s = *sp;
     if (s.replied) throw Error(EINVAL, "SPDY reply: " + sid(stream_id) + " was already replied to");
+    if (s.unidirectional) throw Error(EINVAL, "SPDY reply: " + sid(stream_id) + " is unidirectional");
     SynReply f{stream_id, static_cast<uint8_t>(fin ? flag_fin : 0), deflater_.deflate(headers)};
     encode(f, output_);
     s.replied = true;
@@ -384,9 +401,9 @@ void ServerSession::reply(uint32_t stream_id, const HeaderBlock& headers, bool f
 
 size_t ServerSession::send_data(uint32_t stream_id, std::string_view data, bool fin) {
     if (failed_) return 0;
-    auto it = streams_.find(stream_id);
-    if (it == streams_.end()) throw Error(EINVAL, "SPDY send: " + sid(stream_id) + " is not open");
-    Stream& s = it->second;
+    Stream* sp = sending_stream(stream_id, "send");
+    if (!sp) return 0;
+    Stream& s = *sp;
     if (!s.replied) throw Error(EINVAL, "SPDY send: " + sid(stream_id) + " has not been replied to");
     if (s.local_fin) throw Error(EINVAL, "SPDY send: " + sid(stream_id) + " is already finished");
     size_t n = std::min(data.size(), config_.max_stream_queue - std::min(config_.max_stream_queue, s.queue.size()));

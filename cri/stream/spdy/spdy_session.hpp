@@ -138,14 +138,21 @@ public:
     // do nothing (send_data takes no bytes).
     std::vector<Event> feed(std::string_view bytes);
 
-    // SYN_REPLY for a stream the peer opened. Throws Error(EINVAL) naming
-    // the stream if it is not open or was already replied to.
+    // Events come after the whole of feed()'s input is read, so a stream
+    // may already be closed (reset, say) when the owner acts on its
+    // StreamOpened: reply() and send_data() on a stream the peer opened
+    // and that has since closed do nothing (send_data takes no bytes); its
+    // StreamReset is in the same batch. They throw Error(EINVAL), naming
+    // the stream, for what is the caller's mistake: a stream the peer never
+    // opened, a second reply, a reply on a unidirectional stream, data
+    // before the reply or after our FIN.
+
+    // SYN_REPLY for a stream the peer opened.
     void reply(uint32_t stream_id, const HeaderBlock& headers, bool fin = false);
 
     // Queues data (and FIN once all of it is taken) on a replied stream.
     // Returns how many bytes were taken, at most writable(); FIN is taken
-    // only with the last byte. Throws Error(EINVAL) for a stream that is
-    // not open, not replied to, or already finished by us.
+    // only with the last byte.
     size_t send_data(uint32_t stream_id, std::string_view data, bool fin = false);
     // Bytes send_data would take now; 0 for a stream that is not open.
     // It rises after feed() (window updates) and consume_output().
@@ -194,6 +201,7 @@ private:
         size_t recv_unacked = 0;  // consumed, not yet announced in WINDOW_UPDATE
         size_t recv_outstanding = 0; // delivered, not yet consumed
         bool stalled = false;     // queued DATA waits for the peer's window
+        bool unidirectional = false;
         std::string queue;
     };
 
@@ -219,6 +227,10 @@ private:
     void credit_session(size_t n);
     void pump();
     void queue_goaway(GoawayStatus status);
+    // The open stream to send on; nullptr for one that has closed; throws
+    // for an id the peer never opened.
+    Stream* sending_stream(uint32_t id, const char* what);
+    void window_update(uint32_t id, size_t delta);
     void fail(int err, std::string message, std::vector<Event>& events);
 
     SessionConfig config_;

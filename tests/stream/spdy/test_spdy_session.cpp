@@ -56,7 +56,8 @@ Test(spdy_session, a_stream_opens_with_its_headers_and_is_replied_to) {
     HeaderBlock h = c.inflate(replies[0].header_block);
     cr_expect_eq(*find_header(h, "x-reply"), std::string("ok"));
     expect_error([&] { s.reply(1, {}); }, EINVAL, "stream 1 was already replied to");
-    expect_error([&] { s.reply(3, {}); }, EINVAL, "stream 3 is not open");
+    expect_error([&] { s.reply(3, {}); }, EINVAL, "the peer never opened stream 3");
+    expect_error([&] { s.send_data(2, "x"); }, EINVAL, "the peer never opened stream 2");
 }
 
 Test(spdy_session, data_flows_both_ways_and_fin_closes_the_stream) {
@@ -79,7 +80,7 @@ Test(spdy_session, data_flows_both_ways_and_fin_closes_the_stream) {
     cr_expect_eq(sent[0].data, std::string("echo"));
     cr_expect(sent[0].fin);
     cr_expect(!s.is_open(1));
-    expect_error([&] { s.send_data(1, "more"); }, EINVAL, "stream 1 is not open");
+    cr_expect_eq(s.send_data(1, "more"), 0u, "a closed stream takes nothing");
 }
 
 Test(spdy_session, a_syn_stream_with_fin_is_half_closed_at_once) {
@@ -92,6 +93,29 @@ Test(spdy_session, a_syn_stream_with_fin_is_half_closed_at_once) {
     s.reply(1, {});
     cr_expect_eq(s.send_data(1, "{\"status\":\"Success\"}", true), 20u);
     cr_expect(!s.is_open(1));
+}
+
+Test(spdy_session, a_stream_reset_in_the_same_read_is_replied_to_as_a_no_op) {
+    // The owner sees StreamOpened after the whole read: the stream is gone by then.
+    ServerSession s;
+    Client c;
+    auto ev = s.feed(join({c.syn_stream(1, {{"streamtype", "stdin"}}), c.frame(RstStream{1, 5})}));
+    cr_assert_eq(ev.size(), 2u);
+    cr_expect(std::holds_alternative<StreamOpened>(ev[0]));
+    cr_expect(std::holds_alternative<StreamReset>(ev[1]));
+    s.reply(1, {});
+    cr_expect_eq(s.send_data(1, "x", true), 0u);
+    cr_expect(c.read(s).empty(), "nothing is sent for the reset stream");
+}
+
+Test(spdy_session, a_unidirectional_stream_takes_no_reply) {
+    ServerSession s;
+    Client c;
+    auto opened = events_of<StreamOpened>(s.feed(c.syn_stream(1, {{"streamtype", "x"}}, flag_unidirectional)));
+    cr_assert_eq(opened.size(), 1u);
+    cr_expect(opened[0].unidirectional);
+    expect_error([&] { s.reply(1, {}); }, EINVAL, "stream 1 is unidirectional");
+    cr_expect(!s.may_send(1));
 }
 
 Test(spdy_session, pings_are_answered_and_ours_come_back) {
