@@ -1,5 +1,6 @@
 // The Kubernetes channel protocol, resize messages and exit statuses
 // (cri/stream/ws/channel).
+#include "base64.hpp"
 #include "channel.hpp"
 #include "error.hpp"
 #include "protocols.hpp"
@@ -30,6 +31,23 @@ std::string error_of(Fn&& fn) {
 }
 
 } // namespace
+
+// RFC 4648 §10's vectors, and Go StdEncoding's strictness on padding.
+Test(base64, rfc4648_vectors) {
+    const char* vectors[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},      {"foo", "Zm9v"},
+                                {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+    for (auto& v : vectors) {
+        cr_expect_eq(base64_encode(v[0]), v[1]);
+        cr_expect_eq(base64_decode(v[1]), v[0]);
+    }
+    cr_expect_eq(base64_decode("Zm9v\r\nYmFy\n"), "foobar");   // CR and LF skipped, as Go does
+    cr_expect_eq(base64_encode(std::string("\xff\xfe\x00", 3)), "//4A");
+    for (auto [bad, offset] : {std::pair<const char*, int>{"Zg", 2}, {"Zg=", 3}, {"Z===", 1}, {"Zg==Zg==", 4},
+                               {"Zm9v=", 4}, {"Zm-v", 2}, {"Zg=a", 3}}) {
+        cr_expect_eq(error_of([&] { base64_decode(bad); }), "invalid base64 at offset " + std::to_string(offset),
+                     "%s", bad);
+    }
+}
 
 Test(channel_protocol, names) {
     for (auto [name, base64, version, close] :
