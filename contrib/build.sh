@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(meson ninja-build g++ pkg-config libyajl-dev libyaml-dev libseccomp-dev libcap-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libcurl4-openssl-dev libarchive-dev libssl-dev libtomlplusplus-dev busybox-static)
 if [[ "${1:-}" == "--tests" ]]; then
-    pkgs+=(libcriterion-dev iproute2 procps util-linux bsdutils python3 jq podman containerd docker.io docker-registry skopeo umoci apache2-utils containernetworking-plugins iptables)
+    pkgs+=(libcriterion-dev iproute2 procps util-linux bsdutils python3 jq podman containerd docker.io docker-registry skopeo umoci apache2-utils containernetworking-plugins iptables nodejs npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -27,6 +27,11 @@ if [[ "${1:-}" == "--tests" ]]; then
     opts=(-Dtests=enabled)
 elif [[ ! -f build/build.ninja ]]; then
     opts=(-Dtests=disabled)
+fi
+# The streaming tests' real clients: npm's spdy-transport and ws, pinned by
+# their package-lock.json (the tests skip without them).
+if [[ "${1:-}" == "--tests" ]]; then
+    for f in tests/stream/*/npm-install.sh; do [[ -e $f ]] && sh "$f"; done
 fi
 if [[ -f build/build.ninja ]]; then
     meson setup --reconfigure "${opts[@]}" build >/dev/null

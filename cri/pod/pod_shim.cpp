@@ -218,14 +218,6 @@ void PodShim::resize(const std::string& id, const std::string& exec_id, uint32_t
     call(task_service, "ResizePty", r.SerializeAsString(), call_timeout);
 }
 
-void PodShim::close_stdin(const std::string& id, const std::string& exec_id) {
-    berth::task::CloseIORequest r;
-    r.set_id(id);
-    r.set_exec_id(exec_id);
-    r.set_stdin(true);
-    call(task_service, "CloseIO", r.SerializeAsString(), call_timeout);
-}
-
 void PodShim::attach(const berth::shim::v1::AttachRequest& r) {
     call("berth.shim.v1.Monitor", "Attach", r.SerializeAsString(), call_timeout);
 }

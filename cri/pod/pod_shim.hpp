@@ -66,7 +66,6 @@ public:
     // OCI process JSON, stdio as FIFO paths), started with start().
     void exec(const berth::task::ExecProcessRequest& r);
     void resize(const std::string& id, const std::string& exec_id, uint32_t width, uint32_t height);
-    void close_stdin(const std::string& id, const std::string& exec_id);
     // Monitor service: the shim connects to r.socket (SOCK_SEQPACKET) and
     // copies the process's output there, and what comes back to its stdin.
     void attach(const berth::shim::v1::AttachRequest& r);

@@ -12,6 +12,9 @@
 
 namespace berth::stream {
 
+namespace log = berth::cri::log;
+using berth::cri::LogLevel;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -25,7 +28,7 @@ int ms_until(Clock::time_point t) {
 
 } // namespace
 
-void run_command_session(int sock, std::string_view initial, CommandTransport& t, CommandProcess& p,
+void run_command_session(int sock, std::string_view initial, CommandTransport& t, CommandProcess& p, bool tty,
                          SessionLimits limits) {
     ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
     std::vector<CommandInput> in;
@@ -36,7 +39,7 @@ void run_command_session(int sock, std::string_view initial, CommandTransport& t
     std::optional<TerminalSize> size;
     std::map<int, uint8_t> outputs;
     auto ready_by = Clock::now() + limits.stream_wait;
-    Clock::time_point drain_by{}, linger_by{};
+    Clock::time_point drain_by{}, linger_by{}, ready_at{};
 
     auto finish = [&](int c, const std::string& error) {
         if (finished) return;
@@ -74,12 +77,15 @@ void run_command_session(int sock, std::string_view initial, CommandTransport& t
     t.feed(initial, in);
     take_input();
     for (;;) {
-        if (!started && !finished && !client_gone && t.ready()) {
+        if (!started && !finished && !client_gone && t.ready() && ready_at == Clock::time_point{}) ready_at = Clock::now();
+        // A terminal starts at the size the client sends first (it does so
+        // right after opening its streams), so the command never sees 0x0.
+        bool wait_size = tty && !size && Clock::now() < ready_at + limits.first_size;
+        if (!started && !finished && !client_gone && t.ready() && !wait_size) {
             try {
-                p.start();
+                p.start(size);
                 started = true;
                 for (auto& [fd, ch] : p.outputs()) outputs[fd] = ch;
-                if (size) p.resize(*size);
             } catch (const Error& e) {
                 finish(0, e.what());
             }
@@ -97,6 +103,14 @@ void run_command_session(int sock, std::string_view initial, CommandTransport& t
             p.close_stdin();
             stdin_done = true;
         }
+        // After the exit, output is drained to its end; the deadline only
+        // ends a wait with no progress (a child of the process holding its
+        // stdout), and not while the client is what holds it back.
+        bool held_back = false;
+        for (auto& [fd, ch] : outputs)
+            if (ch ? t.writable(ch) == 0 : t.writable(channel::stdout_) == 0 || t.writable(channel::stderr_) == 0)
+                held_back = true;
+        if (held_back && exited) drain_by = Clock::now() + limits.drain;
         if (started && exited && !finished && (outputs.empty() || Clock::now() >= drain_by)) finish(code, "");
         if (finished && (t.done() || client_gone || Clock::now() >= linger_by) && (!started || exited)) break;
 
@@ -125,8 +139,8 @@ void run_command_session(int sock, std::string_view initial, CommandTransport& t
             kinds.push_back(3);
         }
         int timeout = -1;
-        if (!started && !finished) timeout = ms_until(ready_by);
-        if (exited && !finished) timeout = ms_until(drain_by);
+        if (!started && !finished) timeout = ready_at != Clock::time_point{} ? ms_until(ready_at + limits.first_size) : ms_until(ready_by);
+        if (exited && !finished) timeout = std::min(ms_until(drain_by), 1000);
         if (finished) timeout = ms_until(linger_by);
         int n = ::poll(fds.data(), fds.size(), timeout);
         if (n < 0) {
@@ -168,8 +182,9 @@ void run_command_session(int sock, std::string_view initial, CommandTransport& t
                 std::string data;
                 if (!p.read_output(fd, std::max<size_t>(room, 1), ch, data)) {
                     outputs.erase(fd);
-                } else if (!data.empty() && !client_gone) {
-                    t.send(ch, data);
+                } else if (!data.empty()) {
+                    if (!client_gone) t.send(ch, data);
+                    if (exited) drain_by = Clock::now() + limits.drain;
                 }
                 break;
             }

@@ -10,6 +10,7 @@
 #include "command_transport.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,7 +22,8 @@ public:
     virtual ~CommandProcess() = default;
     // Start the process (or attach) once the client's streams are there.
     // Throws Error: the client gets it on the error stream.
-    virtual void start() = 0;
+    // A terminal starts at `size` when the client sent one.
+    virtual void start(std::optional<TerminalSize> size) = 0;
     // Output sources to poll, and the channel each carries (0: the data
     // says, a first byte 1 or 2, as an attach socket's packets).
     virtual std::vector<std::pair<int, uint8_t>> outputs() const = 0;
@@ -41,12 +43,13 @@ public:
 
 struct SessionLimits {
     std::chrono::milliseconds stream_wait{30000};   // for the client's streams after the upgrade (kubelet's)
-    std::chrono::milliseconds drain{2000};          // for output after the exit
+    std::chrono::milliseconds drain{5000};          // for more output after the exit, with none coming
+    std::chrono::milliseconds first_size{1000};     // for a terminal's first size, once the streams are there
     std::chrono::milliseconds linger{10000};        // for the client to take the last bytes
 };
 
 // `initial`: bytes the client sent after its request head.
-void run_command_session(int sock, std::string_view initial, CommandTransport& t, CommandProcess& p,
+void run_command_session(int sock, std::string_view initial, CommandTransport& t, CommandProcess& p, bool tty,
                          SessionLimits limits = {});
 
 } // namespace berth::stream

@@ -25,6 +25,10 @@ public:
     }
 
     void feed(std::string_view bytes, std::vector<CommandInput>& out) override {
+        struct Flush {
+            SpdyCommandTransport* t;
+            ~Flush() { t->flush_backlog(); }
+        } flush_after{this};
         for (auto& ev : session_.feed(bytes)) {
             if (auto* o = std::get_if<spdy::StreamOpened>(&ev)) {
                 opened(*o, out);
@@ -63,13 +67,18 @@ public:
     size_t writable(uint8_t ch) const override {
         auto it = out_ids_.find(ch);
         if (it == out_ids_.end() || it->second == 0) return 1 << 20;   // dropped: take it, send nothing
+        auto b = backlog_.find(ch);
+        if (b != backlog_.end() && !b->second.empty()) return 0;
         return session_.writable(it->second);
     }
 
+    // What the session does not take now waits here, in order, and holds
+    // the channel (writable() is 0) until it is out.
     void send(uint8_t ch, std::string_view data) override {
         auto it = out_ids_.find(ch);
         if (it == out_ids_.end() || it->second == 0 || !session_.may_send(it->second)) return;
-        session_.send_data(it->second, data);
+        backlog_[ch].append(data);
+        flush_backlog();
     }
 
     void consumed_stdin(size_t n) override {
@@ -78,6 +87,12 @@ public:
 
     void finish(int exit_code, const std::string& error) override {
         finished_ = true;
+        // Output still waiting goes before the end.
+        for (auto& [ch, data] : backlog_) {
+            auto it = out_ids_.find(ch);
+            if (!data.empty() && it != out_ids_.end() && it->second) pending_.push_back({it->second, std::move(data)});
+        }
+        backlog_.clear();
         if (error_id_ && session_.may_send(error_id_)) {
             std::string msg;
             if (version_ >= 4)
@@ -96,6 +111,7 @@ public:
 
     void consume_output(size_t n) override {
         session_.consume_output(n);
+        flush_backlog();
         flush();
     }
 
@@ -105,6 +121,23 @@ public:
     }
 
 private:
+    void flush_backlog() {
+        for (auto& [ch, data] : backlog_) {
+            auto it = out_ids_.find(ch);
+            if (it == out_ids_.end() || it->second == 0 || !session_.may_send(it->second)) {
+                data.clear();
+                continue;
+            }
+            while (!data.empty()) {
+                size_t room = session_.writable(it->second);
+                if (room == 0) break;
+                size_t took = session_.send_data(it->second, std::string_view(data).substr(0, std::min(room, data.size())));
+                if (took == 0) break;
+                data.erase(0, took);
+            }
+        }
+    }
+
     // The end's frames go out as the windows and the output allow: the
     // status, then FIN on every stream.
     void flush() {
@@ -128,7 +161,9 @@ private:
     void opened(const spdy::StreamOpened& o, std::vector<CommandInput>& out) {
         const std::string* t = spdy::find_header(o.headers, "streamtype");
         std::string type = t ? *t : "";
-        session_.reply(o.stream_id, {});
+        // Go's spdystream replies with no headers; HTTP-layered peers
+        // (spdy-transport) want :status and :version, which Go ignores.
+        session_.reply(o.stream_id, {{":status", "200"}, {":version", "HTTP/1.1"}});
         replied_.push_back(o.stream_id);
         ++opened_;
         if (type == "error") {
@@ -157,6 +192,7 @@ private:
     std::map<uint8_t, uint32_t> out_ids_;
     std::vector<uint32_t> replied_;
     std::vector<std::pair<uint32_t, std::string>> pending_;
+    std::map<uint8_t, std::string> backlog_;
     ResizeDecoder resize_;
     bool finished_ = false;
 };

@@ -21,6 +21,9 @@
 
 namespace berth::stream {
 
+namespace log = berth::cri::log;
+using berth::cri::LogLevel;
+
 namespace {
 
 constexpr int kMaxConnections = 256;
@@ -212,7 +215,7 @@ void StreamServer::serve(UniqueFd conn) {
     auto t = ws ? websocket_command_transport(up.protocol, s) : spdy_command_transport(up.protocol, s);
     struct Failed final : CommandProcess {
         std::string why;
-        void start() override { throw Error(EIO, why); }
+        void start(std::optional<TerminalSize>) override { throw Error(EIO, why); }
         std::vector<std::pair<int, uint8_t>> outputs() const override { return {}; }
         bool read_output(int, size_t, uint8_t&, std::string&) override { return false; }
         int stdin_fd() const override { return -1; }
@@ -223,7 +226,7 @@ void StreamServer::serve(UniqueFd conn) {
         void abandon() override {}
     } failed;
     failed.why = error;
-    run_command_session(fd, rest, *t, proc ? *proc : failed);
+    run_command_session(fd, rest, *t, proc ? *proc : failed, s.tty);
 }
 
 } // namespace berth::stream

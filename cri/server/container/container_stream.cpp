@@ -53,13 +53,14 @@ public:
         for (const auto& p : fifos_) ::unlink(p.c_str());
     }
 
-    void start() override {
+    void start(std::optional<stream::TerminalSize> size) override {
         auto cfg = spec::parse_config(read_file(d_.bundle_dir(rec_.pod_id(), rec_.id()) + "/config.json"));
         if (!cfg.process) throw Error(EIO, "container " + rec_.id() + ": its bundle has no process");
         spec::Process p = *cfg.process;
         p.args = req_.cmd;
         p.terminal = req_.tty;
         p.consoleSize.reset();
+        if (req_.tty && size && size->width && size->height) p.consoleSize = spec::ConsoleSize{size->height, size->width};
         std::filesystem::create_directories(dir_);
         berth::task::ExecProcessRequest r;
         r.set_id(rec_.id());
@@ -125,14 +126,10 @@ public:
 
     int stdin_fd() const override { return in_ ? in_.get() : -1; }
 
-    void close_stdin() override {
-        in_.reset();
-        try {
-            shim_.close_stdin(rec_.id(), exec_id_);
-        } catch (const std::exception& e) {
-            log::write(LogLevel::debug, "exec " + exec_id_ + ": close stdin: " + e.what());
-        }
-    }
+    // Closing the FIFO's only writer: the shim reads what is still in it,
+    // then sees its end and closes the process's stdin. (CloseIO would
+    // close it at once, dropping what the FIFO still holds.)
+    void close_stdin() override { in_.reset(); }
 
     void resize(stream::TerminalSize s) override {
         if (req_.tty && s.width && s.height) shim_.resize(rec_.id(), exec_id_, s.width, s.height);
