@@ -170,8 +170,8 @@ grpc::Status RuntimeServiceV1::Exec(grpc::ServerContext*, const ExecRequest* req
     return guarded("Exec", [&] { exec(d_, *req, *resp); });
 }
 
-grpc::Status RuntimeServiceV1::Attach(grpc::ServerContext*, const AttachRequest*, AttachResponse*) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "Attach: streaming is not served by this berthd yet");
+grpc::Status RuntimeServiceV1::Attach(grpc::ServerContext*, const AttachRequest* req, AttachResponse* resp) {
+    return guarded("Attach", [&] { attach(d_, *req, *resp); });
 }
 
 grpc::Status RuntimeServiceV1::PortForward(grpc::ServerContext*, const PortForwardRequest*, PortForwardResponse*) {

@@ -53,6 +53,7 @@ void runtime_config(Daemon& d, runtime::v1::RuntimeConfigResponse& resp);
 void update_runtime_config(Daemon& d, const runtime::v1::UpdateRuntimeConfigRequest& req);
 // Streaming: the URL of berthd's streaming server for the request.
 void exec(Daemon& d, const runtime::v1::ExecRequest& req, runtime::v1::ExecResponse& resp);
+void attach(Daemon& d, const runtime::v1::AttachRequest& req, runtime::v1::AttachResponse& resp);
 // What the streaming server runs requests on (the pods' shims).
 std::unique_ptr<stream::StreamBackend> make_stream_backend(Daemon& d);
 

@@ -111,6 +111,12 @@ void run_command_session(int sock, std::string_view initial, CommandTransport& t
             if (ch ? t.writable(ch) == 0 : t.writable(channel::stdout_) == 0 || t.writable(channel::stderr_) == 0)
                 held_back = true;
         if (held_back && exited) drain_by = Clock::now() + limits.drain;
+        // A process with no exit of its own (attach) ends with its output.
+        if (started && !exited && p.exit_fd() < 0 && outputs.empty()) {
+            exited = true;
+            code = p.exit_code();
+            drain_by = Clock::now();
+        }
         if (started && exited && !finished && (outputs.empty() || Clock::now() >= drain_by)) finish(code, "");
         if (finished && (t.done() || client_gone || Clock::now() >= linger_by) && (!started || exited)) break;
 
@@ -134,7 +140,7 @@ void run_command_session(int sock, std::string_view initial, CommandTransport& t
             fds.push_back({p.stdin_fd(), POLLOUT, 0});
             kinds.push_back(2);
         }
-        if (started && !exited) {
+        if (started && !exited && p.exit_fd() >= 0) {
             fds.push_back({p.exit_fd(), POLLIN, 0});
             kinds.push_back(3);
         }

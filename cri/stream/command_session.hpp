@@ -33,7 +33,8 @@ public:
     virtual int stdin_fd() const = 0;
     virtual void close_stdin() = 0;
     virtual void resize(TerminalSize size) = 0;
-    // Readable once the process has exited; then exit_code().
+    // Readable once the process has exited; then exit_code(). -1: it ends
+    // when its outputs do (attach).
     virtual int exit_fd() const = 0;
     virtual int exit_code() = 0;
     // The client went away before the end (exec: the process is killed,

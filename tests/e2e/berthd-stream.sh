@@ -26,7 +26,7 @@ cleanup() { berthd_cleanup "$CG"; }
 on_exit cleanup
 CLIENT="$ROOT_DIR/tests/e2e/stream-client.cjs"
 
-plan 27
+plan 32
 
 cat > "$W/berthd.toml" <<X
 [runtime]
@@ -126,6 +126,24 @@ sleep 1
 out=$(sh_in "$CTR" 'p=$(cat /tmp/gone.pid); [ -d /proc/$p ] && echo alive || echo gone' 2>&1)
 [ "$out" = gone ]
 check "a client that goes away: its process is killed" $? "$out $res"
+
+# --- attach: a container's own stdio
+out=$(call CreateContainer "$(printf '{"podSandboxId":"%s","config":{"metadata":{"name":"talk"},"image":{"image":"%s"},"command":["sh","-c","while read l; do echo got-$l; done; echo bye"],"stdin":true,"stdinOnce":true,"logPath":"talk.log"},"sandboxConfig":%s}' "$POD" "$IMG" "$POD_CFG")" 2>&1)
+TALK=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+[ -n "$TALK" ] && call StartContainer "{\"containerId\":\"$TALK\"}" >/dev/null 2>&1
+check "a container reading its stdin" $? "$out"
+url=$(call Attach "{\"containerId\":\"$TALK\",\"stdin\":true,\"stdout\":true}" | py 'd["url"]' 2>&1)
+[[ $url == http://127.0.0.1:*/attach/* ]]
+check "Attach answers a URL" $? "$url"
+res=$(run spdy "$url" --stdin $'a\nb\n' 2>&1)
+[ "$(echo "$res" | b64out)" = "$(printf 'got-a\ngot-b\nbye')" ] && [ "$(echo "$res" | field 'json.loads(d["error"])["status"]')" = Success ]
+check "SPDY attach: stdin reaches the container, its end (stdin_once) ends it, output comes back" $? "$res"
+talk_exited() { [ "$(call ContainerStatus "{\"containerId\":\"$TALK\"}" | py 'd["status"]["state"]')" = CONTAINER_EXITED ]; }
+wait_for 10 talk_exited
+check "...and the container exited" $? "$(call ContainerStatus "{\"containerId\":\"$TALK\"}" 2>&1 | head -c 300)"
+out=$(call Attach "{\"containerId\":\"$CTR\",\"stdin\":true,\"stdout\":true}" 2>&1)
+[[ $out == "3: stdin: "*"not created with stdin"* ]]
+check "Attach with stdin to a container without stdin: InvalidArgument" $? "$out"
 
 # --- refused at the RPC
 out=$(call Exec "{\"containerId\":\"$CTR\",\"cmd\":[\"sh\"],\"tty\":true,\"stderr\":true,\"stdout\":true}" 2>&1)

@@ -12,11 +12,15 @@
 #include "ttrpc_client.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -169,6 +173,88 @@ private:
     std::atomic<int> code_{0};
 };
 
+// A client attached to a container's own stdio: berth-shim connects to a
+// SOCK_SEQPACKET socket of ours (Monitor.Attach) and sends the output as
+// packets of a stream byte (1, 2) and data; packets back are stdin. The
+// session ends when the container does (the shim closes the connection
+// once its output is out), or when the client leaves (it just detaches).
+class ShimAttach final : public stream::CommandProcess {
+public:
+    ShimAttach(Daemon& d, ContainerRecord rec, stream::AttachRequest req)
+        : d_(d), rec_(std::move(rec)), req_(std::move(req)), shim_(pod_shim(d, rec_.pod_id())) {}
+
+    ~ShimAttach() override {
+        if (!path_.empty()) ::unlink(path_.c_str());
+    }
+
+    void start(std::optional<stream::TerminalSize> size) override {
+        if (req_.stdin && !rec_.config().stdin())
+            throw Error(EINVAL, "container " + rec_.id() + " was not created with stdin: nothing to attach stdin to");
+        std::filesystem::create_directories(d_.cfg.state + "/streams");
+        path_ = d_.cfg.state + "/streams/a-" + stream::random_token().substr(0, 12) + ".sock";
+        UniqueFd l(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+        if (!l) throw_errno("attach socket");
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        if (path_.size() >= sizeof a.sun_path) throw Error(ENAMETOOLONG, "attach socket " + path_ + ": path too long");
+        std::strncpy(a.sun_path, path_.c_str(), sizeof a.sun_path - 1);
+        if (::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(l.get(), 1) < 0)
+            throw_errno("attach socket " + path_);
+        berth::shim::v1::AttachRequest r;
+        r.set_id(rec_.id());
+        r.set_socket(path_);
+        r.set_stdin(req_.stdin);
+        r.set_stdout(req_.stdout);
+        r.set_stderr(req_.stderr);
+        r.set_stdin_once(rec_.config().stdin_once());
+        shim_.attach(r);   // the shim has connected when this returns
+        pollfd p{l.get(), POLLIN, 0};
+        if (::poll(&p, 1, 5000) != 1) throw Error(ETIMEDOUT, "container " + rec_.id() + ": the shim did not connect");
+        conn_.reset(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        if (!conn_) throw_errno("attach socket " + path_ + ": accept");
+        ::unlink(path_.c_str());
+        path_.clear();
+        if (req_.tty && size) resize(*size);
+    }
+
+    // The connection is the output, and its end is the session's (the
+    // shim closes it once the container has exited and its output is out).
+    std::vector<std::pair<int, uint8_t>> outputs() const override { return {{conn_.get(), 0}}; }
+
+    bool read_output(int fd, size_t max, uint8_t& channel, std::string& data) override {
+        char buf[64 * 1024 + 1];
+        ssize_t r = ::recv(fd, buf, std::min(max + 1, sizeof buf), 0);
+        if (r > 1) {
+            channel = static_cast<uint8_t>(buf[0]) == 2 ? stream::channel::stderr_ : stream::channel::stdout_;
+            data.assign(buf + 1, static_cast<size_t>(r - 1));
+            return true;
+        }
+        if (r == 1 || (r < 0 && (errno == EAGAIN || errno == EINTR))) return true;
+        return false;
+    }
+
+    int stdin_fd() const override { return req_.stdin ? conn_.get() : -1; }
+    void close_stdin() override { ::shutdown(conn_.get(), SHUT_WR); }
+
+    void resize(stream::TerminalSize s) override {
+        if (req_.tty && s.width && s.height) shim_.resize(rec_.id(), "", s.width, s.height);
+    }
+
+    // No exit of its own: the session ends with the output (kubelet then
+    // reports Success).
+    int exit_fd() const override { return -1; }
+    int exit_code() override { return 0; }
+    void abandon() override { ::shutdown(conn_.get(), SHUT_RDWR); }
+
+private:
+    Daemon& d_;
+    ContainerRecord rec_;
+    stream::AttachRequest req_;
+    PodShim shim_;
+    std::string path_;
+    UniqueFd conn_;
+};
+
 ContainerRecord running_container(Daemon& d, const std::string& given) {
     std::string id = d.pods.resolve_container(given);
     auto rec = d.pods.container(id);
@@ -188,8 +274,7 @@ public:
     }
 
     std::unique_ptr<stream::CommandProcess> attach(const stream::AttachRequest& r) override {
-        (void)running_container(d_, r.container_id);
-        throw Error(ENOTSUP, "attach is not served yet");
+        return std::make_unique<ShimAttach>(d_, running_container(d_, r.container_id), r);
     }
 
 private:
@@ -208,6 +293,22 @@ stream::StreamServer& server(Daemon& d) {
 }
 
 } // namespace
+
+void attach(Daemon& d, const runtime::v1::AttachRequest& req, runtime::v1::AttachResponse& resp) {
+    check_streams(req.tty(), req.stdin(), req.stdout(), req.stderr());
+    auto rec = running_container(d, req.container_id());
+    if (req.stdin() && !rec.config().stdin())
+        throw Error(EINVAL, "stdin: container " + rec.id() + " was not created with stdin (config.stdin)");
+    if (req.tty() != rec.config().tty())
+        throw Error(EINVAL, std::string("tty: container ") + rec.id() + (rec.config().tty() ? " has" : " has no") + " terminal");
+    stream::AttachRequest r;
+    r.container_id = rec.id();
+    r.tty = req.tty();
+    r.stdin = req.stdin();
+    r.stdout = req.stdout();
+    r.stderr = req.stderr();
+    resp.set_url(server(d).url_for(std::move(r)));
+}
 
 std::unique_ptr<stream::StreamBackend> make_stream_backend(Daemon& d) { return std::make_unique<DaemonStreams>(d); }
 
