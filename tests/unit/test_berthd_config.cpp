@@ -199,6 +199,21 @@ Test(berthd_config, contrib_file_is_the_defaults) {
     cr_assert_eq(c.cni.bin_dirs, d.cni.bin_dirs);
     cr_assert_eq(c.cni.plugin_timeout, d.cni.plugin_timeout);
     cr_assert_str_eq(c.cni.unconfigured.c_str(), d.cni.unconfigured.c_str());
+    cr_assert_str_eq(c.stream.address.c_str(), d.stream.address.c_str());
+}
+
+Test(berthd_config, stream_address) {
+    cr_assert_str_eq(parse_config_text("", "e.toml").stream.address.c_str(), "127.0.0.1:0");
+    cr_assert_str_eq(parse_config_text("[stream]\naddress = \"[::1]:10010\"\n", "f.toml").stream.address.c_str(), "[::1]:10010");
+    auto e = error_of("[stream]\naddress = \"localhost\"\n");
+    cr_assert(has(e, "stream.address") && has(e, "HOST:PORT"), "%s", e.c_str());
+    e = error_of("[stream]\nport = 1\n");
+    cr_assert(has(e, "stream.port: unknown key"), "%s", e.c_str());
+    const char* argv[] = {"berthd", "--stream-address", "0.0.0.0:10010", nullptr};
+    bool help = false, version = false;
+    Flags f = parse_flags(3, const_cast<char**>(argv), help, version);
+    f.config = "/nonexistent/berthd.toml";
+    cr_assert_str_eq(load_config(f).stream.address.c_str(), "0.0.0.0:10010");
 }
 
 Test(berthd_config, cni_table_and_flags) {
