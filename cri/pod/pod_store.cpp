@@ -1,5 +1,7 @@
 #include "pod_store.hpp"
 
+#include "random.hpp"
+
 #include "error.hpp"
 #include "file_util.hpp"
 
@@ -225,15 +227,7 @@ std::string container_name_key(const std::string& pod_id, const runtime::v1::Con
 
 std::string new_id() {
     unsigned char b[32];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("getrandom");
-        }
-        got += static_cast<size_t>(n);
-    }
+    random_bytes(b, sizeof b);
     static const char* hex = "0123456789abcdef";
     std::string s;
     for (unsigned char c : b) {

@@ -28,6 +28,12 @@ int ms_until(Clock::time_point t) {
 
 } // namespace
 
+std::string end_status(int version, int exit_code, const std::string& error) {
+    if (version >= 4) return error.empty() ? exit_status_json(exit_code & 0xff) : internal_error_status_json(error);
+    if (!error.empty()) return legacy_internal_error_text(error);
+    return exit_code != 0 ? legacy_exit_status_text(exit_code) : std::string();
+}
+
 void run_command_session(int sock, std::string_view initial, CommandTransport& t, CommandProcess& p, bool tty,
                          SessionLimits limits) {
     ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);

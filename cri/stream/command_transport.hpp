@@ -57,6 +57,11 @@ public:
     virtual bool done() const = 0;
 };
 
+// What the error stream carries at the end, by remotecommand version:
+// v4 and later a metav1.Status (Success, NonZeroExitCode, or the error
+// that kept the command from running); before v4 a failure's text only.
+std::string end_status(int version, int exit_code, const std::string& error);
+
 // protocol: the negotiated subprotocol ("" for a client that named none).
 std::unique_ptr<CommandTransport> spdy_command_transport(const std::string& protocol, CommandStreams s);
 std::unique_ptr<CommandTransport> websocket_command_transport(const std::string& protocol, CommandStreams s);

@@ -94,13 +94,7 @@ public:
         }
         backlog_.clear();
         if (error_id_ && session_.may_send(error_id_)) {
-            std::string msg;
-            if (version_ >= 4)
-                msg = error.empty() ? exit_status_json(exit_code & 0xff) : internal_error_status_json(error);
-            else if (!error.empty())
-                msg = legacy_internal_error_text(error);
-            else if (exit_code != 0)
-                msg = legacy_exit_status_text(exit_code);
+            std::string msg = end_status(version_, exit_code, error);
             pending_.push_back({error_id_, std::move(msg)});
         }
         for (auto id : replied_) pending_.push_back({id, ""});

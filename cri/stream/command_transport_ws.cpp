@@ -60,13 +60,7 @@ public:
     void finish(int exit_code, const std::string& error) override {
         if (ws_.close_sent() || ws_.failed()) return;
         const auto& p = codec_.protocol();
-        std::string msg;
-        if (p.version >= 4)
-            msg = error.empty() ? exit_status_json(exit_code & 0xff) : internal_error_status_json(error);
-        else if (!error.empty())
-            msg = legacy_internal_error_text(error);
-        else if (exit_code != 0)
-            msg = legacy_exit_status_text(exit_code);
+        std::string msg = end_status(p.version, exit_code, error);
         if (!msg.empty()) message_out(channel::error, msg);
         ws_.close(ws_close::normal);
     }

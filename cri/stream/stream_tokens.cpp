@@ -1,22 +1,13 @@
 #include "stream_tokens.hpp"
 
 #include "error.hpp"
-
-#include <sys/random.h>
+#include "random.hpp"
 
 namespace berth::stream {
 
 std::string random_token() {
     unsigned char b[32];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("getrandom");
-        }
-        got += static_cast<size_t>(n);
-    }
+    random_bytes(b, sizeof b);
     static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::string out;
     uint32_t acc = 0;
