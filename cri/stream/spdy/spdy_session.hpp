@@ -22,9 +22,12 @@
 // (PeerFlowControl::detect) the windows bind only once the peer shows it
 // does flow control, by sending a WINDOW_UPDATE or a SETTINGS with
 // INITIAL_WINDOW_SIZE; until then DATA goes out as fast as the owner
-// drains the output, and memory stays bounded by the queue caps and the
-// owner's reading of the socket. PeerFlowControl::enforce keeps to the
-// draft from the first byte.
+// drains the output, and the peer's DATA is taken past our windows, so the
+// owner bounds its intake by reading the socket no faster than it consumes
+// (TCP then holds the peer back). PeerFlowControl::enforce keeps to the
+// draft from the first byte; spdystream then overruns the session window
+// at 64 KiB and the session fails (run e2e-spdystream-interop's server
+// with --enforce-flow-control to see it).
 #pragma once
 
 #include "spdy_frame.hpp"

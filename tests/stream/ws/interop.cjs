@@ -291,6 +291,6 @@ function guard(promise) {
       console.log(`# ${String(e && e.stack ? e.stack : e).replace(/\n/g, '\n# ')}`);
     }
   }
-  console.log(`${cases.length - failed} passed, ${failed} failed`);
+  console.log(`# ${cases.length - failed} of ${cases.length} cases passed`);
   process.exit(failed ? 1 : 0);
 })();

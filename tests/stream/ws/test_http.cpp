@@ -214,3 +214,40 @@ Test(http_response, refuses_header_injection) {
     } catch (const berth::Error&) {
     }
 }
+
+// Arbitrary bytes in arbitrary chunks: a result or an error, never more
+// than the head cap buffered, never a crash (fixed seed).
+Test(http_request, arbitrary_input) {
+    uint64_t seed = 0x2545f4914f6cdd1dull;
+    auto next = [&seed] {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        return seed;
+    };
+    const std::string alphabet = "GET /x HTTP/1.1\r\nHost: h:\t \x01\x80Upgrade,";
+    int done = 0, failed = 0;
+    for (int round = 0; round < 3000; ++round) {
+        HttpRequestParser::Limits l;
+        l.max_head_bytes = 512;
+        HttpRequestParser p(l);
+        std::string in = round % 2 ? std::string(kRequest).substr(0, next() % 200) : "";
+        while (in.size() < 600) in += alphabet[next() % alphabet.size()];
+        size_t at = 0;
+        try {
+            while (at < in.size() && !p.done()) {
+                size_t n = 1 + next() % 50;
+                size_t used = p.feed(std::string_view(in).substr(at, n));
+                cr_assert_leq(used, n);
+                at += used;
+                if (used < std::min(n, in.size() - at + used)) cr_assert(p.done());
+            }
+            done += p.done();
+        } catch (const berth::Error& e) {
+            ++failed;
+            int st = http_status_for(e);
+            cr_assert(st == 400 || st == 431 || st == 505, "%d", st);
+        }
+    }
+    cr_expect_gt(failed, 0);
+}

@@ -336,3 +336,53 @@ Test(ws_output, partial_writes_keep_order_across_compaction) {
     cr_expect(got == want + ws_encode_frame(WsOpcode::pong, "new"), "output differs: %zu vs %zu bytes", got.size(),
               want.size());
 }
+
+// Arbitrary client bytes (a fixed seed, so a failure reproduces): the codec
+// never crashes, holds at most max_message of payload, and what the client
+// alone makes it queue (pongs, a close) stays small.
+Test(ws_decode, arbitrary_input_stays_bounded) {
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    auto next = [&seed] {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        return seed;
+    };
+    WebSocketServer::Limits l;
+    l.max_message = 4096;
+    for (int round = 0; round < 2000; ++round) {
+        WebSocketServer s(l);
+        std::string in;
+        // Mostly well-formed masked frames of random kinds, sometimes raw noise.
+        while (in.size() < 3000) {
+            uint64_t r = next();
+            if (r % 9 == 0) {
+                for (int i = 0; i < 20; ++i) in += static_cast<char>(next());
+                continue;
+            }
+            static const WsOpcode ops[] = {WsOpcode::text, WsOpcode::binary, WsOpcode::continuation,
+                                           WsOpcode::ping, WsOpcode::pong, WsOpcode::close};
+            WsOpcode op = ops[(r >> 8) % 6];
+            size_t len = (r >> 16) % (op == WsOpcode::ping || op == WsOpcode::pong || op == WsOpcode::close ? 126 : 700);
+            std::string payload;
+            for (size_t i = 0; i < len; ++i) payload += static_cast<char>(next());
+            bool fin = op >= WsOpcode::close || (r >> 32) % 3 != 0;
+            std::array<uint8_t, 4> mask = {static_cast<uint8_t>(r >> 40), static_cast<uint8_t>(r >> 48),
+                                           static_cast<uint8_t>(r >> 56), 7};
+            in += ws_encode_frame(op, payload, fin, &mask);
+        }
+        size_t at = 0;
+        bool ended = false;
+        while (at < in.size()) {
+            size_t n = 1 + next() % 97;
+            for (const WsEvent& e : s.feed(std::string_view(in).substr(at, n))) {
+                cr_assert_leq(e.data.size(), l.max_message);
+                ended |= e.kind == WsEvent::Kind::close || e.kind == WsEvent::Kind::error;
+            }
+            at += n;
+            // One pong (<= 127 bytes) and one close (<= 127 bytes) at most.
+            cr_assert_leq(s.pending_output().size(), 254u, "round %d: %zu bytes queued", round, s.pending_output().size());
+        }
+        cr_assert_eq(ended, s.close_received() || s.failed(), "round %d", round);
+    }
+}
