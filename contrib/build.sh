@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(meson ninja-build g++ pkg-config libyajl-dev libyaml-dev libseccomp-dev libcap-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libcurl4-openssl-dev libarchive-dev libssl-dev libtomlplusplus-dev busybox-static)
+pkgs=(meson ninja-build g++ pkg-config libyajl-dev libyaml-dev libseccomp-dev libcap-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libcurl4-openssl-dev libarchive-dev libssl-dev libtomlplusplus-dev zlib1g-dev busybox-static)
 if [[ "${1:-}" == "--tests" ]]; then
-    pkgs+=(libcriterion-dev iproute2 procps util-linux bsdutils python3 jq podman containerd docker.io docker-registry skopeo umoci apache2-utils containernetworking-plugins iptables nodejs npm)
+    pkgs+=(libcriterion-dev iproute2 procps util-linux bsdutils python3 jq podman containerd docker.io docker-registry skopeo umoci apache2-utils containernetworking-plugins iptables nodejs npm golang-go golang-github-docker-spdystream-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
