@@ -8,7 +8,12 @@ cd "$(dirname "$0")/.."
 
 pkgs=(meson ninja-build g++ pkg-config libyajl-dev libyaml-dev libseccomp-dev libcap-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libcurl4-openssl-dev libarchive-dev libssl-dev libtomlplusplus-dev zlib1g-dev busybox-static)
 if [[ "${1:-}" == "--tests" ]]; then
-    pkgs+=(libcriterion-dev iproute2 procps util-linux bsdutils python3 jq podman containerd docker.io docker-registry skopeo umoci apache2-utils containernetworking-plugins iptables nodejs npm golang-go golang-github-docker-spdystream-dev)
+    pkgs+=(libcriterion-dev iproute2 procps util-linux bsdutils python3 jq podman containerd docker.io docker-registry skopeo umoci apache2-utils containernetworking-plugins iptables golang-github-docker-spdystream-dev)
+    # By command: a machine may have Node.js or Go from elsewhere (NodeSource's
+    # nodejs bundles npm and conflicts with Debian's npm package).
+    command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+    command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+    command -v go >/dev/null 2>&1 || pkgs+=(golang-go)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
