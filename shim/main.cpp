@@ -24,6 +24,7 @@
 #include "idle_memory.hpp"
 #include "file_util.hpp"
 #include "log.hpp"
+#include "netns_connect.hpp"
 #include "pod_service.hpp"
 #include "publisher.hpp"
 #include "server.hpp"
@@ -360,6 +361,8 @@ int do_delete(const Opts& o) {
 } // namespace
 
 int main(int argc, char** argv) {
+    // berthd's port-forward connect: before anything else of the shim's.
+    if (argc == 4 && std::strcmp(argv[1], "netns-connect") == 0) return berth::shim::netns_connect(argv[2], argv[3]);
     try {
         Opts o = parse_args(argc, argv);
         if (argc > 0) o.title = std::span<char>(argv[0], argv[argc - 1] + std::strlen(argv[argc - 1]) + 1);

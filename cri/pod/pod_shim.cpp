@@ -1,4 +1,5 @@
 #include "pod_shim.hpp"
+#include <sys/socket.h>
 
 #include "error.hpp"
 #include "fd.hpp"
@@ -151,6 +152,74 @@ berth::task::DeleteResponse shim_delete(const ShimSpawn& s, const std::string& i
     if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || !resp.ParseFromString(r.output))
         throw Error(EIO, "clean up container " + id + " after its shim: " + trimmed(r.err.empty() ? "failed" : r.err));
     return resp;
+}
+
+UniqueFd pod_port_connect(const std::string& shim_binary, const std::string& netns, uint16_t port,
+                          std::chrono::milliseconds timeout) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw_errno("port-forward: socketpair");
+    UniqueFd ours(sv[0]), theirs(sv[1]);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    struct FaFree {
+        posix_spawn_file_actions_t* fa;
+        ~FaFree() { posix_spawn_file_actions_destroy(fa); }
+    } fa_free{&fa};
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, theirs.get(), 3);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    struct AttrFree {
+        posix_spawnattr_t* a;
+        ~AttrFree() { posix_spawnattr_destroy(a); }
+    } attr_free{&attr};
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    std::string port_s = std::to_string(port);
+    std::vector<char*> argv = {const_cast<char*>(shim_binary.c_str()), const_cast<char*>("netns-connect"),
+                               const_cast<char*>(netns.c_str()), port_s.data(), nullptr};
+    char* envp[] = {nullptr};
+    pid_t pid;
+    int rc = ::posix_spawn(&pid, shim_binary.c_str(), &fa, &attr, argv.data(), envp);
+    if (rc != 0) throw_errno(rc, "port-forward: run " + shim_binary);
+    theirs.reset();
+    struct Reap {
+        pid_t pid;
+        ~Reap() {
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+        }
+    } reap{pid};
+    pollfd p{ours.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0)
+        throw Error(ETIMEDOUT, "port-forward: connect to port " + port_s + ": no answer");
+    char buf[1024];
+    msghdr m{};
+    iovec iov{buf, sizeof buf};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    ssize_t n = ::recvmsg(ours.get(), &m, MSG_CMSG_CLOEXEC);
+    if (n <= 0) throw Error(EIO, "port-forward: connect to port " + port_s + ": the helper said nothing");
+    UniqueFd got;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+            got.reset(fd);
+        }
+    if (buf[0] != '0' || !got)
+        throw Error(ECONNREFUSED, std::string(buf + 1, static_cast<size_t>(n - 1)));
+    return got;
 }
 
 bool PodShim::alive() const {

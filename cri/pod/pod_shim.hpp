@@ -11,6 +11,8 @@
 #include "pod.pb.h"
 #include "task.pb.h"
 
+#include "fd.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -36,6 +38,12 @@ std::string spawn_pod_shim(const ShimSpawn& s, std::chrono::milliseconds timeout
 // the shim recorded it (SIGKILL's when it could not).
 berth::task::DeleteResponse shim_delete(const ShimSpawn& s, const std::string& id, const std::string& bundle,
                                         std::chrono::milliseconds timeout);
+
+// Port-forward: a socket connected to localhost:port inside the network
+// namespace at netns, made by `berth-shim netns-connect` (berthd never
+// enters a namespace). Error(ECONNREFUSED and the like) with the reason.
+UniqueFd pod_port_connect(const std::string& shim_binary, const std::string& netns, uint16_t port,
+                          std::chrono::milliseconds timeout);
 
 class PodShim {
 public:

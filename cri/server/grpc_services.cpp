@@ -174,8 +174,9 @@ grpc::Status RuntimeServiceV1::Attach(grpc::ServerContext*, const AttachRequest*
     return guarded("Attach", [&] { attach(d_, *req, *resp); });
 }
 
-grpc::Status RuntimeServiceV1::PortForward(grpc::ServerContext*, const PortForwardRequest*, PortForwardResponse*) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "PortForward: streaming is not served by this berthd yet");
+grpc::Status RuntimeServiceV1::PortForward(grpc::ServerContext*, const PortForwardRequest* req,
+                                           PortForwardResponse* resp) {
+    return guarded("PortForward", [&] { port_forward(d_, *req, *resp); });
 }
 
 } // namespace berth::cri

@@ -54,6 +54,7 @@ void update_runtime_config(Daemon& d, const runtime::v1::UpdateRuntimeConfigRequ
 // Streaming: the URL of berthd's streaming server for the request.
 void exec(Daemon& d, const runtime::v1::ExecRequest& req, runtime::v1::ExecResponse& resp);
 void attach(Daemon& d, const runtime::v1::AttachRequest& req, runtime::v1::AttachResponse& resp);
+void port_forward(Daemon& d, const runtime::v1::PortForwardRequest& req, runtime::v1::PortForwardResponse& resp);
 // What the streaming server runs requests on (the pods' shims).
 std::unique_ptr<stream::StreamBackend> make_stream_backend(Daemon& d);
 

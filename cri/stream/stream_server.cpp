@@ -5,6 +5,7 @@
 #include "http_request.hpp"
 #include "http_response.hpp"
 #include "log.hpp"
+#include "portforward_session.hpp"
 #include "protocols.hpp"
 #include "upgrade.hpp"
 
@@ -184,11 +185,19 @@ void StreamServer::serve(UniqueFd conn) {
         write_all(fd, text_response(404, "404 page not found").serialize());
         return;
     }
-    if (kind == "portforward") {
-        write_all(fd, text_response(501, "port-forward is not served yet").serialize());
+    bool ws = is_websocket_request(req.headers);
+    if (auto* pf = std::get_if<PortForwardRequest>(&*r)) {
+        if (ws) {
+            write_all(fd, text_response(400, "port-forward over WebSocket is not served yet: use SPDY").serialize());
+            return;
+        }
+        Upgrade up = upgrade_spdy(req, protocol::spdy_portforward);
+        write_all(fd, up.response.serialize());
+        if (!up.accepted) return;
+        run_portforward_session(fd, rest, pf->ports, [&](uint16_t port) { return backend_.port_connect(*pf, port); },
+                                pf->pod_id);
         return;
     }
-    bool ws = is_websocket_request(req.headers);
     Upgrade up = ws ? upgrade_websocket(req, protocol::websocket_remotecommand)
                     : upgrade_spdy(req, protocol::spdy_remotecommand);
     write_all(fd, up.response.serialize());

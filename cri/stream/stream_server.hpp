@@ -25,6 +25,8 @@ public:
     // error stream's message.
     virtual std::unique_ptr<CommandProcess> exec(const ExecRequest& r) = 0;
     virtual std::unique_ptr<CommandProcess> attach(const AttachRequest& r) = 0;
+    // A socket connected to the port inside the request's pod.
+    virtual UniqueFd port_connect(const PortForwardRequest& r, uint16_t port) = 0;
 };
 
 class StreamServer {

@@ -26,7 +26,7 @@ cleanup() { berthd_cleanup "$CG"; }
 on_exit cleanup
 CLIENT="$ROOT_DIR/tests/e2e/stream-client.cjs"
 
-plan 32
+plan 38
 
 cat > "$W/berthd.toml" <<X
 [runtime]
@@ -145,6 +145,30 @@ out=$(call Attach "{\"containerId\":\"$CTR\",\"stdin\":true,\"stdout\":true}" 2>
 [[ $out == "3: stdin: "*"not created with stdin"* ]]
 check "Attach with stdin to a container without stdin: InvalidArgument" $? "$out"
 
+# --- port-forward into the pod's network namespace
+out=$(call CreateContainer "$(printf '{"podSandboxId":"%s","config":{"metadata":{"name":"web"},"image":{"image":"%s"},"command":["sh","-c","mkdir -p /www && echo hello-pf > /www/index.html && exec httpd -f -p 8080 -h /www"],"logPath":"web.log"},"sandboxConfig":%s}' "$POD" "$IMG" "$POD_CFG")" 2>&1)
+WEB=$(echo "$out" | py 'd["containerId"]' 2>/dev/null)
+[ -n "$WEB" ] && call StartContainer "{\"containerId\":\"$WEB\"}" >/dev/null 2>&1 && sleep 0.5
+check "a container serving HTTP on 8080 inside the pod's own network namespace" $? "$out"
+pf_url() { call PortForward "{\"podSandboxId\":\"$POD\",\"port\":[$1]}" | py 'd["url"]'; }
+url=$(pf_url 8080 2>&1)
+[[ $url == http://127.0.0.1:*/portforward/* ]]
+check "PortForward answers a URL" $? "$url"
+res=$(run pf "$url" --port 8080 --send 'GET / HTTP/1.0\r\n\r\n' 2>&1)
+[[ $(echo "$res" | b64out) == *hello-pf* ]]
+check "SPDY port-forward: HTTP through the stream pair reaches the pod's port 8080" $? "$res"
+url=$(pf_url 8080,9)
+res=$(run pf "$url" --port 9 --send x 2>&1)
+[[ $(echo "$res" | field 'd["error"]') == *"error forwarding port 9 to pod $POD"*"connect to"*"9"* ]]
+check "a port nothing listens on: the error stream says so" $? "$res"
+url=$(pf_url 8080)
+res=$(run pf "$url" --port 8081 --send x 2>&1)
+[[ $(echo "$res" | field 'd["error"]') == *"port 8081 was not asked for"* ]]
+check "a port the request did not name is refused" $? "$res"
+out=$(call PortForward "{\"podSandboxId\":\"$POD\",\"port\":[0]}" 2>&1)
+[[ $out == "3: port[0]: 0 is not a port"* ]]
+check "PortForward with port 0: InvalidArgument" $? "$out"
+
 # --- refused at the RPC
 out=$(call Exec "{\"containerId\":\"$CTR\",\"cmd\":[\"sh\"],\"tty\":true,\"stderr\":true,\"stdout\":true}" 2>&1)
 [[ $out == "3: "*"tty and stderr cannot both be true"* ]]
@@ -174,7 +198,7 @@ sleep 0.5
 [ -z "$(ls -A "$W/state/streams" 2>/dev/null)" ]
 check "no FIFO left in the streaming dir" $? "$(ls -la "$W/state/streams")"
 out=$(sh_in "$CTR" 'for p in /proc/[0-9]*; do tr "\0" " " < $p/cmdline; echo; done' 2>&1)
-! echo "$out" | grep -q -e '^cat' -e '^sleep 300 ' -e 'stty' 
+! echo "$out" | grep -q -e '^cat' -e '^sleep 300 ' -e 'stty' -e 'netns-connect' 
 check "no exec left running in the container" $? "$out"
 alive "$BERTHD_PID"
 check "berthd is alive" $? "$(tail -5 "$W/berthd.log")"

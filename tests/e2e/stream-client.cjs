@@ -29,6 +29,7 @@ for (let i = 0; i < rest.length; i++) {
   else if (a === '--no-stdout') opt.stdout = false
   else if (a === '--stderr') opt.stderr = true
   else if (a === '--close-after') opt.closeAfter = Number(rest[++i])
+  else if (a === '--port' || a === '--send') i++
   else { console.error(`unknown argument ${a}`); process.exit(2) }
 }
 
@@ -193,6 +194,54 @@ function session (transport, socket) {
   socket.on('close', () => setTimeout(finish, 200))
 }
 
-if (mode === 'ws') runWs()
+// Port-forward (portforward.k8s.io), as kubectl port-forward: per
+// connection an error and a data stream naming the port and a requestID;
+// --send goes out on the data stream, which is then half-closed; prints
+// {"data": base64 of what came back, "error": the error stream's text}.
+function runPf () {
+  const transport = need('spdy-transport')
+  const port = rest[rest.indexOf('--port') + 1]
+  const send = rest.includes('--send') ? Buffer.from(rest[rest.indexOf('--send') + 1].replace(/\\r\\n/g, '\r\n')) : Buffer.alloc(0)
+  const socket = net.connect(Number(u.port), u.hostname, () => {
+    socket.write(`POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n` +
+      'X-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n')
+  })
+  let buf = Buffer.alloc(0)
+  socket.on('error', (e) => { out.error = out.error || e.message; finish() })
+  socket.on('data', function onData (d) {
+    buf = Buffer.concat([buf, d])
+    const end = buf.indexOf('\r\n\r\n')
+    if (end < 0) return
+    socket.removeListener('data', onData)
+    socket.pause()
+    out.status = buf.slice(0, end).toString('latin1').split('\r\n')[0]
+    if (!/ 101 /.test(out.status)) { out.error = buf.slice(end + 4).toString(); socket.destroy(); finish(); return }
+    const restBytes = buf.slice(end + 4)
+    if (restBytes.length) socket.unshift(restBytes)
+    const conn = transport.connection.create(socket, { protocol: 'spdy', isServer: false, headerCompression: true })
+    conn.start(3.1)
+    conn.on('error', () => {})
+    const open = (type) => new Promise((resolve, reject) => {
+      const st = conn.request({ method: 'POST', path: '/', headers: { streamtype: type, port, requestid: '0' } }, (err) => { if (err) reject(err) })
+      st.on('response', () => resolve(st))
+      st.on('error', () => {})
+    })
+    ;(async () => {
+      const error = await open('error')
+      const errChunks = []
+      const errEnd = new Promise((resolve) => { error.on('data', (x) => errChunks.push(x)); error.on('end', resolve) })
+      error.end()
+      const data = await open('data')
+      const dataEnd = new Promise((resolve) => { data.on('data', (x) => out.stdout.push(x)); data.on('end', resolve) })
+      data.end(send)
+      await Promise.race([Promise.all([dataEnd, errEnd]), new Promise((resolve) => setTimeout(resolve, 10000))])
+      out.error = Buffer.concat(errChunks).toString()
+      finish()
+    })().catch((e) => { out.error = `client: ${e.message}`; finish() })
+  })
+}
+
+if (mode === 'pf') runPf()
+else if (mode === 'ws') runWs()
 else if (mode === 'spdy') runSpdy()
 else { console.error('mode: spdy or ws'); process.exit(2) }

@@ -277,6 +277,16 @@ public:
         return std::make_unique<ShimAttach>(d_, running_container(d_, r.container_id), r);
     }
 
+    UniqueFd port_connect(const stream::PortForwardRequest& r, uint16_t port) override {
+        auto p = d_.pods.pod(r.pod_id);
+        if (!p || p->state() != runtime::v1::SANDBOX_READY) throw Error(ENOENT, "pod " + r.pod_id + " is not ready");
+        // A host-network pod's ports are the node's (berthd's namespace).
+        auto it = p->ns_paths().find("network");
+        std::string netns = it != p->ns_paths().end() ? it->second : "/proc/self/ns/net";
+        if (netns == "/proc/self/ns/net") netns = "/proc/" + std::to_string(::getpid()) + "/ns/net";
+        return pod_port_connect(d_.shim_binary(p->runtime_handler()), netns, port, std::chrono::seconds(10));
+    }
+
 private:
     Daemon& d_;
 };
@@ -307,6 +317,21 @@ void attach(Daemon& d, const runtime::v1::AttachRequest& req, runtime::v1::Attac
     r.stdin = req.stdin();
     r.stdout = req.stdout();
     r.stderr = req.stderr();
+    resp.set_url(server(d).url_for(std::move(r)));
+}
+
+void port_forward(Daemon& d, const runtime::v1::PortForwardRequest& req, runtime::v1::PortForwardResponse& resp) {
+    std::string id = d.pods.resolve_pod(req.pod_sandbox_id());
+    auto p = d.pods.pod(id);
+    if (!p) throw Error(ENOENT, "pod sandbox " + req.pod_sandbox_id() + ": not found");
+    if (p->state() != runtime::v1::SANDBOX_READY) throw Error(EBUSY, "pod sandbox " + id + ": is not ready");
+    stream::PortForwardRequest r;
+    r.pod_id = id;
+    for (int i = 0; i < req.port_size(); ++i) {
+        if (req.port(i) < 1 || req.port(i) > 65535)
+            throw Error(EINVAL, "port[" + std::to_string(i) + "]: " + std::to_string(req.port(i)) + " is not a port");
+        r.ports.push_back(req.port(i));
+    }
     resp.set_url(server(d).url_for(std::move(r)));
 }
 
