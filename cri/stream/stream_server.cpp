@@ -27,7 +27,7 @@ using berth::cri::LogLevel;
 
 namespace {
 
-constexpr int kMaxConnections = 256;
+constexpr size_t kMaxConnections = 256;
 constexpr std::chrono::seconds kHeadTimeout{15};
 
 void write_all(int fd, std::string_view s) {
@@ -113,6 +113,10 @@ StreamServer::StreamServer(const std::string& address, StreamBackend& backend) :
 StreamServer::~StreamServer() {
     stop_w_.reset();   // wakes the acceptor
     if (acceptor_.joinable()) acceptor_.join();
+    std::unique_lock l(conns_mu_);
+    for (int fd : conns_) ::shutdown(fd, SHUT_RDWR);
+    if (!conns_cv_.wait_for(l, std::chrono::seconds(10), [&] { return conns_.empty(); }))
+        log::warn("stream: " + std::to_string(conns_.size()) + " connection(s) still ending at shutdown");
 }
 
 std::string StreamServer::url_for(Request r) {
@@ -130,7 +134,12 @@ void StreamServer::accept_loop() {
         if (p[1].revents) return;
         UniqueFd c(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
         if (!c) continue;
-        if (connections_.load() >= kMaxConnections) {
+        size_t live;
+        {
+            std::lock_guard g(conns_mu_);
+            live = conns_.size();
+        }
+        if (live >= kMaxConnections) {
             // Refused before any thread is spent on it.
             try {
                 write_all(c.get(), text_response(503, "too many streaming connections").serialize());
@@ -140,20 +149,26 @@ void StreamServer::accept_loop() {
         }
         int one = 1;
         ::setsockopt(c.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        ++connections_;
-        std::thread([this, fd = c.release()] {
+        int fd = c.release();
+        {
+            std::lock_guard g(conns_mu_);
+            conns_.insert(fd);
+        }
+        std::thread([this, fd] {
+            UniqueFd conn(fd);   // closed after it left conns_: no reused number is shut down
             try {
-                serve(UniqueFd(fd));
+                serve(conn.get());
             } catch (const std::exception& e) {
                 log::write(LogLevel::debug, std::string("stream: ") + e.what());
             }
-            --connections_;
+            std::lock_guard g(conns_mu_);
+            conns_.erase(fd);
+            conns_cv_.notify_all();
         }).detach();
     }
 }
 
-void StreamServer::serve(UniqueFd conn) {
-    int fd = conn.get();
+void StreamServer::serve(int fd) {
     HttpRequestParser parser;
     std::string rest;
     auto deadline = std::chrono::steady_clock::now() + kHeadTimeout;

@@ -9,7 +9,9 @@
 #include "fd.hpp"
 #include "stream_tokens.hpp"
 
-#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -47,7 +49,7 @@ public:
 
 private:
     void accept_loop();
-    void serve(UniqueFd conn);
+    void serve(int fd);
 
     StreamBackend& backend_;
     Tokens tokens_;
@@ -55,7 +57,11 @@ private:
     UniqueFd stop_r_, stop_w_;
     std::string base_url_;
     std::thread acceptor_;
-    std::atomic<int> connections_{0};
+    // Live connections, shut down when the server goes (berthd stopping):
+    // their threads end (an exec is killed) before the backend does.
+    std::mutex conns_mu_;
+    std::condition_variable conns_cv_;
+    std::set<int> conns_;
 };
 
 } // namespace berth::stream

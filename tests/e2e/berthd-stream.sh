@@ -26,7 +26,7 @@ cleanup() { berthd_cleanup "$CG"; }
 on_exit cleanup
 CLIENT="$ROOT_DIR/tests/e2e/stream-client.cjs"
 
-plan 38
+plan 40
 
 cat > "$W/berthd.toml" <<X
 [runtime]
@@ -202,6 +202,23 @@ out=$(sh_in "$CTR" 'for p in /proc/[0-9]*; do tr "\0" " " < $p/cmdline; echo; do
 check "no exec left running in the container" $? "$out"
 alive "$BERTHD_PID"
 check "berthd is alive" $? "$(tail -5 "$W/berthd.log")"
+
+# --- berthd stopping ends its sessions first
+url=$(exec_url '["sh","-c","echo $$ > /tmp/long.pid; exec sleep 300"]' '"stdout":true')
+run spdy "$url" > "$W/long.out" 2>&1 &
+CL=$!
+wait_for 10 sh_in "$CTR" 'test -s /tmp/long.pid' >/dev/null
+kill -TERM "$BERTHD_PID"
+wait_for 20 sh -c "! kill -0 $BERTHD_PID 2>/dev/null"
+gone_ok=$?
+wait "$BERTHD_PID" 2>/dev/null; rc=$?
+wait "$CL" 2>/dev/null
+[ $gone_ok = 0 ] && [ $rc = 0 ]
+check "SIGTERM with an exec session open: berthd ends it and exits 0" $? "rc=$rc $(tail -3 "$W/berthd.log") $(cat "$W/long.out" | head -c 200)"
+start_berthd
+out=$(sh_in "$CTR" 'p=$(cat /tmp/long.pid); [ -d /proc/$p ] && echo alive || echo gone' 2>&1)
+[ "$out" = gone ]
+check "...and its command was killed, as for a client that leaves" $? "$out"
 call StopPodSandbox "{\"podSandboxId\":\"$POD\"}" >/dev/null 2>&1 && call RemovePodSandbox "{\"podSandboxId\":\"$POD\"}" >/dev/null 2>&1
 check "the pod removed" $? ""
 exit $failed
