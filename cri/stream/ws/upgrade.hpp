@@ -16,7 +16,7 @@ namespace berth::stream {
 struct UpgradeOptions {
     // Accept a client that names no subprotocol (kubelet does: Kubernetes
     // 1.0 clients); protocol is then empty and means the unversioned one.
-    // false answers 400, as apimachinery >= 1.31 does for SPDY.
+    // false answers 400, as newer apimachinery Handshake does for SPDY.
     bool allow_unnegotiated = true;
 };
 
