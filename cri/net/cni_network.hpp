@@ -57,8 +57,6 @@ public:
     // healthy network or the plugin's error.
     std::optional<std::string> check(const std::string& pod_id);
 
-    const CniSettings& settings() const { return s_; }
-
 private:
     std::string cache_path(const std::string& pod_id) const;
     void reload_locked();

@@ -4,11 +4,11 @@
 #include "fd.hpp"
 #include "file_util.hpp"
 #include "json.hpp"
+#include "spawn.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -72,31 +72,6 @@ std::string run_plugin(const std::string& type, const std::string& config, const
     make_pipe(out_r, out_w);
     make_pipe(err_r, err_w);
 
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    struct FaFree {
-        posix_spawn_file_actions_t* fa;
-        ~FaFree() { posix_spawn_file_actions_destroy(fa); }
-    } fa_free{&fa};
-    posix_spawn_file_actions_adddup2(&fa, in_r.get(), 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-    posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
-    posix_spawn_file_actions_addchdir_np(&fa, "/");
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    struct AttrFree {
-        posix_spawnattr_t* a;
-        ~AttrFree() { posix_spawnattr_destroy(a); }
-    } attr_free{&attr};
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    // Its own process group: a timeout kills what it started too.
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-
     std::string path;
     for (const auto& d : call.bin_dirs) path += (path.empty() ? "" : ":") + d;
     std::vector<std::string> env = {
@@ -105,12 +80,11 @@ std::string run_plugin(const std::string& type, const std::string& config, const
         // For the plugins that run iptables, ip or tc.
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     };
-    std::vector<char*> argv = {binary.data(), nullptr}, envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    pid_t pid;
-    int rc = ::posix_spawn(&pid, binary.c_str(), &fa, &attr, argv.data(), envp.data());
-    if (rc != 0) throw_errno(rc, what + ": run " + binary);
+    SpawnOptions o;
+    o.dup2s = {{in_r.get(), 0}, {out_w.get(), 1}, {err_w.get(), 2}};
+    o.cwd = "/";
+    o.own_process_group = true;   // a timeout kills what it started too
+    pid_t pid = spawn_process(binary, {binary}, env, o, what + ": run " + binary);
     in_r.reset();
     out_w.reset();
     err_w.reset();

@@ -1,4 +1,5 @@
 #include "pod_shim.hpp"
+#include "spawn.hpp"
 #include <sys/socket.h>
 
 #include "error.hpp"
@@ -10,7 +11,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,42 +56,16 @@ RunResult run_shim(const ShimSpawn& s, std::vector<std::string> args, const std:
     UniqueFd out_r, out_w, err_r, err_w;
     make_pipe(out_r, out_w);
     if (split_stderr) make_pipe(err_r, err_w);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    struct FaFree {
-        posix_spawn_file_actions_t* fa;
-        ~FaFree() { posix_spawn_file_actions_destroy(fa); }
-    } fa_free{&fa};
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-    posix_spawn_file_actions_adddup2(&fa, split_stderr ? err_w.get() : out_w.get(), 2);
-    posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    struct AttrFree {
-        posix_spawnattr_t* a;
-        ~AttrFree() { posix_spawnattr_destroy(a); }
-    } attr_free{&attr};
-    // The shim starts with no blocked signals and default handlers, whatever
-    // berthd's threads had.
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
     args.insert(args.begin(), s.binary);
-    std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                    "BERTH_SHIM_ROOT=" + s.shim_root};
-    std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    pid_t pid;
-    int rc = ::posix_spawn(&pid, s.binary.c_str(), &fa, &attr, argv.data(), envp.data());
-    if (rc != 0) throw_errno(rc, "run the pod's shim " + s.binary);
+    // The shim starts with no blocked signals and default handlers, whatever
+    // berthd's threads had (spawn_process).
+    SpawnOptions o;
+    o.dev_null = {0};
+    o.dup2s = {{out_w.get(), 1}, {split_stderr ? err_w.get() : out_w.get(), 2}};
+    o.cwd = cwd;
+    pid_t pid = spawn_process(s.binary, args,
+                              {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "BERTH_SHIM_ROOT=" + s.shim_root},
+                              o, "run the pod's shim " + s.binary);
     out_w.reset();
     err_w.reset();
 
@@ -159,35 +133,12 @@ UniqueFd pod_port_connect(const std::string& shim_binary, const std::string& net
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw_errno("port-forward: socketpair");
     UniqueFd ours(sv[0]), theirs(sv[1]);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    struct FaFree {
-        posix_spawn_file_actions_t* fa;
-        ~FaFree() { posix_spawn_file_actions_destroy(fa); }
-    } fa_free{&fa};
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, theirs.get(), 3);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    struct AttrFree {
-        posix_spawnattr_t* a;
-        ~AttrFree() { posix_spawnattr_destroy(a); }
-    } attr_free{&attr};
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     std::string port_s = std::to_string(port);
-    std::vector<char*> argv = {const_cast<char*>(shim_binary.c_str()), const_cast<char*>("netns-connect"),
-                               const_cast<char*>(netns.c_str()), port_s.data(), nullptr};
-    char* envp[] = {nullptr};
-    pid_t pid;
-    int rc = ::posix_spawn(&pid, shim_binary.c_str(), &fa, &attr, argv.data(), envp);
-    if (rc != 0) throw_errno(rc, "port-forward: run " + shim_binary);
+    SpawnOptions o;
+    o.dev_null = {0, 1, 2};
+    o.dup2s = {{theirs.get(), 3}};
+    pid_t pid = spawn_process(shim_binary, {shim_binary, "netns-connect", netns, port_s}, {}, o,
+                              "port-forward: run " + shim_binary);
     theirs.reset();
     struct Reap {
         pid_t pid;

@@ -17,7 +17,7 @@ namespace {
 
 class SpdyCommandTransport final : public CommandTransport {
 public:
-    SpdyCommandTransport(const std::string& protocol, CommandStreams s) : s_(s) {
+    SpdyCommandTransport(const std::string& protocol, CommandStreams s) {
         version_ = protocol == protocol::channel_v4 ? 4 : protocol == protocol::channel_v3 ? 3
                    : protocol == protocol::channel_v2                                     ? 2
                                                                                           : 1;
@@ -177,7 +177,6 @@ private:
         }
     }
 
-    CommandStreams s_;
     int version_ = 1;
     int expected_ = 1;
     int opened_ = 0;

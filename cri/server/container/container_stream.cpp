@@ -282,8 +282,7 @@ public:
         if (!p || p->state() != runtime::v1::SANDBOX_READY) throw Error(ENOENT, "pod " + r.pod_id + " is not ready");
         // A host-network pod's ports are the node's (berthd's namespace).
         auto it = p->ns_paths().find("network");
-        std::string netns = it != p->ns_paths().end() ? it->second : "/proc/self/ns/net";
-        if (netns == "/proc/self/ns/net") netns = "/proc/" + std::to_string(::getpid()) + "/ns/net";
+        std::string netns = it != p->ns_paths().end() ? it->second : "/proc/" + std::to_string(::getpid()) + "/ns/net";
         return pod_port_connect(d_.shim_binary(p->runtime_handler()), netns, port, std::chrono::seconds(10));
     }
 
