@@ -90,6 +90,11 @@ Node from_yaml(yaml_document_t* doc, yaml_node_t* y, int depth, size_t& count, s
         std::string_view t(reinterpret_cast<const char*>(y->data.scalar.value), y->data.scalar.length);
         bool plain = y->data.scalar.style == YAML_PLAIN_SCALAR_STYLE || y->data.scalar.style == YAML_ANY_SCALAR_STYLE;
         if (plain && (t.empty() || t == "~" || t == "null" || t == "Null" || t == "NULL")) return n;
+        // YAML's "\0" escape: refused as the JSON reader refuses "\u0000",
+        // so a spec reads the same in both forms (and no C string cuts it).
+        if (t.find('\0') != std::string_view::npos)
+            throw Error(EINVAL, std::string(what) + ": a NUL character in a string is not supported (line " +
+                                    std::to_string(y->start_mark.line + 1) + ")");
         n.kind = Node::Kind::scalar;
         n.text = std::string(t);
         n.quoted = !plain;

@@ -208,3 +208,17 @@ Test(cdi_spec, qualified_names) {
     expect_error([] { parse_qualified_name("gpu=0"); }, "\"gpu=0\" is not a fully-qualified CDI device name");
     expect_error([] { parse_qualified_name("v.com/c=a b"); }, "invalid character ' ' in device name");
 }
+
+// A NUL in a YAML string ("\0") is refused as JSON's "\u0000" is, so a
+// spec never parses in one form and not the other (fuzz_cdi found it).
+Test(cdi_spec, nul_in_a_yaml_string_is_refused_like_json) {
+    const char* yaml = "cdiVersion: \"0.6.0\"\nkind: \"vendor.com/gpu\"\ndevices:\n  - name: \"a\\0b\"\n"
+                       "    containerEdits:\n      env: [\"A=1\"]\n";
+    try {
+        parse_spec(yaml, "nul.yaml", true);
+        cr_assert_fail("a NUL in a YAML string was accepted");
+    } catch (const berth::Error& e) {
+        cr_assert(std::string(e.what()).find("nul.yaml: a NUL character in a string is not supported") != std::string::npos,
+                  "%s", e.what());
+    }
+}
