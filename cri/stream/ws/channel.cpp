@@ -7,6 +7,7 @@
 #include "protocols.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 
 namespace berth::stream {
 
@@ -181,5 +182,49 @@ std::string legacy_exit_status_text(int code, std::string_view detail) {
 }
 
 std::string legacy_internal_error_text(std::string_view message) { return internal_error_message(message); }
+
+RemoteExit decode_exit_status(int version, std::string_view text) {
+    RemoteExit r;
+    if (text.empty()) return r;
+    if (version < 4) {
+        r.exit_code = 1;
+        r.error = std::string(text);
+        return r;
+    }
+    auto protocol_error = [&](std::string why) {
+        r.exit_code = 1;
+        r.error = "error stream protocol error: " + why;
+        return r;
+    };
+    try {
+        json::Document doc(text, "error stream");
+        json::Value root = doc.root();
+        std::string status = root.has("status") ? root.get("status").as_string() : "";
+        if (status == "Success") return r;
+        if (status != "Failure") return protocol_error("unknown status \"" + status + "\"");
+        std::string message = root.has("message") ? root.get("message").as_string() : "";
+        if (root.has("reason") && root.get("reason").as_string() == "NonZeroExitCode") {
+            auto details = root.find("details");
+            if (!details) return protocol_error("details must be set");
+            if (auto causes = details->find("causes")) {
+                for (const auto& c : causes->as_array()) {
+                    if (!c.has("reason") || c.get("reason").as_string() != "ExitCode") continue;
+                    std::string m = c.has("message") ? c.get("message").as_string() : "";
+                    char* end = nullptr;
+                    unsigned long code = std::strtoul(m.c_str(), &end, 10);
+                    if (m.empty() || *end || code > 255) return protocol_error("invalid exit code value \"" + m + "\"");
+                    r.exit_code = static_cast<int>(code);
+                    return r;
+                }
+            }
+            return protocol_error("no ExitCode cause given");
+        }
+        r.exit_code = 1;
+        r.error = message.empty() ? "the exec failed with no message" : message;
+        return r;
+    } catch (const Error& e) {
+        return protocol_error(std::string(e.what()) + " in \"" + std::string(text.substr(0, 200)) + "\"");
+    }
+}
 
 } // namespace berth::stream

@@ -137,4 +137,16 @@ std::string internal_error_status_json(std::string_view message);
 std::string legacy_exit_status_text(int code, std::string_view detail = {});
 std::string legacy_internal_error_text(std::string_view message);
 
+// The client's reading of the error channel at the end of an exec or
+// attach, as client-go's error decoders: v4 and v5 parse the Status
+// (Success: 0; NonZeroExitCode: its ExitCode cause, 0-255; any other
+// failure: its message as the error); v1 to v3 take non-empty text as the
+// error. An empty stream is success. A malformed status is an error that
+// says so.
+struct RemoteExit {
+    int exit_code = 0;
+    std::string error;   // set: the exec failed for another reason than its exit code
+};
+RemoteExit decode_exit_status(int version, std::string_view error_stream);
+
 } // namespace berth::stream

@@ -1,6 +1,7 @@
 #include "websocket.hpp"
 
 #include "error.hpp"
+#include "random.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -99,7 +100,7 @@ std::string ws_encode_frame(WsOpcode op, std::string_view payload, bool fin, con
     return f;
 }
 
-void WebSocketServer::fail(std::vector<WsEvent>& events, uint16_t code, std::string why) {
+void WebSocket::fail(std::vector<WsEvent>& events, uint16_t code, std::string why) {
     failed_ = true;
     state_ = State::done;
     message_.clear();
@@ -112,7 +113,7 @@ void WebSocketServer::fail(std::vector<WsEvent>& events, uint16_t code, std::str
     events.push_back(std::move(e));
 }
 
-std::vector<WsEvent> WebSocketServer::feed(std::string_view bytes) {
+std::vector<WsEvent> WebSocket::feed(std::string_view bytes) {
     std::vector<WsEvent> events;
     while (!bytes.empty() && state_ != State::done) {
         if (state_ == State::header) {
@@ -127,7 +128,7 @@ std::vector<WsEvent> WebSocketServer::feed(std::string_view bytes) {
                 continue;
             }
             uint8_t len7 = hdr_[1] & 0x7F;
-            size_t need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;
+            size_t need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (hdr_[1] & 0x80 ? 4 : 0);
             size_t take = std::min(need - hdr_have_, bytes.size());
             std::copy_n(bytes.data(), take, hdr_.data() + hdr_have_);
             hdr_have_ += take;
@@ -140,7 +141,8 @@ std::vector<WsEvent> WebSocketServer::feed(std::string_view bytes) {
         std::string& dst = is_control(op_) ? control_ : message_;
         size_t at = dst.size();
         dst.append(bytes.substr(0, take));
-        for (size_t i = 0; i < take; ++i) dst[at + i] = static_cast<char>(dst[at + i] ^ mask_[(frame_pos_ + i) % 4]);
+        if (masked_)
+            for (size_t i = 0; i < take; ++i) dst[at + i] = static_cast<char>(dst[at + i] ^ mask_[(frame_pos_ + i) % 4]);
         frame_pos_ += take;
         remaining_ -= take;
         bytes.remove_prefix(take);
@@ -150,13 +152,17 @@ std::vector<WsEvent> WebSocketServer::feed(std::string_view bytes) {
 }
 
 // The first 2 header bytes: flags, opcode, mask bit, 7-bit length.
-void WebSocketServer::check_first_bytes(std::vector<WsEvent>& events) {
+void WebSocket::check_first_bytes(std::vector<WsEvent>& events) {
     std::string where = "websocket frame " + std::to_string(frame_no_ + 1);
     uint8_t b0 = hdr_[0], b1 = hdr_[1];
     uint8_t op = b0 & 0x0F;
     if (b0 & 0x70) return fail(events, ws_close::protocol_error, where + ": RSV bits set, no extension negotiated");
     if (!known_opcode(op)) return fail(events, ws_close::protocol_error, where + ": unknown opcode " + std::to_string(op));
-    if (!(b1 & 0x80)) return fail(events, ws_close::protocol_error, where + ": client frame not masked (RFC 6455 §5.1)");
+    bool masked = b1 & 0x80;
+    if (role_ == WsRole::server && !masked)
+        return fail(events, ws_close::protocol_error, where + ": client frame not masked (RFC 6455 §5.1)");
+    if (role_ == WsRole::client && masked)
+        return fail(events, ws_close::protocol_error, where + ": server frame masked (RFC 6455 §5.1)");
     bool control = op & 0x8;
     if (control && !(b0 & 0x80)) return fail(events, ws_close::protocol_error, where + ": fragmented control frame");
     if (control && (b1 & 0x7F) > max_control_payload)
@@ -164,7 +170,7 @@ void WebSocketServer::check_first_bytes(std::vector<WsEvent>& events) {
 }
 
 // The whole header (checked by check_first_bytes): length and mask key.
-void WebSocketServer::frame_header(std::vector<WsEvent>& events) {
+void WebSocket::frame_header(std::vector<WsEvent>& events) {
     std::string where = "websocket frame " + std::to_string(frame_no_ + 1);
     uint8_t b0 = hdr_[0];
     uint8_t op = b0 & 0x0F;
@@ -180,7 +186,8 @@ void WebSocketServer::frame_header(std::vector<WsEvent>& events) {
         p = 10;
         if (len >> 63) return fail(events, ws_close::protocol_error, where + ": 64-bit length with its top bit set");
     }
-    std::copy_n(hdr_.data() + p, 4, mask_.data());
+    masked_ = hdr_[1] & 0x80;
+    if (masked_) std::copy_n(hdr_.data() + p, 4, mask_.data());
     op_ = static_cast<WsOpcode>(op);
     fin_ = b0 & 0x80;
     remaining_ = len;
@@ -206,7 +213,7 @@ void WebSocketServer::frame_header(std::vector<WsEvent>& events) {
     if (remaining_ == 0) frame_end(events);
 }
 
-void WebSocketServer::frame_end(std::vector<WsEvent>& events) {
+void WebSocket::frame_end(std::vector<WsEvent>& events) {
     state_ = State::header;
     if (is_control(op_)) return control_frame(events);
     if (!fin_) return;
@@ -222,7 +229,7 @@ void WebSocketServer::frame_end(std::vector<WsEvent>& events) {
     events.push_back(std::move(e));
 }
 
-void WebSocketServer::control_frame(std::vector<WsEvent>& events) {
+void WebSocket::control_frame(std::vector<WsEvent>& events) {
     std::string where = "websocket frame " + std::to_string(frame_no_);
     WsEvent e;
     if (op_ == WsOpcode::ping) {
@@ -252,14 +259,24 @@ void WebSocketServer::control_frame(std::vector<WsEvent>& events) {
     close_received_ = true;
     state_ = State::done;
     message_.clear();
-    // Echo the client's code, as endpoints typically do (§5.5.1).
+    // Echo the peer's code, as endpoints typically do (§5.5.1).
     if (!close_sent_) queue_close(e.code == ws_close::no_status ? 0 : e.code, {});
     events.push_back(std::move(e));
 }
 
-void WebSocketServer::queue(WsOpcode op, std::string_view payload) { out_ += ws_encode_frame(op, payload); }
+void WebSocket::queue(WsOpcode op, std::string_view payload) {
+    if (role_ == WsRole::server) {
+        out_ += ws_encode_frame(op, payload);
+        return;
+    }
+    // §5.3: a fresh unpredictable key per frame, so a client's payload
+    // cannot be chosen to look like bytes an intermediary would act on.
+    std::array<uint8_t, 4> key;
+    random_bytes(key.data(), key.size());
+    out_ += ws_encode_frame(op, payload, true, &key);
+}
 
-void WebSocketServer::queue_pong(std::string_view payload) {
+void WebSocket::queue_pong(std::string_view payload) {
     if (pong_pending_) out_.erase(pong_begin_, pong_end_ - pong_begin_);
     pong_begin_ = out_.size();
     queue(WsOpcode::pong, payload);
@@ -268,7 +285,7 @@ void WebSocketServer::queue_pong(std::string_view payload) {
 }
 
 // code 0: a close frame without a body.
-void WebSocketServer::queue_close(uint16_t code, std::string_view reason) {
+void WebSocket::queue_close(uint16_t code, std::string_view reason) {
     std::string body;
     if (code) {
         body += static_cast<char>(code >> 8);
@@ -279,7 +296,7 @@ void WebSocketServer::queue_close(uint16_t code, std::string_view reason) {
     close_sent_ = true;
 }
 
-void WebSocketServer::consume_output(size_t n) {
+void WebSocket::consume_output(size_t n) {
     out_pos_ += std::min(n, out_.size() - out_pos_);
     if (pong_pending_ && out_pos_ > pong_begin_) pong_pending_ = false;   // on the wire now
     if (out_pos_ == out_.size()) {
@@ -294,23 +311,23 @@ void WebSocketServer::consume_output(size_t n) {
     }
 }
 
-void WebSocketServer::send_text(std::string_view data) {
+void WebSocket::send_text(std::string_view data) {
     if (close_sent_) throw Error(EPIPE, "websocket: send after close");
     if (!valid_utf8(data)) throw Error(EINVAL, "websocket: text message is not UTF-8");
     queue(WsOpcode::text, data);
 }
 
-void WebSocketServer::send_binary(std::string_view data) {
+void WebSocket::send_binary(std::string_view data) {
     if (close_sent_) throw Error(EPIPE, "websocket: send after close");
     queue(WsOpcode::binary, data);
 }
 
-void WebSocketServer::send_ping(std::string_view payload) {
+void WebSocket::send_ping(std::string_view payload) {
     if (close_sent_) throw Error(EPIPE, "websocket: ping after close");
     queue(WsOpcode::ping, payload);
 }
 
-void WebSocketServer::close(uint16_t code, std::string_view reason) {
+void WebSocket::close(uint16_t code, std::string_view reason) {
     if (close_sent_) throw Error(EPIPE, "websocket: close sent twice");
     if (!valid_close_code(code)) throw Error(EINVAL, "websocket: close code " + std::to_string(code) + " may not be sent");
     if (reason.size() > max_control_payload - 2 || !valid_utf8(reason))

@@ -1,10 +1,12 @@
-// The server side of a WebSocket connection (RFC 6455) as a state machine:
-// bytes from the client go in (feed), events come out, and the frames to
-// write pile up in an output buffer the owner drains to the socket. No
-// threads, no sockets, no blocking.
+// One end of a WebSocket connection (RFC 6455) as a state machine: bytes
+// from the peer go in (feed), events come out, and the frames to write pile
+// up in an output buffer the owner drains to the socket. No threads, no
+// sockets, no blocking. berthd's streaming server is the server end;
+// berthctl's exec, attach and port-forward the client end.
 //
-// The decoder takes client frames only: every frame must be masked (§5.1).
-// It reassembles fragmented messages (§5.4) with control frames interleaved,
+// Masking follows the role (§5.1): a server takes only masked frames and
+// sends unmasked ones; a client takes only unmasked frames and masks each
+// of its own with a fresh random key. The decoder reassembles fragmented messages (§5.4) with control frames interleaved,
 // answers pings with pongs and a close with a close (§5.5), and checks text
 // messages and close reasons are UTF-8 (§8.1). A message larger than
 // Limits::max_message, or any malformed frame, fails the connection (§7.1.7):
@@ -63,9 +65,9 @@ struct WsEvent {
         message,   // a whole data message: data, text
         ping,      // data is its payload; the pong is already queued
         pong,      // data is its payload
-        close,     // the client closed: code (1005 when it gave none) and reason in data;
+        close,     // the peer closed: code (1005 when it gave none) and reason in data;
                    // the answering close is queued unless one was sent already
-        error,     // the client broke the protocol: data says how, code is what
+        error,     // the peer broke the protocol: data says how, code is what
                    // the queued close frame carries
     };
     Kind kind = Kind::message;
@@ -74,7 +76,9 @@ struct WsEvent {
     std::string data;
 };
 
-class WebSocketServer {
+enum class WsRole { server, client };
+
+class WebSocket {
 public:
     struct Limits {
         // A reassembled message. Go's x/net/websocket allows 32 MiB; exec
@@ -82,11 +86,11 @@ public:
         size_t max_message = 4 * 1024 * 1024;
     };
 
-    WebSocketServer() : WebSocketServer(Limits{}) {}
-    explicit WebSocketServer(Limits limits) : limits_(limits) {}
+    explicit WebSocket(WsRole role) : WebSocket(role, Limits{}) {}
+    WebSocket(WsRole role, Limits limits) : role_(role), limits_(limits) {}
 
-    // Decode client bytes. Never throws for the client's mistakes: those end
-    // in an error event. After a close or an error, bytes are ignored.
+    // Decode the peer's bytes. Never throws for the peer's mistakes: those
+    // end in an error event. After a close or an error, bytes are ignored.
     std::vector<WsEvent> feed(std::string_view bytes);
 
     // Queue a message or control frame. Throw berth::Error(EPIPE) once a
@@ -105,8 +109,10 @@ public:
     bool close_received() const { return close_received_; }
     bool failed() const { return failed_; }
     // Closing handshake done (or the connection failed) and all output
-    // written: the owner closes the TCP connection (the server does, §7.1.1).
+    // written: the owner closes the TCP connection (the server should
+    // first, §7.1.1).
     bool finished() const { return (failed_ || (close_sent_ && close_received_)) && pending_output().empty(); }
+    WsRole role() const { return role_; }
 
 private:
     enum class State { header, payload, done };
@@ -119,6 +125,7 @@ private:
     void queue_pong(std::string_view payload);
     void queue_close(uint16_t code, std::string_view reason);
 
+    WsRole role_;
     Limits limits_;
     State state_ = State::header;
     std::array<uint8_t, 14> hdr_{};   // 2 + 8 (length) + 4 (mask) at most
@@ -127,6 +134,7 @@ private:
     // The frame being read.
     WsOpcode op_ = WsOpcode::continuation;
     bool fin_ = false;
+    bool masked_ = false;
     std::array<uint8_t, 4> mask_{};
     uint64_t remaining_ = 0;
     uint64_t frame_pos_ = 0;          // payload bytes of this frame read so far
@@ -146,6 +154,18 @@ private:
     bool close_sent_ = false;
     bool close_received_ = false;
     bool failed_ = false;
+};
+
+// The two ends, named for what they are.
+class WebSocketServer : public WebSocket {
+public:
+    WebSocketServer() : WebSocket(WsRole::server) {}
+    explicit WebSocketServer(Limits limits) : WebSocket(WsRole::server, limits) {}
+};
+class WebSocketClient : public WebSocket {
+public:
+    WebSocketClient() : WebSocket(WsRole::client) {}
+    explicit WebSocketClient(Limits limits) : WebSocket(WsRole::client, limits) {}
 };
 
 } // namespace berth::stream
