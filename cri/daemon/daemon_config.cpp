@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "file_util.hpp"
+#include "toml_values.hpp"
 
 #include <toml++/toml.h>
 
@@ -14,66 +15,7 @@ namespace berth::cri {
 
 namespace {
 
-[[noreturn]] void bad(const std::string& file, const std::string& key, const std::string& why) {
-    throw Error(EINVAL, file + ": " + key + ": " + why);
-}
-
-std::string want_string(const toml::node& n, const std::string& file, const std::string& key) {
-    auto v = n.value<std::string>();
-    if (!n.is_string() || !v) bad(file, key, "expected a string");
-    return *v;
-}
-
-int64_t want_int(const toml::node& n, const std::string& file, const std::string& key, int64_t lo, int64_t hi) {
-    if (!n.is_integer()) bad(file, key, "expected an integer");
-    int64_t v = *n.value<int64_t>();
-    if (v < lo || v > hi) bad(file, key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-    return v;
-}
-
-bool want_bool(const toml::node& n, const std::string& file, const std::string& key) {
-    if (!n.is_boolean()) bad(file, key, "expected true or false");
-    return *n.value<bool>();
-}
-
-std::string want_abs_path(const toml::node& n, const std::string& file, const std::string& key) {
-    std::string s = want_string(n, file, key);
-    if (s.empty() || s.front() != '/') bad(file, key, "expected an absolute path, got \"" + s + "\"");
-    return s;
-}
-
-// "30s", "5m", "1h", or a bare number of seconds.
-std::chrono::seconds want_duration(const toml::node& n, const std::string& file, const std::string& key) {
-    if (n.is_integer()) return std::chrono::seconds(want_int(n, file, key, 0, 86400 * 7));
-    std::string s = want_string(n, file, key);
-    char* end = nullptr;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    std::string unit = end ? end : "";
-    long long mult = unit == "s" || unit.empty() ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
-    if (s.empty() || end == s.c_str() || v < 0 || mult < 0)
-        bad(file, key, "expected a duration such as \"30s\", \"5m\" or \"1h\", got \"" + s + "\"");
-    return std::chrono::seconds(v * mult);
-}
-
-// An absolute path, or "" for the default.
-std::string want_opt_abs_path(const toml::node& n, const std::string& file, const std::string& key) {
-    if (n.is_string() && n.value<std::string>().value_or("x").empty()) return "";
-    return want_abs_path(n, file, key);
-}
-
-std::vector<std::string> want_strings(const toml::node& n, const std::string& file, const std::string& key) {
-    const toml::array* a = n.as_array();
-    if (!a) bad(file, key, "expected an array of strings");
-    std::vector<std::string> out;
-    for (size_t i = 0; i < a->size(); ++i) out.push_back(want_string(*a->get(i), file, key + "[" + std::to_string(i) + "]"));
-    return out;
-}
-
-const toml::table& want_table(const toml::node& n, const std::string& file, const std::string& key) {
-    const toml::table* t = n.as_table();
-    if (!t) bad(file, key, "expected a table ([" + key + "])");
-    return *t;
-}
+using namespace tomlv;
 
 std::string want_driver(const toml::node& n, const std::string& file, const std::string& key) {
     std::string s = want_string(n, file, key);
@@ -164,7 +106,8 @@ void apply_cni(const toml::node& node, Config& c, const std::string& file) {
 
 void apply_table(const toml::table& t, Config& c, const std::string& file) {
     static const std::set<std::string> top = {"root", "state", "listen", "socket_group", "registry_config",
-                                              "log_level", "images", "runtime", "cni", "stream"};
+                                              "log_level", "images", "runtime", "cni", "stream",
+                                              "executions", "configs"};
     for (auto&& [k, node] : t) {
         std::string key(k.str());
         if (!top.count(key)) bad(file, key, "unknown key");
@@ -191,6 +134,14 @@ void apply_table(const toml::table& t, Config& c, const std::string& file) {
             apply_runtime(node, c, file);
         } else if (key == "cni") {
             apply_cni(node, c, file);
+        } else if (key == "executions") {
+            for (auto&& [ek, en] : want_table(node, file, "executions")) {
+                std::string name = "executions." + std::string(ek.str());
+                if (ek == "config_dir") c.executions.config_dir = want_opt_abs_path(en, file, name);
+                else bad(file, name, "unknown key");
+            }
+        } else if (key == "configs") {
+            want_table(node, file, "configs");   // read once the runtime handlers are known
         } else if (key == "stream") {
             for (auto&& [sk, sn] : want_table(node, file, "stream")) {
                 std::string name = "stream." + std::string(sk.str());
@@ -226,19 +177,52 @@ const char* log_level_name(LogLevel l) {
     return "info";
 }
 
-Config parse_config_text(const std::string& text, const std::string& file) {
-    Config c;
-    c.config_file = file;
-    toml::table t;
+namespace {
+
+toml::table parse_toml(const std::string& text, const std::string& file) {
     try {
-        t = toml::parse(text, file);
+        return toml::parse(text, file);
     } catch (const toml::parse_error& e) {
         const auto& b = e.source().begin;
         throw Error(EINVAL, file + ":" + std::to_string(b.line) + ":" + std::to_string(b.column) + ": " +
                                 std::string(e.description()));
     }
+}
+
+std::set<std::string> handler_names(const Config& c) {
+    std::set<std::string> h = {""};
+    for (const auto& [name, _] : c.runtime.handlers) h.insert(name);
+    return h;
+}
+
+// [configs] of the parsed file and the config dir's files; the config dir
+// and the handlers are the ones the file names (c).
+ExecConfigs load_configs_of(const toml::table& t, const Config& c, const std::string& file) {
+    ExecConfigs main;
+    if (const toml::node* n = t.get("configs")) main = parse_exec_configs(*n->as_table(), file, handler_names(c));
+    return load_exec_configs(main, c.executions.config_dir, handler_names(c));
+}
+
+} // namespace
+
+Config parse_config_text(const std::string& text, const std::string& file) {
+    Config c;
+    c.config_file = file;
+    toml::table t = parse_toml(text, file);
     apply_table(t, c, file);
+    c.configs = load_configs_of(t, c, file);
     return c;
+}
+
+ExecConfigs reload_exec_configs(const Config& current) {
+    const std::string& file = current.config_file;
+    struct stat st;
+    if (::stat(file.c_str(), &st) < 0) {
+        if (errno != ENOENT) throw_errno("config " + file);
+        return load_exec_configs({}, current.executions.config_dir, handler_names(current));
+    }
+    toml::table t = parse_toml(read_file(file), file);
+    return load_configs_of(t, current, file);
 }
 
 Config load_config(const Flags& f) {

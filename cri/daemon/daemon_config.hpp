@@ -4,6 +4,8 @@
 // naming the key and the file, before anything starts.
 #pragma once
 
+#include "exec_configs.hpp"
+
 #include <chrono>
 #include <map>
 #include <string>
@@ -71,6 +73,14 @@ struct Config {
         // false, so kubelet holds such pods back); "refuse" fails it.
         std::string unconfigured = "loopback";
     } cni;
+
+    // Execution configurations for workloads run directly (issue 16).
+    struct Executions {
+        std::string config_dir;   // one NAME.toml per config; "": none
+    } executions;
+    // [configs.NAME] and the config dir's files, checked; SIGHUP reloads
+    // them (Daemon::reload_exec_configs), keeping the last good set.
+    ExecConfigs configs;
 };
 
 // Flags as parsed from argv (empty / unset: not given).
@@ -89,6 +99,10 @@ std::string usage();
 Config load_config(const Flags& f);
 // Parse TOML text as if read from `file` (tests use this).
 Config parse_config_text(const std::string& text, const std::string& file);
+// The execution configurations alone, read again from the config file and
+// its config dir (SIGHUP). Error naming the config and key; the caller
+// keeps what it had.
+ExecConfigs reload_exec_configs(const Config& current);
 
 LogLevel parse_log_level(const std::string& s, const std::string& what);
 const char* log_level_name(LogLevel l);

@@ -170,6 +170,13 @@ UniqueFd lock_root(const std::string& root) {
     return fd;
 }
 
+std::string config_names(const ExecConfigs& c) {
+    if (c.empty()) return "none";
+    std::string s;
+    for (const auto& [name, _] : c) s += (s.empty() ? "" : ", ") + name;
+    return s;
+}
+
 int run(const Config& cfg) {
     set_malloc_thresholds();   // before any thread starts
     log::set_level(cfg.log_level);
@@ -217,6 +224,7 @@ int run(const Config& cfg) {
     log::info(std::string("berthd ") + BERTH_VERSION + " serving CRI v1 and v1alpha2 on " +
               (activated >= 0 ? "the socket systemd passed (" + cfg.listen + ")" : cfg.listen) + " (root " +
               cfg.root + ", state " + cfg.state + "); streaming on " + streams.base_url());
+    if (!cfg.configs.empty()) log::info("execution configs: " + config_names(cfg.configs));
     notify_ready();
     ExitWatcher exits(d, d.cfg.runtime.exit_sweep_interval);
     // Start-up's pages go back now; what requests brought in goes back at
@@ -235,7 +243,16 @@ int run(const Config& cfg) {
             continue;
         }
         if (sig == SIGHUP) {
-            log::info("SIGHUP: nothing to reload");
+            // Only the execution configurations reload; running workloads
+            // keep what they started with.
+            try {
+                ExecConfigs next = reload_exec_configs(d.cfg);
+                log::info("SIGHUP: execution configs reloaded: " + config_names(next));
+                d.set_exec_configs(std::move(next));
+            } catch (const Error& e) {
+                log::error(std::string("SIGHUP: execution configs not reloaded, the last good set stays (") +
+                           config_names(*d.exec_configs()) + "): " + e.what());
+            }
             continue;
         }
         log::info(std::string("shutting down on ") + ::strsignal(sig));

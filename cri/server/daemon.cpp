@@ -46,7 +46,18 @@ Daemon::Daemon(Config c)
     : cfg(std::move(c)), content(cfg.root + "/content"), layers(cfg.root + "/layers"), images(cfg.root + "/images"),
       tokens(image::make_token_cache()), pods(cfg.root + "/pods"),
       network(net::CniSettings{cfg.cni.conf_dir, cfg.cni.bin_dirs, cfg.cni.plugin_timeout, cfg.root + "/cni"}),
-      shim_binary_(find_shim(cfg.runtime.shim)) {}
+      shim_binary_(find_shim(cfg.runtime.shim)), configs_(std::make_shared<const ExecConfigs>(cfg.configs)) {}
+
+std::shared_ptr<const ExecConfigs> Daemon::exec_configs() const {
+    std::lock_guard g(configs_mu_);
+    return configs_;
+}
+
+void Daemon::set_exec_configs(ExecConfigs configs) {
+    auto next = std::make_shared<const ExecConfigs>(std::move(configs));
+    std::lock_guard g(configs_mu_);
+    configs_ = std::move(next);
+}
 
 std::vector<std::string> Daemon::pod_cidrs() const {
     std::lock_guard g(cidr_mu_);

@@ -42,6 +42,12 @@ public:
     std::vector<std::string> pod_cidrs() const;
     void set_pod_cidrs(std::vector<std::string> cidrs);
 
+    // The execution configurations in force: the config's at start, then
+    // each good set a SIGHUP loads. A caller keeps the set it got for the
+    // whole of its request, so a reload never changes one half way.
+    std::shared_ptr<const ExecConfigs> exec_configs() const;
+    void set_exec_configs(ExecConfigs configs);
+
     std::string rootfs_root() const { return cfg.root + "/rootfs"; }
     // STATE/pods/ID: the pod's shim's cwd (address, log), its namespace
     // pins (ns/), /dev/shm (shm/), hostname/hosts/resolv.conf, and one
@@ -81,6 +87,8 @@ private:
     std::string shim_binary_;
     mutable std::mutex cidr_mu_;
     std::vector<std::string> pod_cidrs_;
+    mutable std::mutex configs_mu_;
+    std::shared_ptr<const ExecConfigs> configs_;
     std::shared_mutex pulls_;
     std::mutex gc_mu_;
     bool gc_pending_ = false;

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <optional>
 
 namespace berth::ctl {
@@ -198,7 +199,13 @@ int run_remote_command(const std::string& url, const RemoteCommandOptions& o) {
                 stdin_open = false;
                 // Before v5 a WebSocket client cannot end the command's
                 // stdin; it ends with the connection.
-                if (proto->close_signal && !ws.close_sent()) ws.send_binary(codec.encode_close(stream::channel::stdin_));
+                if (proto->close_signal) {
+                    if (!ws.close_sent()) ws.send_binary(codec.encode_close(stream::channel::stdin_));
+                } else if (!o.tty) {
+                    std::fprintf(stderr, "berthctl: the server speaks %s, which cannot pass on the end of stdin (v5 can): "
+                                         "the command's stdin stays open until it exits or you interrupt berthctl\n",
+                                 conn.protocol.empty() ? "channel.k8s.io" : conn.protocol.c_str());
+                }
             }
         }
         if (winch_slot >= 0 && (fds[winch_slot].revents & POLLIN)) {
