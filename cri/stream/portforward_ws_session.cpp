@@ -15,9 +15,6 @@
 
 namespace berth::stream {
 
-namespace log = berth::cri::log;
-using berth::cri::LogLevel;
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -135,7 +132,7 @@ void run_portforward_ws_session(int sock, std::string_view initial, const std::s
                 continue;
             } else {
                 if (w < 0 && errno != EAGAIN) {
-                    log::write(LogLevel::debug, "port-forward: write to the client: " + std::string(std::strerror(errno)));
+                    BERTHD_DEBUG("port-forward: write to the client: " + std::string(std::strerror(errno)));
                     sock_dead = true;
                 }
                 return;
@@ -153,7 +150,7 @@ void run_portforward_ws_session(int sock, std::string_view initial, const std::s
             if (e.kind == WsEvent::Kind::close) {
                 gone();
             } else if (e.kind == WsEvent::Kind::error) {
-                log::write(LogLevel::debug, "port-forward: WebSocket: " + e.data);
+                BERTHD_DEBUG("port-forward: WebSocket: " + e.data);
                 gone();
             } else if (e.kind == WsEvent::Kind::message && !ws.close_sent()) {
                 // As wsstream: a message that does not decode, on a channel
@@ -162,7 +159,7 @@ void run_portforward_ws_session(int sock, std::string_view initial, const std::s
                 try {
                     m = codec.decode(e.data);
                 } catch (const Error& err) {
-                    log::write(LogLevel::debug, std::string("port-forward: ") + err.what());
+                    BERTHD_DEBUG(std::string("port-forward: ") + err.what());
                 }
                 if (!m || m->kind != ChannelMessage::Kind::data || m->channel % 2 != 0) continue;
                 size_t i = m->channel / 2;
