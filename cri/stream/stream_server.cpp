@@ -6,6 +6,7 @@
 #include "http_response.hpp"
 #include "log.hpp"
 #include "portforward_session.hpp"
+#include "portforward_ws_session.hpp"
 #include "protocols.hpp"
 #include "upgrade.hpp"
 
@@ -202,15 +203,26 @@ void StreamServer::serve(int fd) {
     }
     bool ws = is_websocket_request(req.headers);
     if (auto* pf = std::get_if<PortForwardRequest>(&*r)) {
+        PortConnect connect = [&](uint16_t port) { return backend_.port_connect(*pf, port); };
         if (ws) {
-            write_all(fd, text_response(400, "port-forward over WebSocket is not served yet: use SPDY").serialize());
+            // The ports are fixed before the upgrade (kubelet's NewV4Options).
+            std::vector<uint16_t> ports;
+            try {
+                ports = portforward_ws_ports(req, pf->ports);
+            } catch (const Error& e) {
+                write_all(fd, text_response(400, e.what()).serialize());
+                return;
+            }
+            Upgrade up = upgrade_websocket(req, protocol::websocket_portforward);
+            write_all(fd, up.response.serialize());
+            if (!up.accepted) return;
+            run_portforward_ws_session(fd, rest, up.protocol, ports, pf->ports, connect, pf->pod_id);
             return;
         }
         Upgrade up = upgrade_spdy(req, protocol::spdy_portforward);
         write_all(fd, up.response.serialize());
         if (!up.accepted) return;
-        run_portforward_session(fd, rest, pf->ports, [&](uint16_t port) { return backend_.port_connect(*pf, port); },
-                                pf->pod_id);
+        run_portforward_session(fd, rest, pf->ports, connect, pf->pod_id);
         return;
     }
     Upgrade up = ws ? upgrade_websocket(req, protocol::websocket_remotecommand)

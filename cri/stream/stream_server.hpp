@@ -1,8 +1,12 @@
 // berthd's streaming server: the HTTP server the URLs of Exec, Attach and
-// PortForward point to (kubelet proxies kubectl's connection to it). One
-// thread per connection: streams are few and long, and each blocks in
-// poll() on its socket and its process. The thread never enters a
-// namespace; what has to (port-forward's connect) is a helper process.
+// PortForward point to (kubelet proxies kubectl's connection to it). Each
+// is served over SPDY/3.1 or WebSocket: exec and attach as remotecommand
+// (command_session), port-forward as stream pairs over SPDY
+// (portforward_session) or channel pairs over WebSocket
+// (portforward_ws_session). One thread per connection: streams are few and
+// long, and each blocks in poll() on its socket and its process or pod
+// sockets. The thread never enters a namespace; what has to (port-forward's
+// connect) is a helper process.
 #pragma once
 
 #include "command_session.hpp"

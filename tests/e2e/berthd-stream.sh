@@ -4,11 +4,13 @@
 # client on it runs the command in a container: npm's spdy-transport
 # (SPDY/3.1, as kubectl's and crictl's executor) and npm's ws (WebSocket,
 # as client-go's WebSocket executor), over v4 and v5 and the older
-# protocols. Checked: output and exit codes (the v4 metav1.Status), stdin
-# through to the process and its end, 1 MiB each way intact, a terminal and
-# its size, stderr apart, a single-use token (404 the second time), bad
-# requests refused at the RPC with CRI's codes, a client that goes away
-# (its process killed), and no exec, FIFO or process left behind. TAP.
+# protocols, and port-forward to a pod's httpd over both. Checked: output
+# and exit codes (the v4 metav1.Status), stdin through to the process and
+# its end, 1 MiB each way intact, a terminal and its size, stderr apart, a
+# single-use token (404 the second time), bad requests refused at the RPC
+# with CRI's codes, a client that goes away (its process killed), the
+# port-forward prefixes and errors, and no exec, FIFO or process left
+# behind. TAP.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/berthd-lib.sh"
@@ -26,7 +28,7 @@ cleanup() { berthd_cleanup "$CG"; }
 on_exit cleanup
 CLIENT="$ROOT_DIR/tests/e2e/stream-client.cjs"
 
-plan 40
+plan 44
 
 cat > "$W/berthd.toml" <<X
 [runtime]
@@ -165,6 +167,28 @@ url=$(pf_url 8080)
 res=$(run pf "$url" --port 8081 --send x 2>&1)
 [[ $(echo "$res" | field 'd["error"]') == *"port 8081 was not asked for"* ]]
 check "a port the request did not name is refused" $? "$res"
+# WebSocket (kubelet's /portforward with ?port=N): channels 0 and 1 open
+# with the port (8080 = 0x1f90, little-endian "901f"); berthd closes (1000)
+# once httpd has answered and closed.
+url=$(pf_url 8080)
+res=$(run wspf "$url" --port 8080 --send 'GET / HTTP/1.0\r\n\r\n' 2>&1)
+[ "$(echo "$res" | field 'd["protocol"]')" = v4.channel.k8s.io ] && [[ $(echo "$res" | b64out) == *hello-pf* ]] &&
+    [ "$(echo "$res" | field 'd["prefixes"]["0"], d["prefixes"]["1"], d["close"]')" = "('901f', '901f', 1000)" ] &&
+    [ -z "$(echo "$res" | field 'd["error"]')" ]
+check "WebSocket port-forward (v4): the port prefix on both channels, httpd's page on channel 0, then a normal close" $? "$res"
+url=$(pf_url 8080)
+res=$(run wspf "$url" --port 8080 --send 'GET / HTTP/1.0\r\n\r\n' --protocol v4.base64.channel.k8s.io 2>&1)
+[ "$(echo "$res" | field 'd["protocol"]')" = v4.base64.channel.k8s.io ] && [[ $(echo "$res" | b64out) == *hello-pf* ]]
+check "WebSocket port-forward (v4.base64): the page in base64 text messages" $? "$res"
+url=$(pf_url 8080,9)
+res=$(run wspf "$url" --port 9 2>&1)
+[[ $(echo "$res" | field 'd["error"]') == *"error forwarding port 9 to pod $POD"*"connect to"*"9"* ]] &&
+    [ "$(echo "$res" | field 'd["close"]')" = 1000 ]
+check "WebSocket port-forward: a port nothing listens on, said on the error channel" $? "$res"
+url=$(pf_url 8080)
+res=$(run wspf "$url" --port 0 2>&1)
+[[ $(echo "$res" | field 'd["status"]') == *400* ]] && [ "$(echo "$res" | field 'd["error"].strip()')" = 'port "0" must be > 0' ]
+check "WebSocket port-forward with port=0: 400" $? "$res"
 out=$(call PortForward "{\"podSandboxId\":\"$POD\",\"port\":[0]}" 2>&1)
 [[ $out == "3: port[0]: 0 is not a port"* ]]
 check "PortForward with port 0: InvalidArgument" $? "$out"

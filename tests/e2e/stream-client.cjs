@@ -6,6 +6,8 @@
 //   node stream-client.cjs spdy|ws URL [--protocol P[,P...]] [--stdin TEXT]
 //        [--stdin-bytes N] [--tty] [--resize WxH] [--no-stdout] [--stderr]
 //        [--close-after MS]
+//   node stream-client.cjs pf|wspf URL --port N [--send TEXT] [--protocol P]
+//        (port-forward over SPDY or WebSocket; see runPf and runWsPf)
 //
 // and prints, once the server ends the session, JSON on stdout:
 //   {"status": <101's status line>, "protocol": ..., "stdout": base64,
@@ -65,7 +67,9 @@ function finish () {
     stderr: Buffer.concat(out.stderr).toString('base64'),
     error: out.error,
     sha: crypto.createHash('sha256').update(so).digest('hex'),
-    length: so.length
+    length: so.length,
+    prefixes: out.prefixes,
+    close: out.close
   }) + '\n', () => process.exit(0))
 }
 setTimeout(() => { console.error('stream-client: no end within 60 s'); process.exit(3) }, 60000)
@@ -241,7 +245,47 @@ function runPf () {
   })
 }
 
+// Port-forward over WebSocket, as a client of kubelet's /portforward: the
+// ports in the query (port=N; --port takes a comma-separated list), each
+// port i on channels 2i (data) and 2i+1 (error), both opened by the server
+// with the port as 2 little-endian bytes. --send goes out on port 0's data
+// channel (no prefix). The server closes once the pod's side is done; prints
+// {"stdout": base64 of port 0's data, "error": its error channel's text,
+//  "prefixes": hex of each channel's first message, "close": the close code}.
+function runWsPf () {
+  const WebSocket = need('ws')
+  const ports = rest[rest.indexOf('--port') + 1].split(',')
+  const send = rest.includes('--send') ? Buffer.from(rest[rest.indexOf('--send') + 1].replace(/\\r\\n/g, '\r\n')) : Buffer.alloc(0)
+  const protocols = opt.protocol || ['v4.channel.k8s.io']
+  const query = ports.map((p) => `port=${p}`).join('&')
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}?${query}`, protocols)
+  out.prefixes = {}
+  ws.on('upgrade', (res) => { out.status = `HTTP/1.1 ${res.statusCode}` })
+  ws.on('unexpected-response', (req, res) => {
+    out.status = `HTTP/1.1 ${res.statusCode}`
+    let body = ''
+    res.on('data', (d) => { body += d })
+    res.on('end', () => { out.error = body; finish() })
+  })
+  ws.on('error', (e) => { if (!out.status) { out.error = e.message; finish() } })
+  ws.on('open', () => {
+    out.protocol = ws.protocol
+    const b64 = ws.protocol.includes('base64')
+    if (send.length) ws.send(b64 ? '0' + send.toString('base64') : Buffer.concat([Buffer.from([0]), send]))
+  })
+  ws.on('message', (data, isBinary) => {
+    const buf = Buffer.from(data)
+    const ch = isBinary ? buf[0] : buf[0] - 48
+    const payload = isBinary ? buf.subarray(1) : Buffer.from(buf.subarray(1).toString('latin1'), 'base64')
+    if (!(ch in out.prefixes)) { out.prefixes[ch] = payload.toString('hex'); return }
+    if (ch === 0) out.stdout.push(payload)
+    else if (ch === 1) out.error += payload.toString()
+  })
+  ws.on('close', (code) => { out.close = code; finish() })
+}
+
 if (mode === 'pf') runPf()
+else if (mode === 'wspf') runWsPf()
 else if (mode === 'ws') runWs()
 else if (mode === 'spdy') runSpdy()
-else { console.error('mode: spdy or ws'); process.exit(2) }
+else { console.error('mode: spdy, ws, pf or wspf'); process.exit(2) }

@@ -55,6 +55,50 @@ std::string_view HttpRequest::query() const {
     return q == std::string_view::npos ? std::string_view() : t.substr(q + 1);
 }
 
+namespace {
+
+// Go's url.QueryUnescape: nullopt for a '%' not followed by two hex digits.
+std::optional<std::string> query_unescape(std::string_view s) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+            out += ' ';
+        } else if (s[i] == '%') {
+            if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0) return std::nullopt;
+            out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+std::vector<std::string> HttpRequest::query_values(std::string_view key) const {
+    std::vector<std::string> out;
+    std::string_view q = query();
+    while (!q.empty()) {
+        size_t amp = q.find('&');
+        std::string_view pair = q.substr(0, amp);
+        q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+        if (pair.empty() || pair.find(';') != std::string_view::npos) continue;
+        size_t eq = pair.find('=');
+        auto k = query_unescape(pair.substr(0, eq));
+        auto v = query_unescape(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+        if (k && v && *k == key) out.push_back(std::move(*v));
+    }
+    return out;
+}
+
 void HttpRequestParser::fail(int err, std::string msg) {
     state_ = State::failed;
     throw Error(err, std::move(msg));

@@ -58,6 +58,11 @@ struct HttpRequest {
     std::string_view path() const;
     // The target's query (after '?'), empty when none.
     std::string_view query() const;
+    // The values of the query parameter `key`, in order (port-forward's
+    // repeated port=N), decoded as Go's url.ParseQuery does: '+' is a
+    // space, %XX an octet; a pair with a bad escape or a ';' is dropped,
+    // as Go drops it.
+    std::vector<std::string> query_values(std::string_view key) const;
 };
 
 class HttpRequestParser {

@@ -38,7 +38,8 @@ inline constexpr std::array<std::string_view, 5> websocket_remotecommand = {
 // SPDY port-forward: portforward.SupportedProtocols.
 inline constexpr std::array<std::string_view, 1> spdy_portforward = {portforward_v1};
 // WebSocket port-forward: portforward/websocket.go's map (two channels per
-// port: data 2i, error 2i+1; see channel.hpp).
+// port: data 2i, error 2i+1; see channel.hpp). Its "" entry, a client that
+// names none (binary), is upgrade_websocket's allow_unnegotiated.
 inline constexpr std::array<std::string_view, 2> websocket_portforward = {channel_v4, base64_channel_v4};
 
 } // namespace berth::stream::protocol

@@ -67,6 +67,23 @@ Test(http_request, parses_fields_in_order_case_insensitively) {
     cr_expect_not(r.headers.get("Sec-WebSocket-Key").has_value());
 }
 
+Test(http_request, query_values_as_go_parses_them) {
+    HttpRequest r;
+    r.target = "/portforward/t?port=80&x=1&port=8080%2C9&port=&port=a+b&po%72t=7&port=%zz&port;=1&port=5;6&&port";
+    auto v = r.query_values("port");
+    // %2C decodes, an empty value is kept, '+' is a space, an escaped key
+    // matches; a bad escape or a ';' drops the pair; a bare key is "".
+    std::vector<std::string> want = {"80", "8080,9", "", "a b", "7", ""};
+    cr_assert_eq(v.size(), want.size(), "%zu values", v.size());
+    for (size_t i = 0; i < want.size(); ++i) cr_expect_eq(v[i], want[i], "value %zu: %s", i, v[i].c_str());
+    cr_expect(r.query_values("y").empty());
+    cr_expect_eq(r.query_values("x").size(), 1u);
+    r.target = "/portforward/t";
+    cr_expect(r.query_values("port").empty());
+    r.target = "/p?port=%4";   // a truncated escape
+    cr_expect(r.query_values("port").empty());
+}
+
 Test(http_request, one_byte_at_a_time_and_leaves_the_upgraded_bytes) {
     std::string text = std::string(kRequest) + "\x80\x01SPDY";
     HttpRequestParser p;
