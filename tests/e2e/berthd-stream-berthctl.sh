@@ -119,7 +119,7 @@ check "attach -i: stdin reaches the container, its end (stdin_once) ends it" $? 
 WEB=$(container web '["sh","-c","mkdir -p /www && echo hello-pf > /www/index.html && exec httpd -f -p 8080 -h /www"]' 2>&1)
 [[ $WEB =~ ^[0-9a-f]{64}$ ]]
 check "a container serving HTTP on 8080 in the pod's network namespace" $? "$WEB"
-ctl port-forward "$POD" :8080 9 >"$W/pf.out" 2>"$W/pf.err" &
+"$BERTHCTL" -r "unix://$W/berthd.sock" port-forward "$POD" :8080 9 >"$W/pf.out" 2>"$W/pf.err" &
 PF_PID=$!
 wait_for 10 grep -q 'Forwarding from 127.0.0.1:[0-9]* -> 9$' "$W/pf.out"
 LP=$(sed -n 's/^Forwarding from 127.0.0.1:\([0-9]*\) -> 8080$/\1/p' "$W/pf.out")
