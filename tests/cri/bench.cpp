@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace berth::cri_test {
 
@@ -29,8 +31,34 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// An IPv4 subnet, in network byte order.
+struct Subnet {
+    uint32_t net = 0, mask = 0;
+    std::string text;
+    bool contains(const std::string& ip) const {
+        in_addr a{};
+        return ::inet_pton(AF_INET, ip.c_str(), &a) == 1 && (a.s_addr & mask) == net;
+    }
+};
+
+Subnet parse_subnet(const std::string& cidr) {
+    auto slash = cidr.find('/');
+    std::string bits = slash == std::string::npos ? "" : cidr.substr(slash + 1);
+    in_addr a{};
+    if (bits.empty() || bits.size() > 2 || bits.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(bits) > 32 || ::inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &a) != 1)
+        throw Error(EINVAL, "bench: --expect-subnet: not an IPv4 CIDR: " + cidr);
+    int n = std::stoi(bits);
+    Subnet s;
+    s.mask = htonl(n == 0 ? 0 : ~uint32_t{0} << (32 - n));
+    s.net = a.s_addr & s.mask;
+    s.text = cidr;
+    return s;
+}
+
 struct Handler {
     std::string name, label;
+    std::string last_ip;                             // the last pod's IPv4 address (with --expect-subnet)
     std::map<std::string, std::vector<double>> ms;   // step -> samples
     int failures = 0;
     std::shared_ptr<CriClient> client;   // another server's (NAME=LABEL@SOCKET); null: the -a one
@@ -53,7 +81,8 @@ Handler parse_handler(const std::string& spec, std::chrono::seconds timeout) {
 
 // One pod with one container through every step; a step that fails ends
 // the run (the pod is still stopped and removed, untimed).
-void one_run(CriClient& default_client, const BenchOptions& o, Handler& h, int seq, bool timed, std::FILE* out) {
+void one_run(CriClient& default_client, const BenchOptions& o, const std::optional<Subnet>& subnet, Handler& h,
+             int seq, bool timed, std::FILE* out) {
     CriClient& client = h.client ? *h.client : default_client;
     PodSpec pod = o.pod;
     pod.handler = h.name;
@@ -75,7 +104,20 @@ void one_run(CriClient& default_client, const BenchOptions& o, Handler& h, int s
         timed_step("RunPodSandbox", [&] { pod_id = client.run_pod(pod); });
         timed_step("CreateContainer", [&] { ctr_id = client.create_container(pod_id, pod, c); });
         timed_step("StartContainer", [&] { client.start_container(ctr_id); });
-        for (int i = 0; i < std::max(o.execs, 1); ++i) {
+        if (subnet) {   // untimed: a pod left on the node's network, or given no address, fails the run
+            auto ips = client.pod_ips(pod_id);
+            auto v4 = std::find_if(ips.begin(), ips.end(), [](const std::string& ip) {
+                return ip.find(':') == std::string::npos;
+            });
+            if (v4 == ips.end() || !subnet->contains(*v4)) {
+                std::string got;
+                for (const auto& ip : ips) got += (got.empty() ? "" : ", ") + ip;
+                throw Error("pod " + pod_id + ": PodSandboxStatus gives no IPv4 address in " + subnet->text +
+                            " (addresses: " + (got.empty() ? "none" : got) + ")");
+            }
+            h.last_ip = *v4;
+        }
+        for (int i = 0; i < o.execs; ++i) {
             timed_step("ExecSync true", [&] {
                 auto r = client.exec_sync(ctr_id, {"true"}, 10);
                 if (r.exit_code != 0) throw Error("ExecSync true: exit code " + std::to_string(r.exit_code));
@@ -113,11 +155,13 @@ int run_bench(CriClient& client, const BenchOptions& o, std::FILE* out) {
     std::vector<Handler> hs;
     for (const auto& s : o.handlers) hs.push_back(parse_handler(s, o.timeout));
     if (hs.empty()) throw Error(EINVAL, "bench: no --handler given");
+    std::optional<Subnet> subnet;
+    if (!o.expect_subnet.empty()) subnet = parse_subnet(o.expect_subnet);
     int seq = 0;
     for (int round = -o.warmup; round < o.rounds; ++round) {
         for (size_t k = 0; k < hs.size(); ++k) {
             size_t i = (k + static_cast<size_t>(round + o.warmup)) % hs.size();
-            one_run(client, o, hs[i], seq++, round >= 0, out);
+            one_run(client, o, subnet, hs[i], seq++, round >= 0, out);
         }
     }
 
@@ -129,12 +173,20 @@ int run_bench(CriClient& client, const BenchOptions& o, std::FILE* out) {
         for (const auto& h : hs) std::fprintf(out, " %16.1f", f(h));
         std::fprintf(out, "\n");
     };
-    for (const auto& step : steps) row(step, [&](const Handler& h) {
+    // Steps no handler has samples of (ExecSync with --execs 0) are left out.
+    std::vector<std::string> shown;
+    for (const auto& step : steps)
+        if (std::any_of(hs.begin(), hs.end(), [&](const Handler& h) { return h.ms.count(step) > 0; }))
+            shown.push_back(step);
+    for (const auto& step : shown) row(step, [&](const Handler& h) {
             auto it = h.ms.find(step);
             return it == h.ms.end() ? 0.0 : median(it->second);
         });
     // The pod's start as kubelet waits for it, and its end.
-    auto sum_of = [](const Handler& h, std::initializer_list<const char*> names) {
+    using Steps = std::vector<const char*>;
+    const Steps up_steps = {"RunPodSandbox", "CreateContainer", "StartContainer"},
+                down_steps = {"StopPodSandbox", "RemovePodSandbox"};
+    auto sum_of = [](const Handler& h, const Steps& names) {
         double s = 0;
         for (const char* n : names) {
             auto it = h.ms.find(n);
@@ -142,10 +194,8 @@ int run_bench(CriClient& client, const BenchOptions& o, std::FILE* out) {
         }
         return s;
     };
-    row("pod+container up", [&](const Handler& h) {
-        return sum_of(h, {"RunPodSandbox", "CreateContainer", "StartContainer"});
-    });
-    row("pod down", [&](const Handler& h) { return sum_of(h, {"StopPodSandbox", "RemovePodSandbox"}); });
+    row("pod+container up", [&](const Handler& h) { return sum_of(h, up_steps); });
+    row("pod down", [&](const Handler& h) { return sum_of(h, down_steps); });
     std::fprintf(out, " %-18s", "runs (failed)");
     for (const auto& h : hs) {
         auto it = h.ms.find("RemovePodSandbox");
@@ -154,6 +204,11 @@ int run_bench(CriClient& client, const BenchOptions& o, std::FILE* out) {
         std::fprintf(out, " %16s", s.c_str());
     }
     std::fprintf(out, "\n");
+    if (subnet) {
+        std::fprintf(out, " %-18s", "pod IPv4 (last)");
+        for (const auto& h : hs) std::fprintf(out, " %16s", h.last_ip.empty() ? "-" : h.last_ip.c_str());
+        std::fprintf(out, "\n");
+    }
 
     if (hs.size() > 1) {
         std::fprintf(out, "\n %-18s", "ratio");
@@ -162,16 +217,18 @@ int run_bench(CriClient& client, const BenchOptions& o, std::FILE* out) {
             std::fprintf(out, " %*s", static_cast<int>(std::max<size_t>(16, name.size())), name.c_str());
         }
         std::fprintf(out, "\n");
-        std::vector<std::string> rows = steps;
+        std::vector<std::string> rows = shown;
         rows.push_back("pod+container up");
+        rows.push_back("pod down");
         for (const auto& step : rows) {
             std::fprintf(out, " %-18s", step.c_str());
             for (size_t i = 1; i < hs.size(); ++i) {
                 std::string name = hs[0].label + "/" + hs[i].label;
                 double r;
-                if (step == "pod+container up") {
-                    double up = sum_of(hs[i], {"RunPodSandbox", "CreateContainer", "StartContainer"});
-                    r = up > 0 ? sum_of(hs[0], {"RunPodSandbox", "CreateContainer", "StartContainer"}) / up : 0;
+                if (step == "pod+container up" || step == "pod down") {
+                    const Steps& parts = step == "pod down" ? down_steps : up_steps;
+                    double b = sum_of(hs[i], parts);
+                    r = b > 0 ? sum_of(hs[0], parts) / b : 0;
                 } else {
                     auto a = hs[0].ms.find(step), b = hs[i].ms.find(step);
                     r = a == hs[0].ms.end() || b == hs[i].ms.end() ? 0 : median(a->second) / median(b->second);

@@ -2,8 +2,16 @@
 # A private containerd (Debian's 1.6) with its CRI plugin, for the CRI e2e
 # test and tests/bench (sourced, not run; needs tests/e2e/lib.sh first).
 # Everything lives under one dir: root, state, sockets, the runc shims'
-# roots, berth-shim's root (BERTH_SHIM_ROOT), the CNI dirs (empty: pods use
-# the host's network, so no CNI runs and the host's network is untouched).
+# roots, berth-shim's root (BERTH_SHIM_ROOT), the pods' pinned network
+# namespaces, the CNI dirs (empty: pods use the host's network, so no CNI
+# runs and the host's network is untouched).
+#
+# For pods on a CNI network, set before cri_setup CRI_CNI_CONF_DIR (a
+# conflist; containerd takes the lexically first) and CRI_CNI_BIN_DIR (the
+# plugins, loopback among them: containerd 1.6 brings every pod's lo up with
+# it), and before cri_start CRI_NETNS (a network namespace's path, such as
+# /run/netns/NAME) to run containerd in it, so the plugins' bridge, veths and
+# iptables rules live there and not on the host.
 #
 # Runtime handlers:
 #   berth       berth-shim (io.containerd.berth.v2, containerd-shim-berth-v2
@@ -56,9 +64,11 @@ state = "$dir/state"
   # A port of its own (10010 by default), on loopback only.
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+  # Pods' network namespaces pinned under state, not /var/run/netns.
+  netns_mounts_under_state_dir = true
   [$p.cni]
-    bin_dir = "$dir/cni/bin"
-    conf_dir = "$dir/cni/conf"
+    bin_dir = "${CRI_CNI_BIN_DIR:-$dir/cni/bin}"
+    conf_dir = "${CRI_CNI_CONF_DIR:-$dir/cni/conf}"
   [$p.containerd]
     default_runtime_name = "runc"
     [$p.containerd.runtimes.berth]
@@ -84,8 +94,10 @@ X
 cri_ctr() { timeout 60 ctr -a "$CRI_SOCK" -n k8s.io "$@"; }
 
 cri_start() {
+    local in_ns=()
+    [ -n "${CRI_NETNS:-}" ] && in_ns=(nsenter "--net=$CRI_NETNS")
     PATH="$CRI_DIR/bin:$PATH" BERTH_SHIM_ROOT="$CRI_DIR/shim" \
-        setsid containerd --config "$CRI_DIR/config.toml" >>"$CRI_DIR/containerd.log" 2>&1 </dev/null &
+        setsid "${in_ns[@]}" containerd --config "$CRI_DIR/config.toml" >>"$CRI_DIR/containerd.log" 2>&1 </dev/null &
     CRI_PID=$!
     wait_for 30 cri_ctr version >/dev/null 2>&1 &&
         cri_ctr image import "$CRI_DIR/image.tar" >/dev/null &&
@@ -108,5 +120,12 @@ cri_stop() {
     CRI_PID=''
     for pid in $(cri_shim_pids); do kill -KILL "$pid" 2>/dev/null; done
     umount_under "$CRI_DIR"
+    # containerd's CNI library keeps each pod's results in /var/lib/cni
+    # (results/NETWORK-POD_ID-IFNAME) whatever its config says; DEL drops
+    # them, so only a pod never stopped leaves them.
+    local d
+    for d in "$CRI_DIR"/root/io.containerd.grpc.v1.cri/sandboxes/*/; do
+        [ -d "$d" ] && rm -f /var/lib/cni/results/*-"$(basename "$d")"-*
+    done
     return 0
 }

@@ -34,9 +34,12 @@ const char* usage_text =
     "  call METHOD [JSON]                     any CRI method; request and answer as JSON; a failed\n"
     "                                         call exits with its gRPC code (message on stderr)\n"
     "  bench POD_FLAGS --image REF --handler NAME[=LABEL[@SOCKET]]... [-n ROUNDS] [--warmup N] [--execs K]\n"
+    "        [--expect-subnet CIDR]           (--execs 0: no ExecSync; --expect-subnet: each pod's IPv4\n"
+    "                                         address, from PodSandboxStatus, must be in CIDR)\n"
     "POD_FLAGS: [--pod-name N] [--pod-namespace NS] [--pod-uid U] [--handler H]\n"
-    "           [--cgroup-parent P] [--log-dir D] [--share-pid]\n"
-    "           (a host-network pod; --share-pid: one pid namespace for the pod)\n"
+    "           [--cgroup-parent P] [--log-dir D] [--share-pid] [--pod-network]\n"
+    "           (a host-network pod; --share-pid: one pid namespace for the pod;\n"
+    "           --pod-network: on the runtime's pod network, CNI, instead of the node's)\n"
     "-T: seconds to wait for each answer (default 60).\n";
 
 [[noreturn]] void usage(const std::string& why) {
@@ -74,9 +77,9 @@ bool pod_flag(Words& w, PodSpec& pod, std::vector<std::string>* handlers) {
     else if (f == "--pod-uid") dst = &pod.uid;
     else if (f == "--cgroup-parent") dst = &pod.cgroup_parent;
     else if (f == "--log-dir") dst = &pod.log_dir;
-    else if (f == "--share-pid") {
+    else if (f == "--share-pid" || f == "--pod-network") {
         w.next("flag");
-        pod.share_pid = true;
+        (f == "--share-pid" ? pod.share_pid : pod.pod_network) = true;
         return true;
     } else if (f == "--handler" && !handlers) dst = &pod.handler;
     else if (f == "--handler") {
@@ -186,6 +189,7 @@ int run(CriClient& cli, const std::string& cmd, Words& w) {
             else if (f == "-n") o.rounds = to_int(w.next("-n's value"), "-n");
             else if (f == "--warmup") o.warmup = to_int(w.next("--warmup's value"), "--warmup");
             else if (f == "--execs") o.execs = to_int(w.next("--execs' value"), "--execs");
+            else if (f == "--expect-subnet") o.expect_subnet = w.next("--expect-subnet's value");
             else usage("bench: unknown argument " + f);
         }
         if (o.image.empty()) usage("bench: --image is required");

@@ -11,8 +11,8 @@ using Stub = v1::RuntimeService::Stub;
 
 namespace {
 
-void host_network(v1::NamespaceOption* ns, const PodSpec& pod) {
-    ns->set_network(v1::NODE);
+void namespaces(v1::NamespaceOption* ns, const PodSpec& pod) {
+    ns->set_network(pod.pod_network ? v1::POD : v1::NODE);
     ns->set_pid(pod.share_pid ? v1::POD : v1::CONTAINER);
     ns->set_ipc(v1::POD);
 }
@@ -29,7 +29,7 @@ v1::PodSandboxConfig pod_config(const PodSpec& pod) {
     if (!pod.log_dir.empty()) c.set_log_directory(pod.log_dir);
     auto* linux = c.mutable_linux();
     if (!pod.cgroup_parent.empty()) linux->set_cgroup_parent(pod.cgroup_parent);
-    host_network(linux->mutable_security_context()->mutable_namespace_options(), pod);
+    namespaces(linux->mutable_security_context()->mutable_namespace_options(), pod);
     return c;
 }
 
@@ -76,7 +76,7 @@ std::string CriClient::create_container(const std::string& pod_id, const PodSpec
     cfg->mutable_image()->set_image(c.image);
     for (const auto& a : c.command) cfg->add_command(a);
     if (!c.log_path.empty()) cfg->set_log_path(c.log_path);
-    host_network(cfg->mutable_linux()->mutable_security_context()->mutable_namespace_options(), pod);
+    namespaces(cfg->mutable_linux()->mutable_security_context()->mutable_namespace_options(), pod);
     return call<v1::CreateContainerRequest, v1::CreateContainerResponse>("CreateContainer", &Stub::CreateContainer,
                                                                          req)
         .container_id();
@@ -121,6 +121,18 @@ void CriClient::remove_pod(const std::string& id) {
     req.set_pod_sandbox_id(id);
     call<v1::RemovePodSandboxRequest, v1::RemovePodSandboxResponse>("RemovePodSandbox", &Stub::RemovePodSandbox,
                                                                    req);
+}
+
+std::vector<std::string> CriClient::pod_ips(const std::string& id) {
+    v1::PodSandboxStatusRequest req;
+    req.set_pod_sandbox_id(id);
+    auto r = call<v1::PodSandboxStatusRequest, v1::PodSandboxStatusResponse>("PodSandboxStatus",
+                                                                             &Stub::PodSandboxStatus, req);
+    std::vector<std::string> ips;
+    const auto& net = r.status().network();
+    if (!net.ip().empty()) ips.push_back(net.ip());
+    for (const auto& a : net.additional_ips()) ips.push_back(a.ip());
+    return ips;
 }
 
 } // namespace berth::cri_test

@@ -1,6 +1,7 @@
 // A CRI v1 client for tests and benchmarks: the calls kubelet makes to run
 // a pod and its containers, each bounded by a deadline, with the pod and
-// container configs kubelet would send for a host-network pod.
+// container configs kubelet would send for a host-network pod, or for one
+// on the runtime's pod network (CNI).
 #pragma once
 
 #include "api.grpc.pb.h"
@@ -18,6 +19,7 @@ struct PodSpec {
     std::string cgroup_parent;                           // cgroupfs syntax; "" leaves it to the runtime
     std::string log_dir;                                 // "": no container logs
     bool share_pid = false;                              // one pid namespace for the pod
+    bool pod_network = false;                            // a network namespace of its own (CNI), not the node's
 };
 
 struct ContainerSpec {
@@ -44,6 +46,9 @@ public:
     ExecResult exec_sync(const std::string& id, const std::vector<std::string>& cmd, int64_t timeout_s);
     void stop_pod(const std::string& id);
     void remove_pod(const std::string& id);
+    // PodSandboxStatus: the pod's addresses, its primary one first; none
+    // for a host-network pod.
+    std::vector<std::string> pod_ips(const std::string& id);
 
 private:
     template <class Req, class Resp, class Call>
@@ -53,7 +58,7 @@ private:
 };
 
 // The PodSandboxConfig kubelet sends for a host-network pod (network NODE,
-// pid CONTAINER or, with share_pid, POD; ipc POD).
+// or POD with pod_network; pid CONTAINER or, with share_pid, POD; ipc POD).
 runtime::v1::PodSandboxConfig pod_config(const PodSpec& pod);
 
 } // namespace berth::cri_test
