@@ -41,6 +41,7 @@ Client::Client(const Global& g) : g_(g) {
     rt_ = runtime::v1::RuntimeService::NewStub(rt);
     img_ = runtime::v1::ImageService::NewStub(img);
     berth_img_ = berth::v1::Images::NewStub(img);
+    executions_ = berth::v1::Executions::NewStub(rt);
 }
 
 std::unique_ptr<grpc::ClientContext> Client::context(std::chrono::milliseconds timeout) const {

@@ -44,6 +44,8 @@ public:
     // berthd's own berth.v1.Images, on the image endpoint (servers other
     // than berthd answer Unimplemented).
     berth::v1::Images::Stub& berth_images() { return *berth_img_; }
+    // berthd's berth.v1.Executions, on the runtime endpoint.
+    berth::v1::Executions::Stub& executions() { return *executions_; }
     // A context with the global timeout (or `timeout` when given; 0: none).
     std::unique_ptr<grpc::ClientContext> context(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1)) const;
     // The global timeout, for calls that add their own time to it.
@@ -56,6 +58,7 @@ private:
     std::unique_ptr<runtime::v1::RuntimeService::Stub> rt_;
     std::unique_ptr<runtime::v1::ImageService::Stub> img_;
     std::unique_ptr<berth::v1::Images::Stub> berth_img_;
+    std::unique_ptr<berth::v1::Executions::Stub> executions_;
 };
 
 // Output helpers.
@@ -105,6 +108,7 @@ std::vector<Verb> exec_verbs();        // cmd_exec.cpp
 std::vector<Verb> logs_verbs();        // cmd_logs.cpp
 std::vector<Verb> stats_verbs();       // cmd_stats.cpp
 std::vector<Verb> events_verbs();      // cmd_events.cpp
+std::vector<Verb> execution_verbs();   // cmd_executions.cpp
 
 // Every verb, in the order help lists them (main.cpp).
 std::vector<Verb> all_verbs();

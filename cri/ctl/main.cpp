@@ -17,7 +17,7 @@ namespace berth::ctl {
 std::vector<Verb> all_verbs() {
     std::vector<Verb> v;
     for (auto part : {runtime_verbs, pod_verbs, container_verbs, exec_verbs, logs_verbs, stats_verbs, events_verbs,
-                      image_verbs, archive_verbs})
+                      image_verbs, archive_verbs, execution_verbs})
         for (auto& x : part()) v.push_back(std::move(x));
     v.push_back({"completion", "completion [bash|zsh]", "Output shell completion code", {}, nullptr});
     return v;

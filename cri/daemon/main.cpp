@@ -118,14 +118,16 @@ void notify_ready() {
     ::close(fd);
 }
 
-// Connections accepted on an inherited listening socket are handed to the
-// gRPC server one by one (gRPC can't listen on an fd it did not bind).
-class ActivatedAcceptor {
+// Every connection on berthd's socket (its own, or the one systemd passed)
+// is accepted here: its caller's credentials are read (Peers), then gRPC
+// gets it by fd. gRPC can't listen on an fd it did not bind, and would not
+// tell who is calling if it did.
+class Acceptor {
 public:
-    ActivatedAcceptor(int listen_fd, grpc::Server* server) : fd_(listen_fd), server_(server) {
+    Acceptor(int listen_fd, grpc::Server* server, Peers& peers) : fd_(listen_fd), server_(server), peers_(peers) {
         thread_ = std::thread([this] { loop(); });
     }
-    ~ActivatedAcceptor() {
+    ~Acceptor() {
         stop_ = true;
         ::shutdown(fd_, SHUT_RDWR);
         thread_.join();
@@ -134,21 +136,45 @@ public:
 private:
     void loop() {
         while (!stop_) {
-            int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);   // gRPC reads it non-blocking
             if (c < 0) {
                 if (errno == EINTR || errno == ECONNABORTED) continue;
-                if (!stop_) log::error(std::string("accept on the activated socket: ") + std::strerror(errno));
+                if (!stop_) log::error(std::string("accept on berthd's socket: ") + std::strerror(errno));
                 return;
+            }
+            try {
+                peers_.add(c);
+            } catch (const Error& e) {
+                log::warn(std::string("a connection without credentials, closed: ") + e.what());
+                ::close(c);
+                continue;
             }
             grpc::AddInsecureChannelFromFd(server_, c);
         }
     }
     int fd_;
     grpc::Server* server_;
+    Peers& peers_;
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };
 
+// berthd's own socket at path, mode 0660 from the start (no window with
+// the umask's bits).
+UniqueFd listen_unix(const std::string& path) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) throw_errno("listen " + path + ": socket");
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    mode_t old = ::umask(0117);
+    int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+    int err = errno;
+    ::umask(old);
+    if (rc < 0) throw Error(err, "listen " + path + ": bind");
+    if (::listen(fd.get(), 128) < 0) throw_errno("listen " + path);
+    return fd;
+}
 
 // One berthd per root: a second one would share records, layers and pod
 // shims with the first and undo its work. The lock is held for the
@@ -184,7 +210,13 @@ int run(const Config& cfg) {
     UniqueFd root_lock = lock_root(cfg.root);
     mkdirs(cfg.state, 0711);
     int activated = activated_socket();
-    if (activated < 0) prepare_socket_path(cfg.listen);
+    UniqueFd own_socket;
+    if (activated < 0) {
+        prepare_socket_path(cfg.listen);
+        own_socket = listen_unix(cfg.listen);
+        set_socket_owner(cfg.listen, cfg.socket_group);
+    }
+    const int listen_fd = activated >= 0 ? activated : own_socket.get();
 
     // Signals go to sigwait() below, not to gRPC's threads.
     sigset_t sigs;
@@ -201,26 +233,22 @@ int run(const Config& cfg) {
     ImageServiceV1alpha2 images_v1alpha2(images);
     RuntimeServiceV1alpha2 runtime_v1alpha2(runtime);
     ImagesV1 berth_images(d);   // berth.v1: load, save, pull with progress
+    ExecutionsV1 executions(d); // berth.v1: workloads under execution configurations
     auto stream_backend = make_stream_backend(d);
     stream::StreamServer streams(cfg.stream.address, *stream_backend);
     d.streams = &streams;
 
-    grpc::ServerBuilder b;
-    if (activated < 0) b.AddListeningPort("unix:" + cfg.listen, grpc::InsecureServerCredentials());
+    grpc::ServerBuilder b;   // no port of its own: Acceptor gives it each connection
     b.RegisterService(&images);
     b.RegisterService(&runtime);
     b.RegisterService(&images_v1alpha2);
     b.RegisterService(&runtime_v1alpha2);
     b.RegisterService(&berth_images);
+    b.RegisterService(&executions);
     b.SetMaxReceiveMessageSize(16 << 20);
-    // The socket is made 0660 from the start (no window with the umask's bits).
-    mode_t old = ::umask(0117);
     std::unique_ptr<grpc::Server> server = b.BuildAndStart();
-    ::umask(old);
-    if (!server) throw Error(EADDRNOTAVAIL, "listen " + cfg.listen + ": gRPC could not serve on it");
-    std::unique_ptr<ActivatedAcceptor> acceptor;
-    if (activated >= 0) acceptor = std::make_unique<ActivatedAcceptor>(activated, server.get());
-    else set_socket_owner(cfg.listen, cfg.socket_group);
+    if (!server) throw Error(EADDRNOTAVAIL, "listen " + cfg.listen + ": gRPC could not start");
+    auto acceptor = std::make_unique<Acceptor>(listen_fd, server.get(), d.peers);
     log::info(std::string("berthd ") + BERTH_VERSION + " serving CRI v1 and v1alpha2 on " +
               (activated >= 0 ? "the socket systemd passed (" + cfg.listen + ")" : cfg.listen) + " (root " +
               cfg.root + ", state " + cfg.state + "); streaming on " + streams.base_url());

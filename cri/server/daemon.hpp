@@ -8,6 +8,7 @@
 #include "content_store.hpp"
 #include "image_store.hpp"
 #include "layer_store.hpp"
+#include "peers.hpp"
 #include "pod_store.hpp"
 #include "registry.hpp"
 
@@ -35,6 +36,7 @@ public:
     PodStore pods;
     ContainerEvents events;
     net::CniNetwork network;   // pod networks; its cache under ROOT/cni
+    Peers peers;   // the callers of the socket's connections
     stream::StreamServer* streams = nullptr;   // exec/attach/port-forward URLs; main() owns it
 
     // The node's pod CIDRs kubelet sends with UpdateRuntimeConfig: CNI's

@@ -80,4 +80,20 @@ private:
     Daemon& d_;
 };
 
+// berth.v1.Executions: workloads under execution configurations, for
+// every caller the socket admits, each limited to its own.
+class ExecutionsV1 final : public berth::v1::Executions::Service {
+public:
+    explicit ExecutionsV1(Daemon& d) : d_(d) {}
+    grpc::Status ListConfigs(grpc::ServerContext*, const berth::v1::ListConfigsRequest*,
+                             berth::v1::ListConfigsResponse*) override;
+
+private:
+    Daemon& d_;
+};
+
+// OK for a root caller; PermissionDenied naming the method and the caller
+// otherwise, or when the call's connection is not one berthd accepted.
+grpc::Status root_only(const Peers& peers, const grpc::ServerContext* ctx, const char* method);
+
 } // namespace berth::cri
