@@ -21,12 +21,17 @@
 #    same conflist for both servers but for its name, bridge and subnet) and
 #    no ExecSync. Each pod must have an IPv4 address from the bench's subnet
 #    (PodSandboxStatus, untimed) or its run fails.
-# 3. Density: P (default 100; 0 skips it) idle pods (one `sleep` container
+# 3. Exec round trip over the streaming server: one running container per
+#    handler, then N rotated rounds of `berthctl exec CTR true` (Exec, then
+#    berthctl's WebSocket to the URL, to the exit status) and, for
+#    reference, `berthctl exec -s CTR true` (ExecSync); medians of the wall
+#    time of each berthctl run, its own start included, and the ratios.
+# 4. Density: P (default 100; 0 skips it) idle pods (one `sleep` container
 #    each) on berthd, then on containerd with runc: the PSS of the server,
 #    its shims and every process of the pods, per pod; and the server's RSS
 #    when idle.
 # --network picks the pod-start parts: host (1), bridge (2) or both (the
-# default). With bridge, berthd and containerd run in a network namespace
+# default); 3 runs with any. With bridge, berthd and containerd run in a network namespace
 # of the bench's own (berth-bench-net-PID; host-network pods share it), so
 # the bridges, veths, iptables rules and addresses live there and go with it.
 #
@@ -192,6 +197,55 @@ if [ "$NETWORK" != host ]; then
         "$VERSIONS" "$ROUNDS" "$NET_SUBNET"
     pod_bench --pod-network --execs 0 --expect-subnet "$NET_SUBNET"
 fi
+
+# --- exec round trip through each server's streaming server
+median_ms() { sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+exec_bench() {
+    local labels=(berthd ctrd+runc ctrd+berth-shim) socks=("$W/berthd/berthd.sock" "$CRI_SOCK" "$CRI_SOCK")
+    local handlers=("" runc berth) ctrs=() pods=() i r k pod ctr t0 t1 mode
+    for i in 0 1 2; do
+        pod=$("$B/tests/cri/cri-client" -a "${socks[i]}" runp --pod-name "sx-$i" --pod-namespace berth-bench \
+            --cgroup-parent "/$CG" ${handlers[i]:+--handler "${handlers[i]}"}) &&
+            ctr=$("$B/tests/cri/cri-client" -a "${socks[i]}" create "$pod" --pod-name "sx-$i" --pod-namespace berth-bench \
+                --cgroup-parent "/$CG" ${handlers[i]:+--handler "${handlers[i]}"} --image "$CRI_IMAGE" -- sleep 3600) &&
+            "$B/tests/cri/cri-client" -a "${socks[i]}" start "$ctr" || { echo "exec bench: ${labels[i]}: no container"; return; }
+        pods+=("$pod")
+        ctrs+=("$ctr")
+        # One untimed run each: the first exec of a pod sets up its shim's side.
+        "${RUN_IN_NS[@]}" "$B/cri/ctl/berthctl" -r "unix://${socks[i]}" exec "$ctr" true || echo "exec bench: ${labels[i]}: exec failed"
+    done
+    local flags
+    for mode in stream sync; do
+        flags=()
+        [ "$mode" = sync ] && flags=(-s)
+        for i in 0 1 2; do : >"$W/exec-$mode-$i"; done
+        for ((r = 0; r < ROUNDS; r++)); do
+            for k in 0 1 2; do
+                i=$(((r + k) % 3))
+                t0=$(date +%s%N)
+                "${RUN_IN_NS[@]}" "$B/cri/ctl/berthctl" -r "unix://${socks[i]}" exec "${flags[@]}" "${ctrs[i]}" true ||
+                    echo "exec bench: ${labels[i]}: exec failed"
+                t1=$(date +%s%N)
+                echo "$(((t1 - t0) / 1000))" | awk '{ printf "%.3f\n", $1 / 1000 }' >>"$W/exec-$mode-$i"
+            done
+        done
+    done
+    printf '%-34s %10s %10s %16s %10s %10s\n' "median ms (berthctl's start included)" berthd ctrd+runc ctrd+berth-shim "/ctrd+runc" "/ctrd+berth"
+    for mode in stream sync; do
+        local m0 m1 m2
+        m0=$(median_ms <"$W/exec-$mode-0") m1=$(median_ms <"$W/exec-$mode-1") m2=$(median_ms <"$W/exec-$mode-2")
+        printf '%-34s %10s %10s %16s %10.2f %10.2f\n' \
+            "$([ $mode = stream ] && echo 'berthctl exec CTR true' || echo 'berthctl exec -s CTR true (ExecSync)')" \
+            "$m0" "$m1" "$m2" "$(echo "$m0 $m1" | awk '{ print $1 / $2 }')" "$(echo "$m0 $m2" | awk '{ print $1 / $2 }')"
+    done
+    for i in 0 1 2; do
+        "$B/tests/cri/cri-client" -a "${socks[i]}" stopp "${pods[i]}" >/dev/null 2>&1
+        "$B/tests/cri/cri-client" -a "${socks[i]}" rmp "${pods[i]}" >/dev/null 2>&1
+    done
+}
+echo
+printf '%s, %d rotated rounds: exec round trip through the streaming server\n' "$VERSIONS" "$ROUNDS"
+exec_bench
 
 # --- density
 density() {   # density LABEL SOCKET HANDLER SERVER_PID SHIM_PIDS_FN
