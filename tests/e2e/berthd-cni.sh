@@ -31,7 +31,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 45
+plan 46
 
 ip netns add "$NS" || { echo "not ok 1 - a network namespace for the test"; exit 1; }
 NETNS=/run/netns/$NS
@@ -190,6 +190,14 @@ out=$(pod_ips "$POD" 2>&1)
 check "a stopped pod reports no address" $? "$out"
 call RemovePodSandbox "{\"podSandboxId\":\"$POD\"}" >/dev/null 2>&1
 check "RemovePodSandbox" $? ""
+left=$({
+    in_ns ip -o link show master bt-berth-test 2>&1
+    in_ns iptables-save -t nat 2>&1 | grep -e "$POD" -e 18080
+    ls -d "$W/state/pods/$POD" 2>/dev/null
+    grep -F "$W/state/pods/$POD" /proc/self/mountinfo
+})
+[ -z "$left" ]
+check "...and nothing of the pod is left: no veth on its bridge, no portmap rule, no netns pin, no pod dir" $? "$left"
 # --- CHECK, on the new network (IPv4 only: portmap 1.1.1's CHECK looks
 # for IPv4 rules among the IPv6 ones of a dual-stack pod and fails)
 out=$(run_pod checked 2>&1)
