@@ -188,9 +188,9 @@ check "exec -s: stdout, stderr, the command's exit code" $? "rc=$rc; out: $(cat 
 out=$(c exec -s --timeout 1 "$C" sleep 30 2>&1); rc=$?
 [ "$rc" != 0 ] && [[ $out == *ExecSync* ]]
 check "exec -s --timeout 1 of sleep 30 fails with the server's timeout" $? "rc=$rc $out"
-out=$(c exec "$C" true 2>&1); rc=$?
-[ "$rc" != 0 ] && [[ $out == *"streaming exec is not supported yet, use -s"* ]]
-check "exec without -s: a clear error" $? "rc=$rc $out"
+c exec "$C" sh -c 'echo s-out; echo s-err >&2; exit 4' >"$W/o2" 2>"$W/e2"; rc=$?
+[ "$rc" = 4 ] && [ "$(cat "$W/o2")" = s-out ] && [ "$(cat "$W/e2")" = s-err ]
+check "exec without -s streams through the server's streaming URL: stdout, stderr, the exit code" $? "rc=$rc; out: $(cat "$W/o2"); err: $(cat "$W/e2")"
 
 # ---- logs ------------------------------------------------------------------
 LOG=$W/logs/p1/c1.log
