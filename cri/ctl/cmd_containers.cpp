@@ -315,7 +315,10 @@ int update(Client& c, const Args& a) {
 }
 
 int run(Client& c, const Args& a) {
-    if (a.pos.size() != 2) throw Error(EINVAL, "run: usage: berthctl run [OPTIONS] container-config.[json|yaml] pod-config.[json|yaml]");
+    if (a.has("config")) return run_execution(c, a);
+    if (a.pos.size() != 2)
+        throw Error(EINVAL, "run: usage: berthctl run [OPTIONS] container-config.[json|yaml] pod-config.[json|yaml], "
+                            "or berthctl run --config NAME [OPTIONS] [--] COMMAND [ARG...]");
     v1::RunPodSandboxRequest preq;
     *preq.mutable_config() = load_pod_config(a.pos[1]);
     load_container_config(a.pos[0]);   // a bad container config fails before the pod runs
@@ -392,6 +395,7 @@ std::vector<Verb> container_verbs() {
     };
     std::vector<Flag> run_flags = pull;
     run_flags.push_back({"runtime", true, 'r', "runtime handler to use (the server's RuntimeClass handlers)"});
+    for (auto& f : execution_run_flags()) run_flags.push_back(f);
     return {
         {"create", "create [OPTIONS] POD-ID container-config.[json|yaml] pod-config.[json|yaml]", "Create a new container",
          pull, create, Operand::pod},
@@ -425,8 +429,9 @@ std::vector<Verb> container_verbs() {
           {"cpuset-mems", true, 0, "memory nodes to use"},
           {"oom-score-adj", true, 0, "OOM killer score adjustment"}},
          update, Operand::container},
-        {"run", "run [OPTIONS] container-config.[json|yaml] pod-config.[json|yaml]",
-         "Run a new container inside a new pod", run_flags, run, Operand::file},
+        {"run", "run [OPTIONS] container-config.[json|yaml] pod-config.[json|yaml] | run --config NAME [OPTIONS] [--] COMMAND...",
+         "Run a new container inside a new pod, or a workload under an execution configuration", run_flags, run,
+         Operand::file, true},
     };
 }
 

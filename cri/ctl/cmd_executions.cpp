@@ -1,11 +1,21 @@
 // berthctl's verbs for berthd's own berth.v1.Executions (issue 16):
 // workloads run directly under execution configurations. `configs` lists
-// those the caller may use.
+// those the caller may use; `run` starts one and, unless detached, streams
+// its output and exits with its exit code (Ctrl-C cancels it);
+// `executions`, `wait`, `cancel` and `rm-execution` manage them.
 #include "ctl.hpp"
 
 #include "error.hpp"
+#include "fd.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
+#include <thread>
 
 namespace berth::ctl {
 
@@ -54,12 +64,226 @@ int configs(Client& c, const Args& a) {
     return 0;
 }
 
+berth::v1::Execution get(Client& c, const std::string& id) {
+    berth::v1::ExecutionRef ref;
+    ref.set_id(id);
+    berth::v1::Execution e;
+    auto ctx = c.context();
+    Client::check(c.executions().Get(ctx.get(), ref, &e), ("execution \"" + id + "\": Get").c_str());
+    return e;
+}
+
+// Until it ends; no deadline of our own.
+berth::v1::Execution wait_for(Client& c, const std::string& id) {
+    berth::v1::ExecutionRef ref;
+    ref.set_id(id);
+    berth::v1::Execution e;
+    auto ctx = c.context(std::chrono::milliseconds(0));
+    Client::check(c.executions().Wait(ctx.get(), ref, &e), ("execution \"" + id + "\": Wait").c_str());
+    return e;
+}
+
+// The execution's output to ours, stdout and stderr apart.
+void stream_logs(Client& c, const std::string& id, bool follow) {
+    berth::v1::LogsRequest req;
+    req.set_id(id);
+    req.set_follow(follow);
+    auto ctx = c.context(std::chrono::milliseconds(0));
+    auto reader = c.executions().Logs(ctx.get(), req);
+    berth::v1::LogChunk chunk;
+    while (reader->Read(&chunk)) {
+        FILE* f = chunk.stderr() ? stderr : stdout;
+        std::fwrite(chunk.data().data(), 1, chunk.data().size(), f);
+        std::fflush(f);
+    }
+    Client::check(reader->Finish(), ("execution \"" + id + "\": Logs").c_str());
+}
+
+int exit_code_of(const berth::v1::Execution& e) {
+    if (e.reason() == "Canceled" && e.exit_code() == 0) return 130;
+    return e.exit_code();
+}
+
+// Ctrl-C and SIGTERM while a run is followed: the handler only writes a
+// byte; a thread of ours turns it into a Cancel.
+int g_cancel_fd = -1;
+void on_interrupt(int) {
+    int saved = errno;
+    char b = 1;
+    [[maybe_unused]] ssize_t n = ::write(g_cancel_fd, &b, 1);
+    errno = saved;
+}
+
+int run_workload(Client& c, const Args& a) {
+    if (!a.has("config")) throw Error(EINVAL, "run: --config NAME is required (berthctl configs lists yours)");
+    berth::v1::RunRequest req;
+    req.set_config(a.get("config"));
+    req.set_image(a.get("image"));
+    req.set_working_dir(a.get("workdir"));
+    for (const auto& p : a.pos) req.add_command(p);
+    if (auto it = a.flags.find("env"); it != a.flags.end())
+        for (const auto& kv : it->second) {
+            auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0) throw Error(EINVAL, "--env: KEY=VALUE expected, got \"" + kv + "\"");
+            (*req.mutable_env())[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+    for (const auto& [k, v] : parse_labels(a)) (*req.mutable_labels())[k] = v;
+    berth::v1::RunResponse resp;
+    // A pull may come first: no deadline but the user's.
+    auto ctx = c.context(std::chrono::milliseconds(0));
+    Client::check(c.executions().Run(ctx.get(), req, &resp), ("running under config \"" + req.config() + "\": Run").c_str());
+    const std::string id = resp.id();
+    if (a.has("detach")) {
+        std::printf("%s\n", id.c_str());
+        return 0;
+    }
+    if (a.has("verbose")) std::fprintf(stderr, "berthctl: execution %s\n", id.c_str());
+
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) throw_errno("pipe");
+    UniqueFd cancel_r(p[0]), cancel_w(p[1]);
+    g_cancel_fd = cancel_w.get();
+    struct sigaction sa{}, old_int{}, old_term{};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int);
+    ::sigaction(SIGTERM, &sa, &old_term);
+    std::atomic<bool> canceled{false};
+    std::thread canceller([&] {
+        char b;
+        if (::read(cancel_r.get(), &b, 1) != 1 || b != 1) return;   // 0: the run ended
+        canceled = true;
+        std::fprintf(stderr, "berthctl: canceling execution %s\n", id.c_str());
+        berth::v1::CancelRequest cr;
+        cr.set_id(id);
+        berth::v1::Execution e;
+        auto cctx = c.context(std::chrono::seconds(60));
+        grpc::Status st = c.executions().Cancel(cctx.get(), cr, &e);
+        if (!st.ok()) std::fprintf(stderr, "berthctl: Cancel: %s\n", st.error_message().c_str());
+    });
+    int rc = 0;
+    try {
+        stream_logs(c, id, true);
+        rc = exit_code_of(wait_for(c, id));
+    } catch (...) {
+        char b = 0;
+        [[maybe_unused]] ssize_t n = ::write(cancel_w.get(), &b, 1);
+        canceller.join();
+        ::sigaction(SIGINT, &old_int, nullptr);
+        ::sigaction(SIGTERM, &old_term, nullptr);
+        throw;
+    }
+    char b = 0;
+    [[maybe_unused]] ssize_t n = ::write(cancel_w.get(), &b, 1);
+    canceller.join();
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGTERM, &old_term, nullptr);
+    g_cancel_fd = -1;
+    if (a.has("rm")) {
+        berth::v1::ExecutionRef ref;
+        ref.set_id(id);
+        berth::v1::RemoveResponse rr;
+        auto rctx = c.context();
+        Client::check(c.executions().Remove(rctx.get(), ref, &rr), ("execution \"" + id + "\": Remove").c_str());
+    }
+    return rc;
+}
+
+std::string ns_time(int64_t ns) { return ns > 0 ? human_duration_since(ns) + " ago" : "-"; }
+
+int executions(Client& c, const Args& a) {
+    berth::v1::ListRequest req;
+    req.set_all(a.has("all"));
+    berth::v1::ListResponse resp;
+    auto ctx = c.context();
+    Client::check(c.executions().List(ctx.get(), req, &resp), "listing executions: List");
+    Format f = a.format();
+    if (f != Format::table) {
+        print_message(resp, f);
+        return 0;
+    }
+    if (a.has("quiet")) {
+        for (const auto& e : resp.executions()) std::printf("%s\n", e.id().c_str());
+        return 0;
+    }
+    std::vector<std::vector<std::string>> rows = {{"EXECUTION ID", "CONFIG", "USER", "STATE", "EXIT", "REASON", "CREATED", "COMMAND"}};
+    for (const auto& e : resp.executions()) {
+        std::string cmd;
+        for (const auto& w : e.command()) cmd += (cmd.empty() ? "" : " ") + w;
+        rows.push_back({truncate_id(e.id()), e.config(), e.user(), e.state(),
+                        e.state() == "exited" ? std::to_string(e.exit_code()) : "-", e.reason().empty() ? "-" : e.reason(),
+                        ns_time(e.created_at()), cmd.size() > 40 ? cmd.substr(0, 37) + "..." : cmd});
+    }
+    print_table(rows);
+    return 0;
+}
+
+int wait_verb(Client& c, const Args& a) {
+    if (a.pos.size() != 1) throw Error(EINVAL, "wait: usage: berthctl wait EXECUTION-ID");
+    auto e = wait_for(c, a.pos[0]);
+    std::printf("%d\n", e.exit_code());
+    return 0;
+}
+
+int cancel(Client& c, const Args& a) {
+    if (a.pos.empty()) throw Error(EINVAL, "cancel: usage: berthctl cancel [--grace SECONDS] EXECUTION-ID...");
+    int64_t grace = int_flag(a, "grace", 0);
+    return for_each_id(a.pos, [&](const std::string& id) {
+        berth::v1::CancelRequest req;
+        req.set_id(id);
+        req.set_grace_seconds(grace);
+        berth::v1::Execution e;
+        auto ctx = c.context(std::chrono::seconds(grace + 60));
+        Client::check(c.executions().Cancel(ctx.get(), req, &e), ("execution \"" + id + "\": Cancel").c_str());
+        std::printf("%s\n", e.id().c_str());
+    });
+}
+
+int remove(Client& c, const Args& a) {
+    if (a.pos.empty()) throw Error(EINVAL, "rm-execution: usage: berthctl rm-execution EXECUTION-ID...");
+    return for_each_id(a.pos, [&](const std::string& id) {
+        berth::v1::ExecutionRef ref;
+        ref.set_id(id);
+        berth::v1::RemoveResponse r;
+        auto ctx = c.context(std::chrono::seconds(60));
+        Client::check(c.executions().Remove(ctx.get(), ref, &r), ("execution \"" + id + "\": Remove").c_str());
+        std::printf("%s\n", id.c_str());
+    });
+}
+
 } // namespace
+
+// berthctl logs on an id that is no container of the CRI's: an execution's.
+int execution_logs(Client& c, const std::string& id, bool follow) {
+    stream_logs(c, id, follow);
+    return 0;
+}
+
+int run_execution(Client& c, const Args& a) { return run_workload(c, a); }
+
+std::vector<Flag> execution_run_flags() {
+    return {{"config", true, 0, "run COMMAND under this execution configuration (berthd; berthctl configs)"},
+            {"image", true, 0, "with --config: another image, where the config allows it"},
+            {"env", true, 'e', "with --config: KEY=VALUE for the workload; repeatable"},
+            {"workdir", true, 'w', "with --config: the workload's working directory"},
+            {"label", true, 'l', "with --config: KEY=VALUE label; repeatable"},
+            {"detach", false, 'd', "with --config: print the execution's id and return at once"},
+            {"rm", false, 0, "with --config: remove the execution once it ended"},
+            {"verbose", false, 'v', "with --config: say which execution runs"}};
+}
 
 std::vector<Verb> execution_verbs() {
     return {
         {"configs", "configs [OPTIONS]", "List the execution configurations you may use (berthd)",
          {{"output", true, 'o', "table (default), json or yaml"}}, configs},
+        {"executions", "executions [OPTIONS]", "List your executions (berthd; root: everyone's)",
+         {{"all", false, 'a', "ended ones too"}, {"quiet", false, 'q', "ids only"},
+          {"output", true, 'o', "table (default), json or yaml"}},
+         executions},
+        {"wait", "wait EXECUTION-ID", "Wait for an execution to end and print its exit code (berthd)", {}, wait_verb},
+        {"cancel", "cancel [OPTIONS] EXECUTION-ID...", "Cancel executions: SIGTERM, then SIGKILL (berthd)",
+         {{"grace", true, 0, "seconds before SIGKILL (default 10)"}}, cancel},
+        {"rm-execution", "rm-execution EXECUTION-ID...", "Remove ended executions and their logs (berthd)", {}, remove},
     };
 }
 

@@ -109,6 +109,13 @@ std::vector<Verb> logs_verbs();        // cmd_logs.cpp
 std::vector<Verb> stats_verbs();       // cmd_stats.cpp
 std::vector<Verb> events_verbs();      // cmd_events.cpp
 std::vector<Verb> execution_verbs();   // cmd_executions.cpp
+// An execution's output (berth.v1.Executions.Logs): `logs` on an id that
+// is no CRI container's.
+int execution_logs(Client& c, const std::string& id, bool follow);
+// `run --config NAME [--] COMMAND...`: a workload under an execution
+// configuration (crictl's `run` of two config files otherwise).
+int run_execution(Client& c, const Args& a);
+std::vector<Flag> execution_run_flags();
 
 // Every verb, in the order help lists them (main.cpp).
 std::vector<Verb> all_verbs();

@@ -203,13 +203,47 @@ grpc::Status RuntimeServiceV1::PortForward(grpc::ServerContext* ctx, const PortF
     return cri_call(d_, ctx, "PortForward", [&] { port_forward(d_, *req, *resp); });
 }
 
-grpc::Status ExecutionsV1::ListConfigs(grpc::ServerContext* ctx, const berth::v1::ListConfigsRequest*,
-                                       berth::v1::ListConfigsResponse* resp) {
+grpc::Status ExecutionsV1::as_caller(grpc::ServerContext* ctx, const char* method,
+                                     const std::function<void(const Caller&)>& work) {
     auto caller = d_.peers.caller(*ctx);
     if (!caller)
         return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                            "ListConfigs: the caller's connection is not one berthd accepted (" + ctx->peer() + ")");
-    return guarded("ListConfigs", [&] { list_configs(d_, *caller, *resp); });
+                            std::string(method) + ": the caller's connection is not one berthd accepted (" + ctx->peer() + ")");
+    return guarded(method, [&] { work(*caller); });
+}
+
+grpc::Status ExecutionsV1::ListConfigs(grpc::ServerContext* ctx, const berth::v1::ListConfigsRequest*,
+                                       berth::v1::ListConfigsResponse* resp) {
+    return as_caller(ctx, "ListConfigs", [&](const Caller& c) { list_configs(d_, c, *resp); });
+}
+
+grpc::Status ExecutionsV1::Run(grpc::ServerContext* ctx, const berth::v1::RunRequest* req, berth::v1::RunResponse* resp) {
+    return as_caller(ctx, "Run", [&](const Caller& c) { run_execution(d_, *ctx, c, *req, *resp); });
+}
+
+grpc::Status ExecutionsV1::Wait(grpc::ServerContext* ctx, const berth::v1::ExecutionRef* req, berth::v1::Execution* resp) {
+    return as_caller(ctx, "Wait", [&](const Caller& c) { wait_execution(d_, *ctx, c, req->id(), *resp); });
+}
+
+grpc::Status ExecutionsV1::Get(grpc::ServerContext* ctx, const berth::v1::ExecutionRef* req, berth::v1::Execution* resp) {
+    return as_caller(ctx, "Get", [&](const Caller& c) { get_execution(d_, c, req->id(), *resp); });
+}
+
+grpc::Status ExecutionsV1::List(grpc::ServerContext* ctx, const berth::v1::ListRequest* req, berth::v1::ListResponse* resp) {
+    return as_caller(ctx, "List", [&](const Caller& c) { list_executions(d_, c, *req, *resp); });
+}
+
+grpc::Status ExecutionsV1::Logs(grpc::ServerContext* ctx, const berth::v1::LogsRequest* req,
+                                grpc::ServerWriter<berth::v1::LogChunk>* out) {
+    return as_caller(ctx, "Logs", [&](const Caller& c) { execution_logs(d_, *ctx, c, *req, *out); });
+}
+
+grpc::Status ExecutionsV1::Cancel(grpc::ServerContext* ctx, const berth::v1::CancelRequest* req, berth::v1::Execution* resp) {
+    return as_caller(ctx, "Cancel", [&](const Caller& c) { cancel_execution(d_, c, *req, *resp); });
+}
+
+grpc::Status ExecutionsV1::Remove(grpc::ServerContext* ctx, const berth::v1::ExecutionRef* req, berth::v1::RemoveResponse*) {
+    return as_caller(ctx, "Remove", [&](const Caller& c) { remove_execution(d_, c, req->id()); });
 }
 
 } // namespace berth::cri

@@ -87,8 +87,18 @@ public:
     explicit ExecutionsV1(Daemon& d) : d_(d) {}
     grpc::Status ListConfigs(grpc::ServerContext*, const berth::v1::ListConfigsRequest*,
                              berth::v1::ListConfigsResponse*) override;
+    grpc::Status Run(grpc::ServerContext*, const berth::v1::RunRequest*, berth::v1::RunResponse*) override;
+    grpc::Status Wait(grpc::ServerContext*, const berth::v1::ExecutionRef*, berth::v1::Execution*) override;
+    grpc::Status Get(grpc::ServerContext*, const berth::v1::ExecutionRef*, berth::v1::Execution*) override;
+    grpc::Status List(grpc::ServerContext*, const berth::v1::ListRequest*, berth::v1::ListResponse*) override;
+    grpc::Status Logs(grpc::ServerContext*, const berth::v1::LogsRequest*,
+                      grpc::ServerWriter<berth::v1::LogChunk>*) override;
+    grpc::Status Cancel(grpc::ServerContext*, const berth::v1::CancelRequest*, berth::v1::Execution*) override;
+    grpc::Status Remove(grpc::ServerContext*, const berth::v1::ExecutionRef*, berth::v1::RemoveResponse*) override;
 
 private:
+    // The work with the call's caller; PermissionDenied when unknown.
+    grpc::Status as_caller(grpc::ServerContext* ctx, const char* method, const std::function<void(const Caller&)>& work);
     Daemon& d_;
 };
 

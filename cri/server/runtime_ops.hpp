@@ -20,7 +20,13 @@ class StreamBackend;
 
 namespace berth::cri {
 
-void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, runtime::v1::RunPodSandboxResponse& resp);
+// berthd's own callers (the Executions) may ask for more than CRI says.
+struct SandboxOptions {
+    bool loopback_only = false;   // its own network namespace with lo alone: no CNI
+    std::string cni_network;      // "": whatever network is configured; else it must be this one
+};
+void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, runtime::v1::RunPodSandboxResponse& resp,
+                     const SandboxOptions& opts = {});
 void stop_pod_sandbox(Daemon& d, const runtime::v1::StopPodSandboxRequest& req);
 void remove_pod_sandbox(Daemon& d, const runtime::v1::RemovePodSandboxRequest& req);
 void pod_sandbox_status(Daemon& d, const runtime::v1::PodSandboxStatusRequest& req,

@@ -8,7 +8,12 @@
 # socket's group admits the user, berth.v1.Executions' ListConfigs shows it
 # only its group's configs (root sees all), and the CRI services refuse it
 # with PermissionDenied; a user outside the socket's group cannot connect.
-# TAP output.
+# Then workloads through berth.v1.Executions with berthctl: run streams the
+# output and returns the exit code, with the config's memory limit in the
+# workload's cgroup under config-NAME/user-UID; a config of another group
+# is refused with PermissionDenied and an audit line; a user sees and
+# cancels only their own executions; Ctrl-C cancels a run; removal leaves
+# no pod behind. TAP output.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/berthd-lib.sh"
@@ -26,7 +31,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 13
+plan 26
 
 mkdir -p "$W/configs.d"
 base() {
@@ -77,12 +82,13 @@ check "a user in group A, another in group B (the test's own)" $? ""
 kill -TERM "$BERTHD_PID"
 wait "$BERTHD_PID" 2>/dev/null
 rm -f "$W/configs.d/"*.toml
+IMG=localhost/berthd-exec-e2e:1
 {
     printf 'socket_group = "%s"\n' "$GA"   # top-level: before base's tables
     base
-    printf '[configs.for-a]\nimage = "busybox"\ngroups = ["%s"]\n' "$GA"
-    printf '[configs.for-b]\nimage = "busybox"\ngroups = ["%s"]\n' "$GB"
-    printf '[configs.root-only]\nimage = "busybox"\n'
+    printf '[configs.for-a]\nimage = "%s"\ngroups = ["%s"]\nresources.memory = "64m"\nenv = { FROM = "config" }\n' "$IMG" "$GA"
+    printf '[configs.for-b]\nimage = "%s"\ngroups = ["%s"]\n' "$IMG" "$GB"
+    printf '[configs.root-only]\nimage = "%s"\n' "$IMG"
 } >"$W/berthd.toml"
 start_berthd
 check "berthd restarts with its socket in group A" $? "$(tail -3 "$W/berthd.log")"
@@ -102,4 +108,64 @@ check "the CRI services refuse that user with PermissionDenied, naming them" $? 
 out=$(as "$V" configs 2>&1)
 [[ $out == *"Permission denied"* ]]
 check "a user outside the socket's group cannot connect at all" $? "$out"
+
+# --- workloads
+CTL=("$BERTHCTL" -r "unix://$W/berthd.sock")
+make_rootfs "$W/src" >/dev/null 2>&1 && make_docker_archive "$W/src/rootfs" "$W/img.tar" "$IMG" &&
+    "${CTL[@]}" load -i "$W/img.tar" >/dev/null 2>&1
+check "the configs' image loaded" $? ""
+"${CTL[@]}" run --config root-only -- sh -c 'echo out-$FROM; echo err >&2; exit 3' >"$W/o" 2>"$W/e"
+rc=$?
+[ $rc = 3 ] && [ "$(cat "$W/o")" = out- ] && [ "$(cat "$W/e")" = err ]
+check "run streams stdout and stderr apart and exits with the workload's exit code" $? "rc=$rc out=$(cat "$W/o") err=$(cat "$W/e")"
+out=$(as "$U" run --config for-a -- sh -c 'echo from-$FROM; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max' 2>&1)
+rc=$?
+[ $rc = 0 ] && [ "$out" = "$(printf 'from-config\n67108864')" ]
+check "a user runs its group's config: the config's env, and its memory limit in the workload's cgroup" $? "rc=$rc $out"
+grep -q "audit: allow user=$U uid=$(id -u "$U") .*config=for-a execution=" "$W/berthd.log"
+check "...with an audit line: allow, who, config, execution" $? "$(grep audit "$W/berthd.log" | tail -3)"
+out=$(as "$U" run --config for-b -- true 2>&1)
+rc=$?
+[ $rc != 0 ] && [[ $out == *PermissionDenied*'config "for-b"'*"$U (uid"* ]] &&
+    grep "audit: deny user=$U uid=$(id -u "$U") .*config=for-b reason=" "$W/berthd.log" | grep -q "not in its groups"
+check "another group's config: PermissionDenied naming config and user, and an audit line: deny" $? "rc=$rc $out $(grep audit "$W/berthd.log" | tail -2)"
+ids_root=$("${CTL[@]}" executions -a -q 2>&1)
+ids_u=$(as "$U" executions -a -q 2>&1)
+[ "$(echo "$ids_root" | wc -l)" = 2 ] && [ "$(echo "$ids_u" | wc -l)" = 1 ] && echo "$ids_root" | grep -qx "$ids_u"
+check "a user lists only its own executions; root lists all" $? "root: $ids_root user: $ids_u"
+root_id=$(echo "$ids_root" | grep -vx "$ids_u")
+out=$(as "$U" cancel "$root_id" 2>&1)
+[[ $out == *NotFound* ]]
+check "a user cannot cancel another's execution (NotFound, as one that does not exist)" $? "$out"
+out=$(as "$U" logs "$ids_u" 2>&1)
+[[ $out == *from-config* ]]
+check "logs of one's own execution (berthctl logs falls back to Executions)" $? "$out"
+cg=$(ls -d /sys/fs/cgroup/memory"$CG"/config-for-a/user-"$(id -u "$U")" /sys/fs/cgroup"$CG"/config-for-a/user-"$(id -u "$U")" 2>/dev/null | head -1)
+[ -n "$cg" ]
+check "the workload's cgroup sits under config-for-a/user-UID" $? "$(find /sys/fs/cgroup/memory"$CG" /sys/fs/cgroup"$CG" -maxdepth 2 -type d 2>/dev/null | head)"
+
+# Ctrl-C on a run cancels the workload.
+setpriv --reuid="$U" --regid="$GA" --init-groups "$W/berthctl" -r "unix://$W/berthd.sock" run --config for-a -- sleep 300 \
+    >"$W/int.out" 2>&1 &
+RP=$!
+wait_for 10 sh -c "setpriv --reuid=$U --regid=$GA --init-groups $W/berthctl -r unix://$W/berthd.sock executions -q | grep -q ." 
+sleep 0.5
+kill -INT "$RP"
+wait_for 20 sh -c "! kill -0 $RP 2>/dev/null"
+wait "$RP"
+rc=$?
+last=$(as "$U" executions -a -o json 2>&1 | python3 -c 'import json,sys; e=json.load(sys.stdin)["executions"][0]; print(e["state"], e.get("reason",""))' 2>&1)
+[ $rc != 0 ] && [ "$last" = "exited Canceled" ] && grep -q "canceling execution" "$W/int.out"
+check "Ctrl-C on berthctl run cancels the workload (reason Canceled) and berthctl exits non-zero" $? "rc=$rc last=$last $(cat "$W/int.out")"
+
+id=$("${CTL[@]}" run -d --config root-only -- sleep 300 2>&1)
+out=$("${CTL[@]}" rm-execution "$id" 2>&1)
+[[ $out == *FailedPrecondition*"Cancel it first"* ]]
+check "a running execution is not removed" $? "$out"
+"${CTL[@]}" cancel --grace 1 "$id" >/dev/null && [ "$("${CTL[@]}" wait "$id")" != 0 ]
+check "cancel, then wait gives its exit code" $? ""
+for e in $("${CTL[@]}" executions -a -q); do "${CTL[@]}" rm-execution "$e" >/dev/null || echo "rm $e failed"; done
+out=$("$CRI_CLIENT" -a "$W/berthd.sock" call ListPodSandbox '{}' 2>&1)
+[ "$("${CTL[@]}" executions -a -q)" = "" ] && [ "$(echo "$out" | py 'len(d.get("items", []))')" = 0 ] && [ -z "$(ls -A "$W/state/executions" 2>/dev/null)" ]
+check "rm-execution leaves no execution, pod or log dir" $? "$out $(ls -la "$W/state/executions")"
 exit $failed

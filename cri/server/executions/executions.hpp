@@ -1,16 +1,55 @@
-// berth.v1.Executions' work, one file per RPC (issue 16). The service
-// class is in grpc_services.hpp; the caller comes from Daemon::peers.
+// berth.v1.Executions' work (issue 16), one file per concern: each
+// execution is a one-container pod made through the same code as CRI's
+// (so its records, logs and recovery after a kill -9 of berthd are a
+// pod's), in the namespace berth-executions, labelled with its config and
+// the caller who started it. The service class is in grpc_services.hpp;
+// the caller comes from Daemon::peers.
 #pragma once
 
-#include "berth.pb.h"
+#include "berth.grpc.pb.h"
 #include "daemon.hpp"
 
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/sync_stream.h>
+
 namespace berth::cri {
+
+namespace exec_labels {
+inline constexpr const char* kExecution = "io.berth.execution";   // "true" on every execution's pod
+inline constexpr const char* kConfig = "io.berth.execution.config";
+inline constexpr const char* kUid = "io.berth.execution.uid";
+inline constexpr const char* kUser = "io.berth.execution.user";
+} // namespace exec_labels
+inline constexpr const char* kExecutionNamespace = "berth-executions";
+inline constexpr const char* kWorkloadName = "workload";
 
 // Whether the caller may use the config: root, or a member of one of its
 // groups.
 bool may_use(const Caller& c, const ExecConfig& cfg);
 
 void list_configs(const Daemon& d, const Caller& caller, berth::v1::ListConfigsResponse& resp);
+void run_execution(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, const berth::v1::RunRequest& req,
+                   berth::v1::RunResponse& resp);
+void get_execution(Daemon& d, const Caller& caller, const std::string& id, berth::v1::Execution& out);
+void wait_execution(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, const std::string& id,
+                    berth::v1::Execution& out);
+void list_executions(Daemon& d, const Caller& caller, const berth::v1::ListRequest& req, berth::v1::ListResponse& resp);
+void cancel_execution(Daemon& d, const Caller& caller, const berth::v1::CancelRequest& req, berth::v1::Execution& out);
+void remove_execution(Daemon& d, const Caller& caller, const std::string& id);
+void execution_logs(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, const berth::v1::LogsRequest& req,
+                    grpc::ServerWriter<berth::v1::LogChunk>& out);
+
+// Shared by the files above (execution_record.cpp).
+// The execution's pod, when the caller may see it (root, or its starter);
+// Error(ENOENT) otherwise, so another user's ids are not revealed.
+PodRecord find_execution(Daemon& d, const Caller& caller, const std::string& id_or_prefix);
+bool is_execution(const PodRecord& p);
+bool may_see(const Caller& caller, const PodRecord& p);
+// Its workload container, brought up to date with its shim.
+std::optional<ContainerRecord> workload_of(Daemon& d, const PodRecord& p);
+void fill_execution(Daemon& d, const PodRecord& p, berth::v1::Execution& out);
+// One audit line per decision on a config: who, which config, which
+// execution, allowed or denied and why.
+void audit(const Caller& caller, const std::string& config, const std::string& id, bool allowed, const std::string& why);
 
 } // namespace berth::cri

@@ -46,7 +46,8 @@ void require(bool ok, const std::string& field) {
 
 } // namespace
 
-void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, runtime::v1::RunPodSandboxResponse& resp) {
+void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, runtime::v1::RunPodSandboxResponse& resp,
+                     const SandboxOptions& opts) {
     const auto& cfg = req.config();
     require(req.has_config(), "config");
     require(!cfg.metadata().name().empty(), "config.metadata.name");
@@ -83,9 +84,12 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
     // here; the namespace is filled in once pinned.
     std::shared_ptr<const net::NetworkList> network;
     net::PodNetwork pod_net;
-    if (own_net) {
+    if (own_net && !opts.loopback_only) {
         std::string why;
         network = d.network.current(&why);
+        if (!opts.cni_network.empty() && (!network || network->name != opts.cni_network))
+            throw Error(EBUSY, "no CNI network \"" + opts.cni_network + "\" is configured (" +
+                                   (network ? "berthd's is \"" + network->name + "\"" : why) + ")");
         if (network) {
             pod_net = pod_network(cfg, "", "", d.pod_cidrs());
         } else if (d.cfg.cni.unconfigured == "refuse") {
