@@ -31,7 +31,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 26
+plan 32
 
 mkdir -p "$W/configs.d"
 base() {
@@ -89,6 +89,10 @@ IMG=localhost/berthd-exec-e2e:1
     printf '[configs.for-a]\nimage = "%s"\ngroups = ["%s"]\nresources.memory = "64m"\nenv = { FROM = "config" }\n' "$IMG" "$GA"
     printf '[configs.for-b]\nimage = "%s"\ngroups = ["%s"]\n' "$IMG" "$GB"
     printf '[configs.root-only]\nimage = "%s"\n' "$IMG"
+    printf '[configs.capped]\nimage = "%s"\nquota.memory = "96m"\n' "$IMG"
+    printf '[configs.reserved]\nimage = "%s"\nresources.memory = "48m"\nquota.memory = "96m"\n' "$IMG"
+    printf '[configs.per-user]\nimage = "%s"\ngroups = ["%s"]\nresources.memory = "48m"\n' "$IMG" "$GA"
+    printf 'quota.memory = "1g"\nquota.per_user.memory = "48m"\n'
 } >"$W/berthd.toml"
 start_berthd
 check "berthd restarts with its socket in group A" $? "$(tail -3 "$W/berthd.log")"
@@ -97,11 +101,11 @@ cp "$BERTHCTL" "$W/berthctl" && chmod 755 "$W/berthctl"
 as() { local who=$1; shift; setpriv --reuid="$who" --regid="$(id -g "$who")" --init-groups "$W/berthctl" -r "unix://$W/berthd.sock" "$@"; }
 names() { python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin).get("configs", [])))'; }
 out=$("$BERTHCTL" -r "unix://$W/berthd.sock" configs -o json 2>&1 | names)
-[ "$out" = "for-a for-b root-only" ]
+[ "$out" = "capped for-a for-b per-user reserved root-only" ]
 check "root sees every config" $? "$out"
 out=$(as "$U" configs -o json 2>&1)
-[ "$(echo "$out" | names 2>&1)" = for-a ]
-check "a user of group A sees only group A's config" $? "$out"
+[ "$(echo "$out" | names 2>&1)" = "for-a per-user" ]
+check "a user of group A sees only group A's configs" $? "$out"
 out=$(as "$U" pods 2>&1)
 [[ $out == *"PermissionDenied"*"served to root only"*"$U (uid $(id -u "$U")"* ]]
 check "the CRI services refuse that user with PermissionDenied, naming them" $? "$out"
@@ -164,6 +168,39 @@ out=$("${CTL[@]}" rm-execution "$id" 2>&1)
 check "a running execution is not removed" $? "$out"
 "${CTL[@]}" cancel --grace 1 "$id" >/dev/null && [ "$("${CTL[@]}" wait "$id")" != 0 ]
 check "cancel, then wait gives its exit code" $? ""
+
+# --- aggregate quotas, kept by the kernel and at admission
+hog=(sh -c 'exec dd if=/dev/zero of=/dev/null bs=48M')   # holds a 48 MiB buffer, touched, until killed
+h1=$("${CTL[@]}" run -d --config capped -- "${hog[@]}") && h2=$("${CTL[@]}" run -d --config capped -- "${hog[@]}") &&
+    h3=$("${CTL[@]}" run -d --config capped -- "${hog[@]}")
+check "three workloads of 48 MiB each under a config whose quota is 96 MiB start (none has a limit of its own)" $? "$h1 $h2 $h3"
+cgc=/sys/fs/cgroup/memory$CG/config-capped
+[ -d "$cgc" ] || cgc=/sys/fs/cgroup$CG/config-capped
+oomed() { "${CTL[@]}" executions -a -o json | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["executions"] if e["config"]=="capped" and e["reason"]=="OOMKilled"))'; }
+wait_for 20 sh -c "[ \"\$(\"$BERTHCTL\" -r unix://$W/berthd.sock executions -a -o json | grep -c OOMKilled)\" -ge 1 ]"
+n_oom=$(oomed)
+peak=$(cat "$cgc/memory.max_usage_in_bytes" 2>/dev/null || cat "$cgc/memory.peak" 2>/dev/null)
+limit=$(cat "$cgc/memory.limit_in_bytes" 2>/dev/null || cat "$cgc/memory.max" 2>/dev/null)
+[ "$n_oom" -ge 1 ] && [ "$limit" = 100663296 ] && [ "${peak:-0}" -le 100663296 ]
+check "the kernel keeps their sum under the config's cap: one is OOMKilled, the config cgroup's peak stays within 96 MiB" $? "oom=$n_oom limit=$limit peak=$peak $("${CTL[@]}" executions -a)"
+"${CTL[@]}" cancel --grace 0 "$h1" "$h2" "$h3" >/dev/null 2>&1
+r1=$("${CTL[@]}" run -d --config reserved -- sleep 300) && r2=$("${CTL[@]}" run -d --config reserved -- sleep 300)
+out=$("${CTL[@]}" run -d --config reserved -- sleep 300 2>&1)
+[ -n "$r1" ] && [ -n "$r2" ] && [[ $out == *ResourceExhausted*"memory quota 96m: 96m reserved by 2 running execution(s), 0 left; this workload needs 48m"* ]]
+check "a third 48 MiB workload under a 96 MiB quota: ResourceExhausted saying what is used and what is left" $? "$out"
+"${CTL[@]}" cancel --grace 0 "$r1" >/dev/null && r3=$("${CTL[@]}" run -d --config reserved -- sleep 300 2>&1)
+check "...and once one is canceled, it fits" $? "$r3"
+"${CTL[@]}" cancel --grace 0 "$r2" "$r3" >/dev/null 2>&1
+u1=$(as "$U" run -d --config per-user -- sleep 300 2>&1)
+out=$(as "$U" run -d --config per-user -- sleep 300 2>&1)
+[[ $out == *ResourceExhausted*"the user's memory quota 48m"* ]]
+check "a user's second workload past its per-user quota: ResourceExhausted" $? "$u1 $out"
+ucg=$(ls -d /sys/fs/cgroup/memory"$CG"/config-per-user/user-"$(id -u "$U")" /sys/fs/cgroup"$CG"/config-per-user/user-"$(id -u "$U")" 2>/dev/null | head -1)
+lim=$(cat "$ucg/memory.limit_in_bytes" 2>/dev/null || cat "$ucg/memory.max" 2>/dev/null)
+[ "$lim" = 50331648 ]
+check "the user's cgroup carries the per-user cap" $? "$ucg: $lim"
+as "$U" cancel --grace 0 "$u1" >/dev/null 2>&1
+
 for e in $("${CTL[@]}" executions -a -q); do "${CTL[@]}" rm-execution "$e" >/dev/null || echo "rm $e failed"; done
 out=$("$CRI_CLIENT" -a "$W/berthd.sock" call ListPodSandbox '{}' 2>&1)
 [ "$("${CTL[@]}" executions -a -q)" = "" ] && [ "$(echo "$out" | py 'len(d.get("items", []))')" = 0 ] && [ -z "$(ls -A "$W/state/executions" 2>/dev/null)" ]
