@@ -205,6 +205,7 @@ ExecConfig parse_one(const toml::table& t, const std::string& name, const std::s
     if (q.pids && u.pids && *u.pids > *q.pids)
         bad(file, base + ".quota.per_user.pids", std::to_string(*u.pids) + " is more than quota.pids (" + std::to_string(*q.pids) + ")");
     if (c.queue && q.empty() && u.empty()) bad(file, base + ".queue", "queueing needs a quota to wait for");
+    if (c.queue) bad(file, base + ".queue", "queueing is not implemented yet: a Run that does not fit fails with ResourceExhausted");
     return c;
 }
 

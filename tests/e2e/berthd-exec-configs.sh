@@ -31,7 +31,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 32
+plan 33
 
 mkdir -p "$W/configs.d"
 base() {
@@ -93,6 +93,7 @@ IMG=localhost/berthd-exec-e2e:1
     printf '[configs.reserved]\nimage = "%s"\nresources.memory = "48m"\nquota.memory = "96m"\n' "$IMG"
     printf '[configs.per-user]\nimage = "%s"\ngroups = ["%s"]\nresources.memory = "48m"\n' "$IMG" "$GA"
     printf 'quota.memory = "1g"\nquota.per_user.memory = "48m"\n'
+    printf '[configs.short]\nimage = "%s"\nmax_runtime = "2s"\n' "$IMG"
 } >"$W/berthd.toml"
 start_berthd
 check "berthd restarts with its socket in group A" $? "$(tail -3 "$W/berthd.log")"
@@ -101,7 +102,7 @@ cp "$BERTHCTL" "$W/berthctl" && chmod 755 "$W/berthctl"
 as() { local who=$1; shift; setpriv --reuid="$who" --regid="$(id -g "$who")" --init-groups "$W/berthctl" -r "unix://$W/berthd.sock" "$@"; }
 names() { python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin).get("configs", [])))'; }
 out=$("$BERTHCTL" -r "unix://$W/berthd.sock" configs -o json 2>&1 | names)
-[ "$out" = "capped for-a for-b per-user reserved root-only" ]
+[ "$out" = "capped for-a for-b per-user reserved root-only short" ]
 check "root sees every config" $? "$out"
 out=$(as "$U" configs -o json 2>&1)
 [ "$(echo "$out" | names 2>&1)" = "for-a per-user" ]
@@ -200,6 +201,13 @@ lim=$(cat "$ucg/memory.limit_in_bytes" 2>/dev/null || cat "$ucg/memory.max" 2>/d
 [ "$lim" = 50331648 ]
 check "the user's cgroup carries the per-user cap" $? "$ucg: $lim"
 as "$U" cancel --grace 0 "$u1" >/dev/null 2>&1
+
+t0=$SECONDS
+"${CTL[@]}" run --config short -- sleep 60 >/dev/null 2>&1
+rc=$? took=$((SECONDS - t0))
+last=$("${CTL[@]}" executions -a -o json | python3 -c 'import json,sys; e=[x for x in json.load(sys.stdin)["executions"] if x["config"]=="short"][0]; print(e["reason"])' 2>&1)
+[ $rc != 0 ] && [ $took -le 8 ] && [ "$last" = DeadlineExceeded ]
+check "max_runtime 2s: the workload is killed after it, reason DeadlineExceeded" $? "rc=$rc took=${took}s reason=$last"
 
 for e in $("${CTL[@]}" executions -a -q); do "${CTL[@]}" rm-execution "$e" >/dev/null || echo "rm $e failed"; done
 out=$("$CRI_CLIENT" -a "$W/berthd.sock" call ListPodSandbox '{}' 2>&1)

@@ -55,7 +55,6 @@ image = "busybox:latest"
 allow_image_override = true
 runtime = "gpu"
 groups = ["users", "root"]
-queue = true
 network = "host"
 max_runtime = "2h"
 mounts = ["/data", "/scratch/shared"]
@@ -93,7 +92,7 @@ image = "busybox"
     cr_expect_eq(s.runtime, "gpu");
     cr_expect_eq(s.groups.size(), 2u);
     cr_expect(s.gids.count(0), "root's gid resolved");
-    cr_expect(s.queue);
+    cr_expect(!s.queue);
     cr_expect_eq(s.network, "host");
     cr_expect_eq(s.max_runtime.count(), 7200);
     cr_expect_eq(s.mounts.size(), 2u);
@@ -175,6 +174,7 @@ Test(exec_configs, refusals_name_the_config_and_key) {
         {"[configs.a]\nimage = \"x\"\nmounts = [\"data\"]\n", "configs.a.mounts[0]: expected an absolute host path"},
         {"[configs.a]\nimage = \"x\"\nmounts = [\"/data/../etc\"]\n", "configs.a.mounts[0]"},
         {"[configs.a]\nimage = \"x\"\nqueue = true\n", "configs.a.queue: queueing needs a quota"},
+        {"[configs.a]\nimage = \"x\"\nqueue = true\nquota.memory = \"1g\"\n", "configs.a.queue: queueing is not implemented yet"},
         {"[configs.a]\nimage = \"x\"\nregistry = \"host/path\"\n", "configs.a.registry"},
         {"[configs.a]\nimage = \"x\"\nmax_runtime = \"soon\"\n", "configs.a.max_runtime"},
         {"[configs.\"../x\"]\nimage = \"x\"\n", "a config name is"},

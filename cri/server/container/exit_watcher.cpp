@@ -1,5 +1,7 @@
 #include "exit_watcher.hpp"
 
+#include "executions.hpp"
+
 #include "error.hpp"
 #include "log.hpp"
 #include "runtime_ops.hpp"
@@ -96,6 +98,7 @@ void ExitWatcher::loop() {
         }
         if (fds[1].revents) return;
         if (fds[0].revents) read_events();
+        enforce_execution_deadlines(d_);
         if (std::chrono::steady_clock::now() >= next_sweep) {
             watch_exits(d_);
             next_sweep = std::chrono::steady_clock::now() + sweep_;

@@ -39,6 +39,9 @@ void remove_execution(Daemon& d, const Caller& caller, const std::string& id);
 void execution_logs(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, const berth::v1::LogsRequest& req,
                     grpc::ServerWriter<berth::v1::LogChunk>& out);
 
+// Kills workloads past their config's max_runtime (the exit watcher's).
+void enforce_execution_deadlines(Daemon& d);
+
 // Shared by the files above (execution_record.cpp).
 // The execution's pod, when the caller may see it (root, or its starter);
 // Error(ENOENT) otherwise, so another user's ids are not revealed.
