@@ -31,7 +31,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 46
+plan 49
 
 ip netns add "$NS" || { echo "not ok 1 - a network namespace for the test"; exit 1; }
 NETNS=/run/netns/$NS
@@ -171,6 +171,21 @@ out=$(in_ns python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(
 [[ $out == *hello-from-pod* ]]
 check "HTTP to host port 18080 reaches it through portmap" $? "$out $(in_ns iptables -t nat -S 2>&1 | grep -i 18080 | head -3)"
 
+# --- a second pod on the bridge reaches the first by its address
+sleeper() {   # sleeper POD POD-NAME [EXTRA] [HOSTNET]: a running sleep container in POD; prints its id
+    local id
+    id=$(call CreateContainer "$(printf '{"podSandboxId":"%s","config":{"metadata":{"name":"sleep"},"image":{"image":"%s"},"command":["sleep","3600"],"logPath":"sleep.log"},"sandboxConfig":%s}' "$1" "$IMG" "$(pod_json "$2" "${3:-}" "${4:-}" | py 'd["config"]')")" | py 'd["containerId"]') &&
+        call StartContainer "{\"containerId\":\"$id\"}" >/dev/null && echo "$id"
+}
+PEER=$(run_pod peer 2>&1 | py 'd["podSandboxId"]' 2>/dev/null)
+PCTR=$(sleeper "$PEER" peer 2>&1)
+# (busybox-static's wget faults on its resolver; nc speaks HTTP/1.0 here)
+out=$(sh_in "$PCTR" "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 $IP4 8080" 2>&1)
+[[ $out == *hello-from-pod* ]] && [[ $(pod_ips "$PEER") == '["10.99.0.'* ]]
+check "two pods on the bridge: the second reaches the first's httpd at its address" $? "ctr=$PCTR out=$out $(pod_ips "$PEER" 2>&1)"
+call StopPodSandbox "{\"podSandboxId\":\"$PEER\"}" >/dev/null 2>&1 && call RemovePodSandbox "{\"podSandboxId\":\"$PEER\"}" >/dev/null 2>&1
+check "the second pod removed" $? ""
+
 # --- DEL from the cache after kill -9 and a config change
 kill -KILL "$BERTHD_PID"; wait "$BERTHD_PID" 2>/dev/null
 rm -f "$W/net.d/10-test.conflist"
@@ -223,6 +238,10 @@ out=$(run_pod hostnet '' hostnet 2>&1)
 HP=$(echo "$out" | py 'd["podSandboxId"]' 2>/dev/null)
 [ -n "$HP" ] && [ ! -e "$W/rec/ADD-$HP.json" ] && [ "$(pod_ips "$HP")" = '[""]' ]
 check "a host-network pod calls no plugin and has no address of its own" $? "$out"
+HCTR=$(sleeper "$HP" hostnet '' hostnet 2>&1)
+out=$(sh_in "$HCTR" 'ip -o link' 2>&1)
+[[ $out == *bt-berth-test* ]]
+check "...and sees the node's interfaces (the bridge in berthd's namespace)" $? "$out"
 call StopPodSandbox "{\"podSandboxId\":\"$HP\"}" >/dev/null 2>&1 && call RemovePodSandbox "{\"podSandboxId\":\"$HP\"}" >/dev/null 2>&1
 check "the host-network pod removed" $? ""
 
@@ -256,7 +275,7 @@ out=$(run_pod hanging 2>&1)
 took=$((SECONDS - start))
 [[ $out == "4: "* ]] && [[ $out == *"no answer in 3 s; killed"* ]] && [ "$took" -lt 30 ]
 check "a hung plugin is killed after plugin_timeout (3 s) and RunPodSandbox fails" $? "took ${took}s: $out"
-left=$(for p in /proc/[0-9]*; do tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "^sleep 600" && echo "${p#/proc/}"; done)
+left=$(for p in /proc/[0-9]*; do { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q "^sleep 600" && echo "${p#/proc/}"; done)
 [ -z "$left" ]
 check "...with what it started (its process group)" $? "left: $left"
 rm -f "$W/rec/hang-ADD"
