@@ -31,7 +31,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 33
+plan 34
 
 mkdir -p "$W/configs.d"
 base() {
@@ -163,7 +163,12 @@ last=$(as "$U" executions -a -o json 2>&1 | python3 -c 'import json,sys; e=json.
 [ $rc != 0 ] && [ "$last" = "exited Canceled" ] && grep -q "canceling execution" "$W/int.out"
 check "Ctrl-C on berthctl run cancels the workload (reason Canceled) and berthctl exits non-zero" $? "rc=$rc last=$last $(cat "$W/int.out")"
 
-id=$("${CTL[@]}" run -d --config root-only -- sleep 300 2>&1)
+id=$("${CTL[@]}" run -d --config root-only -- sh -c 'exec dd if=/dev/zero of=/dev/null bs=20M' 2>&1)
+sleep 1
+get() { "${CTL[@]}" executions -a -o json | python3 -c 'import json,sys; e=[x for x in json.load(sys.stdin)["executions"] if x["id"]==sys.argv[1]][0]; print(int(e.get("peakMemoryBytes",0)), int(e.get("cpuTimeNs",0)))' "$1"; }
+read -r peak cpu <<<"$(get "$id")"
+[ "${peak:-0}" -ge 20971520 ] && [ "${cpu:-0}" -gt 0 ]
+check "an execution reports its peak memory (a 20 MiB buffer) and CPU time" $? "peak=$peak cpu=$cpu"
 out=$("${CTL[@]}" rm-execution "$id" 2>&1)
 [[ $out == *FailedPrecondition*"Cancel it first"* ]]
 check "a running execution is not removed" $? "$out"

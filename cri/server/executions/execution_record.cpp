@@ -2,6 +2,7 @@
 // workload, its view as berth.v1.Execution, and the audit line.
 #include "executions.hpp"
 
+#include "cgroup.hpp"
 #include "error.hpp"
 #include "log.hpp"
 #include "runtime_ops.hpp"
@@ -69,6 +70,16 @@ void fill_execution(Daemon& d, const PodRecord& p, berth::v1::Execution& out) {
     for (const auto& a : w->config().args()) out.add_command(a);
     out.set_started_at(w->started_at());
     out.set_finished_at(w->finished_at());
+    // The high-water mark and CPU time from the workload's cgroup, while it
+    // is there (until the execution is removed).
+    if (!w->cgroups_path().empty()) {
+        try {
+            auto st = cgroup::open(w->cgroups_path())->stats();
+            out.set_peak_memory_bytes(st.memory.max);
+            out.set_cpu_time_ns(st.cpu_total_ns);
+        } catch (const Error&) {
+        }
+    }
     switch (w->state()) {
     case runtime::v1::CONTAINER_CREATED: out.set_state("created"); break;
     case runtime::v1::CONTAINER_RUNNING: out.set_state("running"); break;
