@@ -1,8 +1,12 @@
 #include "ctl.hpp"
 
 #include "error.hpp"
+#include "file_util.hpp"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/credentials.h>
+
+#include <cstdlib>
 
 namespace berth::ctl {
 
@@ -29,15 +33,48 @@ Format Args::format(Format def) const {
     throw Error(EINVAL, "--output: unknown format \"" + o + "\" (json, yaml or table)");
 }
 
+namespace {
+
+// --host tcp://HOST:PORT with mutual TLS: our certificate and key, and the
+// CA that must have signed berthd's (whose name must match HOST).
+std::shared_ptr<grpc::Channel> tls_channel(const Global& g, const grpc::ChannelArguments& args) {
+    if (g.host.rfind("tcp://", 0) != 0) throw Error(EINVAL, "--host: expected tcp://HOST:PORT, got \"" + g.host + "\"");
+    if (!g.tls_verify)
+        throw Error(EINVAL, "--host " + g.host + ": berthd serves TCP with mutual TLS only; add --tlsverify (or BERTH_TLS_VERIFY=1)");
+    std::string dir;
+    if (const char* p = std::getenv("BERTH_CERT_PATH"); p && *p) dir = p;
+    else if (const char* h = std::getenv("HOME"); h && *h) dir = std::string(h) + "/.berth";
+    auto pem = [&](const std::string& given, const char* name, const char* flag) {
+        std::string path = given.empty() ? dir + "/" + name : given;
+        try {
+            return read_file(path);
+        } catch (const Error& e) {
+            throw Error(e.err(), std::string(flag) + ": " + e.what());
+        }
+    };
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = pem(g.tls_ca, "ca.pem", "--tlscacert");
+    o.pem_cert_chain = pem(g.tls_cert, "cert.pem", "--tlscert");
+    o.pem_private_key = pem(g.tls_key, "key.pem", "--tlskey");
+    return grpc::CreateCustomChannel(g.host.substr(6), grpc::SslCredentials(o), args);
+}
+
+} // namespace
+
 Client::Client(const Global& g) : g_(g) {
     // kubelet's limit (16 MiB), so ExecSync output up to it arrives.
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(40 << 20);   // ExecSync: two 16 MiB streams
     args.SetMaxSendMessageSize(16 << 20);
-    auto rt = grpc::CreateCustomChannel(grpc_target(g.runtime_endpoint), grpc::InsecureChannelCredentials(), args);
-    auto img = g.image_endpoint.empty() || g.image_endpoint == g.runtime_endpoint
-                   ? rt
-                   : grpc::CreateCustomChannel(grpc_target(g.image_endpoint), grpc::InsecureChannelCredentials(), args);
+    std::shared_ptr<grpc::Channel> rt, img;
+    if (!g.host.empty()) {
+        rt = img = tls_channel(g, args);
+    } else {
+        rt = grpc::CreateCustomChannel(grpc_target(g.runtime_endpoint), grpc::InsecureChannelCredentials(), args);
+        img = g.image_endpoint.empty() || g.image_endpoint == g.runtime_endpoint
+                  ? rt
+                  : grpc::CreateCustomChannel(grpc_target(g.image_endpoint), grpc::InsecureChannelCredentials(), args);
+    }
     rt_ = runtime::v1::RuntimeService::NewStub(rt);
     img_ = runtime::v1::ImageService::NewStub(img);
     berth_img_ = berth::v1::Images::NewStub(img);

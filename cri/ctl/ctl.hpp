@@ -25,6 +25,12 @@ struct Global {
     std::string image_endpoint;                 // "": the runtime endpoint
     std::chrono::milliseconds timeout{2000};    // per call; pulls use their own
     bool debug = false;
+    // A remote berthd over mutual TLS (--host tcp://HOST:PORT --tlsverify):
+    // overrides the endpoints. The PEM files default to $BERTH_CERT_PATH
+    // (default ~/.berth/) ca.pem, cert.pem and key.pem, as Docker's.
+    std::string host;
+    bool tls_verify = false;
+    std::string tls_ca, tls_cert, tls_key;
 };
 
 // Parsed verb arguments: flags (long names) and positionals.

@@ -29,6 +29,11 @@ const std::vector<Flag>& global_flags() {
         {"image-endpoint", true, 'i', "image service socket (default: the runtime endpoint, or $IMAGE_SERVICE_ENDPOINT)"},
         {"timeout", true, 't', "per-call timeout, e.g. 2s, 500ms (default 2s)"},
         {"debug", false, 'D', "debug output"},
+        {"host", true, 'H', "a remote berthd: tcp://HOST:PORT (or $BERTH_HOST); with --tlsverify"},
+        {"tlsverify", false, 0, "mutual TLS with --host (or $BERTH_TLS_VERIFY=1)"},
+        {"tlscacert", true, 0, "the CA's certificate (default $BERTH_CERT_PATH/ca.pem, ~/.berth/ca.pem)"},
+        {"tlscert", true, 0, "our certificate (default $BERTH_CERT_PATH/cert.pem)"},
+        {"tlskey", true, 0, "our key (default $BERTH_CERT_PATH/key.pem)"},
         {"help", false, 'h', "this help (berthctl help COMMAND for a command's)"},
         {"version", false, 'v', "print the version"},
     };
@@ -158,6 +163,8 @@ int real_main(int argc, char** argv) {
     Global g;
     if (const char* e = std::getenv("CONTAINER_RUNTIME_ENDPOINT"); e && *e) g.runtime_endpoint = e;
     if (const char* e = std::getenv("IMAGE_SERVICE_ENDPOINT"); e && *e) g.image_endpoint = e;
+    if (const char* e = std::getenv("BERTH_HOST"); e && *e) g.host = e;
+    if (const char* e = std::getenv("BERTH_TLS_VERIFY"); e && *e && std::string(e) != "0") g.tls_verify = true;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; ++i) {
         std::string s = argv[i], value;
@@ -171,6 +178,11 @@ int real_main(int argc, char** argv) {
         else if (name == "-i" || name == "--image-endpoint") g.image_endpoint = take("--image-endpoint");
         else if (name == "-t" || name == "--timeout") g.timeout = parse_duration(take("--timeout"));
         else if (name == "-D" || name == "--debug") g.debug = true;
+        else if (name == "-H" || name == "--host") g.host = take("--host");
+        else if (name == "--tlsverify") g.tls_verify = true;
+        else if (name == "--tlscacert") g.tls_ca = take("--tlscacert");
+        else if (name == "--tlscert") g.tls_cert = take("--tlscert");
+        else if (name == "--tlskey") g.tls_key = take("--tlskey");
         else if (name == "-h" || name == "--help") {
             std::fputs(main_usage().c_str(), stdout);
             return 0;

@@ -107,7 +107,7 @@ void apply_cni(const toml::node& node, Config& c, const std::string& file) {
 void apply_table(const toml::table& t, Config& c, const std::string& file) {
     static const std::set<std::string> top = {"root", "state", "listen", "socket_group", "registry_config",
                                               "log_level", "images", "runtime", "cni", "stream",
-                                              "executions", "configs"};
+                                              "executions", "configs", "tls"};
     for (auto&& [k, node] : t) {
         std::string key(k.str());
         if (!top.count(key)) bad(file, key, "unknown key");
@@ -134,6 +134,35 @@ void apply_table(const toml::table& t, Config& c, const std::string& file) {
             apply_runtime(node, c, file);
         } else if (key == "cni") {
             apply_cni(node, c, file);
+        } else if (key == "tls") {
+            for (auto&& [tk, tn] : want_table(node, file, "tls")) {
+                std::string name = "tls." + std::string(tk.str());
+                if (tk == "address") {
+                    c.tls.address = want_string(tn, file, name);
+                    if (!c.tls.address.empty() && c.tls.address.rfind(':') == std::string::npos)
+                        bad(file, name, "expected HOST:PORT, got \"" + c.tls.address + "\"");
+                } else if (tk == "ca") c.tls.ca = want_abs_path(tn, file, name);
+                else if (tk == "cert") c.tls.cert = want_abs_path(tn, file, name);
+                else if (tk == "key") c.tls.key = want_abs_path(tn, file, name);
+                else if (tk == "clients") {
+                    for (auto&& [ck, cn] : want_table(tn, file, name)) {
+                        std::string cname = name + "." + std::string(ck.str());
+                        Config::Tls::Client cl;
+                        for (auto&& [fk, fn] : want_table(cn, file, cname)) {
+                            std::string fname = cname + "." + std::string(fk.str());
+                            if (fk == "user") cl.user = want_string(fn, file, fname);
+                            else if (fk == "groups") cl.groups = want_strings(fn, file, fname);
+                            else bad(file, fname, "unknown key (user, groups)");
+                        }
+                        if (cl.user.empty()) bad(file, cname + ".user", "required: the user this certificate acts as");
+                        c.tls.clients[std::string(ck.str())] = std::move(cl);
+                    }
+                } else {
+                    bad(file, name, "unknown key (address, ca, cert, key, clients)");
+                }
+            }
+            if (!c.tls.address.empty() && (c.tls.ca.empty() || c.tls.cert.empty() || c.tls.key.empty()))
+                bad(file, "tls", "address needs ca, cert and key");
         } else if (key == "executions") {
             for (auto&& [ek, en] : want_table(node, file, "executions")) {
                 std::string name = "executions." + std::string(ek.str());

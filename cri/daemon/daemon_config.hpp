@@ -74,6 +74,20 @@ struct Config {
         std::string unconfigured = "loopback";
     } cni;
 
+    // berthd also on TCP with mutual TLS, for remote execution managers
+    // and berthctl --host (as Docker's DOCKER_TLS_VERIFY setup): a client
+    // must present a certificate the CA signed; its Common Name maps to a
+    // user and groups (clients), checked as a socket caller's are.
+    struct Tls {
+        std::string address;   // HOST:PORT; "": no TCP listener
+        std::string ca, cert, key;   // PEM files
+        struct Client {
+            std::string user;                 // the identity's name (uid from the system when it has one)
+            std::vector<std::string> groups;  // groups, by name
+        };
+        std::map<std::string, Client> clients;   // by the certificate's Common Name
+    } tls;
+
     // Execution configurations for workloads run directly (issue 16).
     struct Executions {
         std::string config_dir;   // one NAME.toml per config; "": none

@@ -11,6 +11,7 @@
 #include "error.hpp"
 #include "exit_watcher.hpp"
 #include "fd.hpp"
+#include "file_util.hpp"
 #include "grpc_services.hpp"
 #include "grpc_v1alpha2.hpp"
 #include "runtime_ops.hpp"
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <unordered_map>
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
@@ -234,11 +236,26 @@ int run(const Config& cfg) {
     RuntimeServiceV1alpha2 runtime_v1alpha2(runtime);
     ImagesV1 berth_images(d);   // berth.v1: load, save, pull with progress
     ExecutionsV1 executions(d); // berth.v1: workloads under execution configurations
+    int tls_port = 0;
     auto stream_backend = make_stream_backend(d);
     stream::StreamServer streams(cfg.stream.address, *stream_backend);
     d.streams = &streams;
 
-    grpc::ServerBuilder b;   // no port of its own: Acceptor gives it each connection
+    grpc::ServerBuilder b;   // the unix socket's connections come from Acceptor
+    if (!cfg.tls.address.empty()) {
+        // TCP with mutual TLS: the handshake itself refuses a client without
+        // a certificate the CA signed (or with an expired one).
+        std::unordered_map<std::string, Caller> clients;
+        for (const auto& [cn, cl] : cfg.tls.clients) clients.emplace(cn, tls_caller(cn, cl.user, cl.groups));
+        d.peers.set_tls_clients(std::move(clients));
+        grpc::SslServerCredentialsOptions o(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+        o.pem_root_certs = read_file(cfg.tls.ca);
+        grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+        pair.private_key = read_file(cfg.tls.key);
+        pair.cert_chain = read_file(cfg.tls.cert);
+        o.pem_key_cert_pairs.push_back(std::move(pair));
+        b.AddListeningPort(cfg.tls.address, grpc::SslServerCredentials(o), &tls_port);
+    }
     b.RegisterService(&images);
     b.RegisterService(&runtime);
     b.RegisterService(&images_v1alpha2);
@@ -248,10 +265,13 @@ int run(const Config& cfg) {
     b.SetMaxReceiveMessageSize(16 << 20);
     std::unique_ptr<grpc::Server> server = b.BuildAndStart();
     if (!server) throw Error(EADDRNOTAVAIL, "listen " + cfg.listen + ": gRPC could not start");
+    if (!cfg.tls.address.empty() && tls_port == 0)
+        throw Error(EADDRNOTAVAIL, "tls.address " + cfg.tls.address + ": could not listen there");
     auto acceptor = std::make_unique<Acceptor>(listen_fd, server.get(), d.peers);
     log::info(std::string("berthd ") + BERTH_VERSION + " serving CRI v1 and v1alpha2 on " +
               (activated >= 0 ? "the socket systemd passed (" + cfg.listen + ")" : cfg.listen) + " (root " +
-              cfg.root + ", state " + cfg.state + "); streaming on " + streams.base_url());
+              cfg.root + ", state " + cfg.state + "); streaming on " + streams.base_url() +
+              (cfg.tls.address.empty() ? "" : "; mutual TLS on " + cfg.tls.address));
     if (!cfg.configs.empty()) log::info("execution configs: " + config_names(cfg.configs));
     notify_ready();
     ExitWatcher exits(d, d.cfg.runtime.exit_sweep_interval);

@@ -12,11 +12,18 @@ namespace berth::cri {
 
 using namespace runtime::v1;
 
+grpc::Status unknown_caller(const grpc::ServerContext* ctx, const char* method) {
+    std::string peer = ctx->peer();
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        std::string(method) + ": " +
+                            (peer.rfind("fd:", 0) == 0
+                                 ? "the caller's connection is not one berthd accepted (" + peer + ")"
+                                 : "no [tls.clients] entry maps the client certificate's Common Name (" + peer + ")"));
+}
+
 grpc::Status root_only(const Peers& peers, const grpc::ServerContext* ctx, const char* method) {
     auto c = peers.caller(*ctx);
-    if (!c)
-        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                            std::string(method) + ": the caller's connection is not one berthd accepted (" + ctx->peer() + ")");
+    if (!c) return unknown_caller(ctx, method);
     if (!c->root())
         return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                             std::string(method) + ": the CRI services and berth.v1.Images are served to root only (kubelet); " +
@@ -206,9 +213,7 @@ grpc::Status RuntimeServiceV1::PortForward(grpc::ServerContext* ctx, const PortF
 grpc::Status ExecutionsV1::as_caller(grpc::ServerContext* ctx, const char* method,
                                      const std::function<void(const Caller&)>& work) {
     auto caller = d_.peers.caller(*ctx);
-    if (!caller)
-        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                            std::string(method) + ": the caller's connection is not one berthd accepted (" + ctx->peer() + ")");
+    if (!caller) return unknown_caller(ctx, method);
     return guarded(method, [&] { work(*caller); });
 }
 

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <grpc/grpc_security_constants.h>
+#include <grpcpp/security/auth_context.h>
 #include <grpcpp/server_context.h>
 
 #include <algorithm>
@@ -17,7 +19,25 @@ namespace berth::cri {
 bool Caller::in_group(gid_t g) const { return std::find(groups.begin(), groups.end(), g) != groups.end(); }
 
 std::string Caller::describe() const {
+    if (!tls_name.empty()) return user + " (uid " + std::to_string(uid) + ", TLS client " + tls_name + ")";
     return user + " (uid " + std::to_string(uid) + ", pid " + std::to_string(pid) + ")";
+}
+
+Caller tls_caller(const std::string& common_name, const std::string& user, const std::vector<std::string>& groups) {
+    passwd pw{}, *res = nullptr;
+    std::vector<char> buf(16384);
+    if (::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res)
+        throw Error(EINVAL, "tls.clients." + common_name + ".user: no such user \"" + user + "\"");
+    Caller c = caller_from_credentials(0, pw.pw_uid, pw.pw_gid);
+    c.tls_name = common_name;
+    for (const auto& g : groups) {
+        group gr{}, *gres = nullptr;
+        std::vector<char> gbuf(16384);
+        if (::getgrnam_r(g.c_str(), &gr, gbuf.data(), gbuf.size(), &gres) != 0 || !gres)
+            throw Error(EINVAL, "tls.clients." + common_name + ".groups: no such group \"" + g + "\"");
+        if (!c.in_group(gr.gr_gid)) c.groups.push_back(gr.gr_gid);
+    }
+    return c;
 }
 
 Caller caller_from_credentials(pid_t pid, uid_t uid, gid_t gid) {
@@ -68,7 +88,17 @@ std::optional<Caller> Peers::caller_of_fd(int fd) const {
 
 std::optional<Caller> Peers::caller(const grpc::ServerContext& ctx) const {
     std::string peer = ctx.peer();
-    if (peer.rfind("fd:", 0) != 0) return std::nullopt;
+    if (peer.rfind("fd:", 0) != 0) {
+        // Over TCP: only a client whose certificate the CA signed (the
+        // handshake required one) and whose Common Name is mapped.
+        auto auth = ctx.auth_context();
+        if (!auth || !auth->IsPeerAuthenticated()) return std::nullopt;
+        auto cn = auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
+        if (cn.size() != 1) return std::nullopt;
+        auto it = tls_.find(std::string(cn[0].data(), cn[0].size()));
+        if (it == tls_.end()) return std::nullopt;
+        return it->second;
+    }
     char* end = nullptr;
     long fd = std::strtol(peer.c_str() + 3, &end, 10);
     if (end == peer.c_str() + 3 || *end || fd < 0) return std::nullopt;

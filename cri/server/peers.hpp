@@ -28,6 +28,7 @@ struct Caller {
     gid_t gid = 0;
     std::vector<gid_t> groups;   // the primary group first
     std::string user;            // the uid's name; "uid N" when it has none
+    std::string tls_name;        // over TCP: the client certificate's Common Name
     bool root() const { return uid == 0; }
     bool in_group(gid_t g) const;
     // "alice (uid 1000, pid 4242)", for messages and the audit log.
@@ -40,8 +41,11 @@ public:
     // are read now. Throws Error when the kernel gives none.
     void add(int fd);
     // The caller of a call, or nullopt when its connection is not one of
-    // ours (or no longer is).
+    // ours (or no longer is), or a TLS client no mapping names.
     std::optional<Caller> caller(const grpc::ServerContext& ctx) const;
+    // The identities of TLS clients, by their certificate's Common Name
+    // (set once, before serving).
+    void set_tls_clients(std::unordered_map<std::string, Caller> clients) { tls_ = std::move(clients); }
     // The same for a connection's fd (the tests').
     std::optional<Caller> caller_of_fd(int fd) const;
 
@@ -53,9 +57,14 @@ private:
     };
     mutable std::mutex mu_;
     std::unordered_map<int, Entry> by_fd_;
+    std::unordered_map<std::string, Caller> tls_;
 };
 
 // The caller's identity from the system: its user's name and groups.
 Caller caller_from_credentials(pid_t pid, uid_t uid, gid_t gid);
+// A TLS client's identity: a local user (Error(EINVAL) when there is
+// none) with its groups and the groups named (Error naming one that does
+// not exist).
+Caller tls_caller(const std::string& common_name, const std::string& user, const std::vector<std::string>& groups);
 
 } // namespace berth::cri
