@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(meson ninja-build g++ pkg-config libyajl-dev libyaml-dev libseccomp-dev libcap-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libcurl4-openssl-dev libarchive-dev libssl-dev libtomlplusplus-dev zlib1g-dev busybox-static)
 if [[ "${1:-}" == "--tests" ]]; then
-    pkgs+=(libcriterion-dev iproute2 procps util-linux bsdutils python3 jq podman containerd docker.io docker-registry skopeo umoci apache2-utils containernetworking-plugins iptables golang-github-docker-spdystream-dev)
+    pkgs+=(libcriterion-dev iproute2 procps util-linux bsdutils python3 jq podman containerd docker.io docker-registry skopeo umoci apache2-utils containernetworking-plugins iptables golang-github-docker-spdystream-dev openssl curl passwd)
     # By command: a machine may have Node.js or Go from elsewhere (NodeSource's
     # nodejs bundles npm and conflicts with Debian's npm package).
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
