@@ -31,7 +31,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 34
+plan 35
 
 mkdir -p "$W/configs.d"
 base() {
@@ -83,9 +83,22 @@ kill -TERM "$BERTHD_PID"
 wait "$BERTHD_PID" 2>/dev/null
 rm -f "$W/configs.d/"*.toml
 IMG=localhost/berthd-exec-e2e:1
+mkdir -p "$W/cdi"
+cat >"$W/cdi/fake.yaml" <<X
+cdiVersion: "0.6.0"
+kind: example.com/gpu
+devices:
+- name: fake0
+  containerEdits:
+    env: [FAKE_GPU=fake0]
+    deviceNodes:
+    - {path: /dev/fakegpu0, hostPath: /dev/zero, permissions: rw}
+X
 {
     printf 'socket_group = "%s"\n' "$GA"   # top-level: before base's tables
     base
+    printf '[runtime.handlers.gpu]\ncdi_devices = ["example.com/gpu=fake0"]\n'
+    printf '[configs.gpu]\nimage = "%s"\nruntime = "gpu"\n' "$IMG"
     printf '[configs.for-a]\nimage = "%s"\ngroups = ["%s"]\nresources.memory = "64m"\nenv = { FROM = "config" }\n' "$IMG" "$GA"
     printf '[configs.for-b]\nimage = "%s"\ngroups = ["%s"]\n' "$IMG" "$GB"
     printf '[configs.root-only]\nimage = "%s"\n' "$IMG"
@@ -95,6 +108,7 @@ IMG=localhost/berthd-exec-e2e:1
     printf 'quota.memory = "1g"\nquota.per_user.memory = "48m"\n'
     printf '[configs.short]\nimage = "%s"\nmax_runtime = "2s"\n' "$IMG"
 } >"$W/berthd.toml"
+sed -i "/^cgroup_parent = /a cdi_spec_dirs = [\"$W/cdi\"]" "$W/berthd.toml"
 start_berthd
 check "berthd restarts with its socket in group A" $? "$(tail -3 "$W/berthd.log")"
 chmod 711 "$W"
@@ -102,7 +116,7 @@ cp "$BERTHCTL" "$W/berthctl" && chmod 755 "$W/berthctl"
 as() { local who=$1; shift; setpriv --reuid="$who" --regid="$(id -g "$who")" --init-groups "$W/berthctl" -r "unix://$W/berthd.sock" "$@"; }
 names() { python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin).get("configs", [])))'; }
 out=$("$BERTHCTL" -r "unix://$W/berthd.sock" configs -o json 2>&1 | names)
-[ "$out" = "capped for-a for-b per-user reserved root-only short" ]
+[ "$out" = "capped for-a for-b gpu per-user reserved root-only short" ]
 check "root sees every config" $? "$out"
 out=$(as "$U" configs -o json 2>&1)
 [ "$(echo "$out" | names 2>&1)" = "for-a per-user" ]
@@ -206,6 +220,10 @@ lim=$(cat "$ucg/memory.limit_in_bytes" 2>/dev/null || cat "$ucg/memory.max" 2>/d
 [ "$lim" = 50331648 ]
 check "the user's cgroup carries the per-user cap" $? "$ucg: $lim"
 as "$U" cancel --grace 0 "$u1" >/dev/null 2>&1
+
+out=$("${CTL[@]}" run --rm --config gpu -- sh -c 'echo $FAKE_GPU; ls -l /dev/fakegpu0' 2>&1)
+[ "$(echo "$out" | sed -n 1p)" = fake0 ] && [[ $(echo "$out" | sed -n 2p) == c*/dev/fakegpu0 ]]
+check "a GPU config: its runtime handler injects the (fake) CDI device into the workload" $? "$out"
 
 t0=$SECONDS
 "${CTL[@]}" run --config short -- sleep 60 >/dev/null 2>&1
