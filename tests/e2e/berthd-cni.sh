@@ -31,7 +31,7 @@ cleanup() {
 }
 on_exit cleanup
 
-plan 49
+plan 50
 
 ip netns add "$NS" || { echo "not ok 1 - a network namespace for the test"; exit 1; }
 NETNS=/run/netns/$NS
@@ -170,6 +170,9 @@ check "HTTP to the pod's address reaches the container" $? "$out"
 out=$(in_ns python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "http://10.99.0.1:18080/" 2>&1)
 [[ $out == *hello-from-pod* ]]
 check "HTTP to host port 18080 reaches it through portmap" $? "$out $(in_ns iptables -t nat -S 2>&1 | grep -i 18080 | head -3)"
+out=$(in_ns python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "http://127.0.0.1:18080/" 2>&1)
+[[ $out == *hello-from-pod* ]]
+check "...and on 127.0.0.1 (portmap's localhost DNAT and SNAT)" $? "$out"
 
 # --- a second pod on the bridge reaches the first by its address
 sleeper() {   # sleeper POD POD-NAME [EXTRA] [HOSTNET]: a running sleep container in POD; prints its id
