@@ -35,6 +35,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:print_stacktrace=1}
 
 work=$(mktemp -d /tmp/berth-fuzz-run.XXXXXX)
+# An interrupted run (Ctrl-C, a CI lane stopped) leaves no scratch dir.
+trap '[[ ${FUZZ_KEEP:-} == 1 ]] || rm -rf "$work"; exit 130' INT TERM
 mkdir "$work/tmp"
 export TMPDIR=$work/tmp   # fuzz_config's bundle dir
 status=0
