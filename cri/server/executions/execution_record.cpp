@@ -86,7 +86,7 @@ void fill_execution(Daemon& d, const PodRecord& p, berth::v1::Execution& out) {
     default:
         out.set_state("exited");
         out.set_exit_code(w->exit_code());
-        out.set_reason(labels.count("io.berth.execution.canceled") ? "Canceled" : w->reason());
+        out.set_reason(w->reason());   // Cancel and max_runtime write theirs into the record
         break;
     }
 }
