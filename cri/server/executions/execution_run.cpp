@@ -9,12 +9,10 @@
 #include "image_ops.hpp"
 #include "image_pull.hpp"
 #include "log.hpp"
-#include "pod_cgroup.hpp"
 #include "runtime_ops.hpp"
 #include "tree.hpp"
 
 #include <cmath>
-#include <mutex>
 
 namespace berth::cri {
 
@@ -22,103 +20,12 @@ namespace {
 
 namespace v1 = runtime::v1;
 
-bool systemd_driver(const Daemon& d, const ExecConfig& cfg) {
-    const auto& handler = d.handler(cfg.runtime);
-    return (handler.cgroup_driver.empty() ? d.cfg.runtime.cgroup_driver : handler.cgroup_driver) == "systemd";
-}
-
-std::string config_cgroup(const Daemon& d, const ExecConfig& cfg) {
-    const auto& handler = d.handler(cfg.runtime);
-    return (handler.cgroup_parent.empty() ? d.cfg.runtime.cgroup_parent : handler.cgroup_parent) + "/config-" + cfg.name;
-}
-
-// The workload's cgroup parent: <berthd's parent>/config-NAME/user-UID,
-// or the same nesting of systemd slices ('-' nests, so a name's own '-'
-// becomes '_').
-std::string execution_cgroup_parent(const Daemon& d, const ExecConfig& cfg, uid_t uid) {
-    const auto& handler = d.handler(cfg.runtime);
-    bool systemd = systemd_driver(d, cfg);
-    std::string base = handler.cgroup_parent.empty() ? d.cfg.runtime.cgroup_parent : handler.cgroup_parent;
-    if (!systemd) return config_cgroup(d, cfg) + "/user-" + std::to_string(uid);
-    std::string name = cfg.name;
-    for (auto& ch : name)
-        if (ch == '-') ch = '_';
-    base.resize(base.size() - 6);   // ".slice"
-    return base + "-config_" + name + "-user_" + std::to_string(uid) + ".slice";
-}
-
 void remove_quietly(const std::string& dir) {
     try {
         image::remove_tree(dir);
     } catch (const Error& e) {
         log::warn("execution logs " + dir + ": " + e.what());
     }
-}
-
-std::optional<spec::Resources> quota_limits(const ExecQuota& q) {
-    if (q.empty()) return std::nullopt;
-    spec::Resources r;
-    if (q.memory) r.memory.emplace().limit = *q.memory;
-    if (q.cpus) {
-        auto& c = r.cpu.emplace();
-        c.period = 100000;
-        c.quota = static_cast<int64_t>(std::llround(*q.cpus * 100000));
-    }
-    if (q.pids) r.pids.emplace().limit = *q.pids;
-    return r;
-}
-
-// The config's cgroup and the caller's under it, each with its aggregate
-// caps (set again on every Run, so a SIGHUP's new caps apply from the next
-// one): the kernel then holds the sum of the config's workloads, and of one
-// user's, under them.
-void make_quota_cgroups(const Daemon& d, const ExecConfig& cfg, uid_t uid) {
-    if (systemd_driver(d, cfg)) {
-        if (!cfg.quota.empty() || !cfg.per_user.empty())
-            throw Error(ENOTSUP, "config \"" + cfg.name + "\": aggregate quotas under the systemd cgroup driver are not "
-                                 "implemented yet (use the cgroupfs driver, or drop quota)");
-        return;
-    }
-    std::string config = config_cgroup(d, cfg);
-    make_pod_cgroup(config, false, cfg.name, quota_limits(cfg.quota));
-    make_pod_cgroup(config + "/user-" + std::to_string(uid), false, cfg.name, quota_limits(cfg.per_user));
-}
-
-std::string size_text(int64_t b) {
-    static const char* units[] = {"", "k", "m", "g", "t"};
-    int u = 0;
-    while (b >= 1024 && b % 1024 == 0 && u < 4) b /= 1024, ++u;
-    return std::to_string(b) + units[u];
-}
-
-// Admission: the memory the config's running workloads reserve (their own
-// limit each), and the caller's, plus this one's must fit the caps.
-// ResourceExhausted says what is used and what is left.
-void admit(Daemon& d, const ExecConfig& cfg, uid_t uid) {
-    if (!cfg.resources.memory) return;
-    const int64_t need = *cfg.resources.memory;
-    int64_t all = 0, mine = 0;
-    int running_all = 0, running_mine = 0;
-    for (const auto& p : d.pods.pods()) {
-        if (!is_execution(p) || p.state() != runtime::v1::SANDBOX_READY) continue;
-        const auto& l = p.config().labels();
-        auto c = l.find(exec_labels::kConfig);
-        if (c == l.end() || c->second != cfg.name) continue;
-        auto w = workload_of(d, p);
-        if (!w || w->state() == runtime::v1::CONTAINER_EXITED) continue;
-        int64_t res = w->config().linux().resources().memory_limit_in_bytes();
-        all += res, ++running_all;
-        auto u = l.find(exec_labels::kUid);
-        if (u != l.end() && u->second == std::to_string(uid)) mine += res, ++running_mine;
-    }
-    auto check = [&](const std::optional<int64_t>& cap, int64_t used, int n, const char* what) {
-        if (!cap || used + need <= *cap) return;
-        throw Error(ENOSPC, "config \"" + cfg.name + "\": " + what + " memory quota " + size_text(*cap) + ": " +
-                                size_text(used) + " reserved by " + std::to_string(n) + " running execution(s), " +
-                                size_text(std::max<int64_t>(*cap - used, 0)) + " left; this workload needs " + size_text(need));
-    };
-    check(cfg.quota.memory, all, running_all, "the config's");
-    check(cfg.per_user.memory, mine, running_mine, "the user's");
 }
 
 void set_resources(const ExecResources& r, v1::LinuxContainerResources& out) {
@@ -185,9 +92,8 @@ void run_execution(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, co
 
     // Admitted, and made, one Run at a time: two Runs must not both take
     // the last room under a quota.
-    static std::mutex admission;
-    std::lock_guard admitted(admission);
-    admit(d, cfg, caller.uid);
+    std::lock_guard admitted(admission_mutex());
+    if (auto why = why_not_admitted(cfg, quota_usage(d, cfg.name, caller.uid)); !why.empty()) throw Error(ENOSPC, why);
     make_quota_cgroups(d, cfg, caller.uid);
 
     // The pod.

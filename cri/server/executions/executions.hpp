@@ -12,6 +12,8 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/sync_stream.h>
 
+#include <mutex>
+
 namespace berth::cri {
 
 namespace exec_labels {
@@ -41,6 +43,27 @@ void execution_logs(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, c
 
 // Kills workloads past their config's max_runtime (the exit watcher's).
 void enforce_execution_deadlines(Daemon& d);
+
+// Cgroups (execution_cgroups.cpp). The workload's cgroup parent is
+// <berthd's parent>/config-NAME/user-UID (or the same nesting of systemd
+// slices); make_quota_cgroups makes the two with the config's caps.
+bool systemd_driver(const Daemon& d, const ExecConfig& cfg);
+std::string config_cgroup(const Daemon& d, const ExecConfig& cfg);
+std::string execution_cgroup_parent(const Daemon& d, const ExecConfig& cfg, uid_t uid);
+void make_quota_cgroups(const Daemon& d, const ExecConfig& cfg, uid_t uid);
+
+// Admission (execution_admission.cpp). Held while a workload is admitted
+// and made, so two Runs cannot both take the last room under a quota.
+std::mutex& admission_mutex();
+struct QuotaUsage {
+    int64_t config_reserved = 0, user_reserved = 0;   // memory, bytes
+    int config_running = 0, user_running = 0;
+};
+QuotaUsage quota_usage(Daemon& d, const std::string& config, uid_t uid);
+// "" when the config's workload fits under its caps; otherwise what is
+// used, what is left and what it needs.
+std::string why_not_admitted(const ExecConfig& cfg, const QuotaUsage& u);
+std::string size_text(int64_t bytes);   // "96m"
 
 // Shared by the files above (execution_record.cpp).
 // The execution's pod, when the caller may see it (root, or its starter);

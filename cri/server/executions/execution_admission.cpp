@@ -1,0 +1,55 @@
+// Admission under a config's aggregate memory quota: the memory its running
+// workloads reserve (their own limit each), and the caller's, plus the new
+// one's must fit the caps. The kernel enforces the caps themselves (see
+// execution_cgroups.cpp); admission refuses, or queues, a workload whose
+// reservation cannot fit, rather than letting it start and be OOM-killed.
+#include "executions.hpp"
+
+#include "error.hpp"
+
+namespace berth::cri {
+
+std::mutex& admission_mutex() {
+    static std::mutex mu;
+    return mu;
+}
+
+std::string size_text(int64_t b) {
+    static const char* units[] = {"", "k", "m", "g", "t"};
+    int u = 0;
+    while (b >= 1024 && b % 1024 == 0 && u < 4) b /= 1024, ++u;
+    return std::to_string(b) + units[u];
+}
+
+QuotaUsage quota_usage(Daemon& d, const std::string& config, uid_t uid) {
+    QuotaUsage u;
+    const std::string me = std::to_string(uid);
+    for (const auto& p : d.pods.pods()) {
+        if (!is_execution(p) || p.state() != runtime::v1::SANDBOX_READY) continue;
+        const auto& l = p.config().labels();
+        auto c = l.find(exec_labels::kConfig);
+        if (c == l.end() || c->second != config) continue;
+        auto w = workload_of(d, p);
+        if (!w || w->state() == runtime::v1::CONTAINER_EXITED) continue;
+        int64_t res = w->config().linux().resources().memory_limit_in_bytes();
+        u.config_reserved += res, ++u.config_running;
+        auto owner = l.find(exec_labels::kUid);
+        if (owner != l.end() && owner->second == me) u.user_reserved += res, ++u.user_running;
+    }
+    return u;
+}
+
+std::string why_not_admitted(const ExecConfig& cfg, const QuotaUsage& u) {
+    if (!cfg.resources.memory) return "";
+    const int64_t need = *cfg.resources.memory;
+    auto over = [&](const std::optional<int64_t>& cap, int64_t used, int n, const char* what) -> std::string {
+        if (!cap || used + need <= *cap) return "";
+        return "config \"" + cfg.name + "\": " + what + " memory quota " + size_text(*cap) + ": " + size_text(used) +
+               " reserved by " + std::to_string(n) + " running execution(s), " +
+               size_text(std::max<int64_t>(*cap - used, 0)) + " left; this workload needs " + size_text(need);
+    };
+    std::string why = over(cfg.quota.memory, u.config_reserved, u.config_running, "the config's");
+    return why.empty() ? over(cfg.per_user.memory, u.user_reserved, u.user_running, "the user's") : why;
+}
+
+} // namespace berth::cri
