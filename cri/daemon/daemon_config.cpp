@@ -166,8 +166,14 @@ void apply_table(const toml::table& t, Config& c, const std::string& file) {
         } else if (key == "executions") {
             for (auto&& [ek, en] : want_table(node, file, "executions")) {
                 std::string name = "executions." + std::string(ek.str());
-                if (ek == "config_dir") c.executions.config_dir = want_opt_abs_path(en, file, name);
-                else bad(file, name, "unknown key");
+                if (ek == "config_dir") {
+                    c.executions.config_dir = want_opt_abs_path(en, file, name);
+                } else if (ek == "admin_group") {
+                    c.executions.admin_group = want_string(en, file, name);
+                    c.executions.admin_gid = resolve_group(c.executions.admin_group, file, name);
+                } else {
+                    bad(file, name, "unknown key (config_dir, admin_group)");
+                }
             }
         } else if (key == "configs") {
             want_table(node, file, "configs");   // read once the runtime handlers are known

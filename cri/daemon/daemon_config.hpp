@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,10 @@ struct Config {
     // Execution configurations for workloads run directly (issue 16).
     struct Executions {
         std::string config_dir;   // one NAME.toml per config; "": none
+        // Its members see, wait for, read and cancel every user's
+        // executions, as root does (read at start, not on SIGHUP).
+        std::string admin_group;
+        std::optional<gid_t> admin_gid;
     } executions;
     // [configs.NAME] and the config dir's files, checked; SIGHUP reloads
     // them (Daemon::reload_exec_configs), keeping the last good set.

@@ -54,15 +54,6 @@ void check_cpuset(const std::string& s, const std::string& file, const std::stri
         bad(file, key, "expected a list such as \"0-3,6\", got \"" + s + "\"");
 }
 
-gid_t resolve_group(const std::string& g, const std::string& file, const std::string& key) {
-    group gr{}, *res = nullptr;
-    std::vector<char> buf(16384);
-    int rc;
-    while ((rc = ::getgrnam_r(g.c_str(), &gr, buf.data(), buf.size(), &res)) == ERANGE && buf.size() < (1u << 20))
-        buf.resize(buf.size() * 2);
-    if (rc != 0 || !res) bad(file, key, "no such group \"" + g + "\"");
-    return gr.gr_gid;
-}
 
 ExecQuota parse_quota(const toml::table& t, const std::string& file, const std::string& base, ExecQuota* per_user) {
     ExecQuota q;
@@ -220,6 +211,16 @@ toml::table parse_file(const std::string& path) {
 }
 
 } // namespace
+
+gid_t resolve_group(const std::string& g, const std::string& file, const std::string& key) {
+    group gr{}, *res = nullptr;
+    std::vector<char> buf(16384);
+    int rc;
+    while ((rc = ::getgrnam_r(g.c_str(), &gr, buf.data(), buf.size(), &res)) == ERANGE && buf.size() < (1u << 20))
+        buf.resize(buf.size() * 2);
+    if (rc != 0 || !res) bad(file, key, "no such group \"" + g + "\"");
+    return gr.gr_gid;
+}
 
 ExecConfigs parse_exec_configs(const toml::table& configs, const std::string& file, const std::set<std::string>& handlers) {
     ExecConfigs out;

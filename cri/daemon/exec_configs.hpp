@@ -70,6 +70,10 @@ struct ExecConfig {
 
 using ExecConfigs = std::map<std::string, ExecConfig>;
 
+// A group's gid by name; Error(EINVAL) "FILE: KEY: no such group" when
+// the system has none.
+gid_t resolve_group(const std::string& group, const std::string& file, const std::string& key);
+
 // The configs declared by a [configs] table (its value: NAME -> table).
 // `handlers` are the runtime handlers berthd knows ("" is the default).
 // Throws Error(EINVAL) "FILE: configs.NAME.KEY: why".

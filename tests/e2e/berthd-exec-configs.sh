@@ -21,17 +21,19 @@ set -u
 W=$(mktemp -d /tmp/berth-e2e-execcfg.XXXXXX)
 CG=/berth-e2e-execcfg-$$
 BERTHD_PID=
-GA=bta$$ GB=btb$$ U=btu$$ V=btv$$
+GA=bta$$ GB=btb$$ GM=btm$$ U=btu$$ V=btv$$ X=btx$$
 cleanup() {
     berthd_cleanup "$CG"
     userdel "$U" 2>/dev/null
     userdel "$V" 2>/dev/null
+    userdel "$X" 2>/dev/null
     groupdel "$GA" 2>/dev/null
+    groupdel "$GM" 2>/dev/null
     groupdel "$GB" 2>/dev/null
 }
 on_exit cleanup
 
-plan 35
+plan 36
 
 mkdir -p "$W/configs.d"
 base() {
@@ -76,9 +78,9 @@ wait_for 10 grep -q "SIGHUP: execution configs reloaded: batch, small" "$W/berth
 check "the bad file removed: the next SIGHUP takes the new set" $? "$(tail -3 "$W/berthd.log")"
 
 # --- who may use what
-groupadd "$GA" && groupadd "$GB" && useradd -M -N -g "$GA" -s /usr/sbin/nologin -d / "$U" &&
-    useradd -M -N -g "$GB" -s /usr/sbin/nologin -d / "$V"
-check "a user in group A, another in group B (the test's own)" $? ""
+groupadd "$GA" && groupadd "$GB" && groupadd "$GM" && useradd -M -N -g "$GA" -s /usr/sbin/nologin -d / "$U" &&
+    useradd -M -N -g "$GB" -s /usr/sbin/nologin -d / "$V" && useradd -M -N -g "$GA" -G "$GM" -s /usr/sbin/nologin -d / "$X"
+check "a user in group A, another in group B, an admin in group A (the test's own)" $? ""
 kill -TERM "$BERTHD_PID"
 wait "$BERTHD_PID" 2>/dev/null
 rm -f "$W/configs.d/"*.toml
@@ -97,6 +99,7 @@ X
 {
     printf 'socket_group = "%s"\n' "$GA"   # top-level: before base's tables
     base
+    printf 'admin_group = "%s"\n' "$GM"      # still in base's [executions]
     printf '[runtime.handlers.gpu]\ncdi_devices = ["example.com/gpu=fake0"]\n'
     printf '[configs.gpu]\nimage = "%s"\nruntime = "gpu"\n' "$IMG"
     printf '[configs.for-a]\nimage = "%s"\ngroups = ["%s"]\nresources.memory = "64m"\nenv = { FROM = "config" }\n' "$IMG" "$GA"
@@ -156,6 +159,10 @@ root_id=$(echo "$ids_root" | grep -vx "$ids_u")
 out=$(as "$U" cancel "$root_id" 2>&1)
 [[ $out == *NotFound* ]]
 check "a user cannot cancel another's execution (NotFound, as one that does not exist)" $? "$out"
+ids_x=$(as "$X" executions -a -q 2>&1)
+out=$(as "$X" logs "$ids_u" 2>&1)
+[ "$ids_x" = "$ids_root" ] && [[ $out == *from-config* ]]
+check "a member of admin_group sees every user's executions and their logs" $? "admin: $ids_x root: $ids_root logs: $out"
 out=$(as "$U" logs "$ids_u" 2>&1)
 [[ $out == *from-config* ]]
 check "logs of one's own execution (berthctl logs falls back to Executions)" $? "$out"

@@ -179,12 +179,23 @@ Test(exec_configs, refusals_name_the_config_and_key) {
         {"[configs.a]\nimage = \"x\"\nmax_runtime = \"soon\"\n", "configs.a.max_runtime"},
         {"[configs.\"../x\"]\nimage = \"x\"\n", "a config name is"},
         {"configs = 3\n", "configs: expected a table"},
+        {"[executions]\nadmin_group = \"no-such-group-berth\"\n",
+         "executions.admin_group: no such group \"no-such-group-berth\""},
+        {"[executions]\nadmins = \"root\"\n", "executions.admins: unknown key (config_dir, admin_group)"},
     };
     for (const auto& c : cases) {
         std::string e = error_of(c.toml);
         cr_expect(has(e, c.says), "want \"%s\", got \"%s\" for:\n%s", c.says, e.c_str(), c.toml);
         cr_expect(has(e, kFile), "the file is named: %s", e.c_str());
     }
+}
+
+Test(exec_configs, admin_group_resolved_at_load) {
+    Config c = parse_config_text("[executions]\nadmin_group = \"root\"\n", kFile);
+    cr_expect_eq(c.executions.admin_group, "root");
+    cr_assert(c.executions.admin_gid.has_value());
+    cr_expect_eq(*c.executions.admin_gid, 0u);
+    cr_expect(!parse_config_text("", kFile).executions.admin_gid, "no admin group unless one is named");
 }
 
 Test(exec_configs, config_dir_files_and_reload) {

@@ -15,8 +15,13 @@ bool is_execution(const PodRecord& p) {
     return it != l.end() && it->second == "true";
 }
 
-bool may_see(const Caller& caller, const PodRecord& p) {
-    if (caller.root()) return true;
+bool sees_all(const Daemon& d, const Caller& caller) {
+    const auto& admin = d.cfg.executions.admin_gid;
+    return caller.root() || (admin && caller.in_group(*admin));
+}
+
+bool may_see(const Daemon& d, const Caller& caller, const PodRecord& p) {
+    if (sees_all(d, caller)) return true;
     const auto& l = p.config().labels();
     auto it = l.find(exec_labels::kUid);
     return it != l.end() && it->second == std::to_string(caller.uid);
@@ -28,7 +33,7 @@ PodRecord find_execution(Daemon& d, const Caller& caller, const std::string& id_
     // Prefixes are matched among what the caller may see only.
     std::optional<PodRecord> hit;
     for (auto& p : d.pods.pods()) {
-        if (!is_execution(p) || !may_see(caller, p) || p.id().rfind(id_or_prefix, 0) != 0) continue;
+        if (!is_execution(p) || !may_see(d, caller, p) || p.id().rfind(id_or_prefix, 0) != 0) continue;
         if (p.id() == id_or_prefix) return p;
         if (hit) throw Error(EINVAL, "execution " + id_or_prefix + ": more than one execution has this prefix");
         hit = std::move(p);

@@ -1,5 +1,5 @@
 // berth.v1.Executions Get, Wait and List: an execution's state from its
-// pod and workload records (the caller's own; root: all).
+// pod and workload records (the caller's own; root and admin_group: all).
 #include "executions.hpp"
 
 #include "error.hpp"
@@ -37,7 +37,7 @@ void list_executions(Daemon& d, const Caller& caller, const berth::v1::ListReque
     auto pods = d.pods.pods();
     std::sort(pods.begin(), pods.end(), [](const PodRecord& a, const PodRecord& b) { return a.created_at() > b.created_at(); });
     for (const auto& p : pods) {
-        if (!is_execution(p) || !may_see(caller, p)) continue;
+        if (!is_execution(p) || !may_see(d, caller, p)) continue;
         berth::v1::Execution e;
         fill_execution(d, p, e);
         if (!req.all() && e.state() == "exited") continue;

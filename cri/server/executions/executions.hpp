@@ -66,11 +66,14 @@ std::string why_not_admitted(const ExecConfig& cfg, const QuotaUsage& u);
 std::string size_text(int64_t bytes);   // "96m"
 
 // Shared by the files above (execution_record.cpp).
-// The execution's pod, when the caller may see it (root, or its starter);
+// Root and the members of [executions] admin_group see, and may cancel and
+// remove, every execution; others only their own.
+bool sees_all(const Daemon& d, const Caller& caller);
+// The execution's pod, when the caller may see it (sees_all, or its starter);
 // Error(ENOENT) otherwise, so another user's ids are not revealed.
 PodRecord find_execution(Daemon& d, const Caller& caller, const std::string& id_or_prefix);
 bool is_execution(const PodRecord& p);
-bool may_see(const Caller& caller, const PodRecord& p);
+bool may_see(const Daemon& d, const Caller& caller, const PodRecord& p);
 // Its workload container, brought up to date with its shim.
 std::optional<ContainerRecord> workload_of(Daemon& d, const PodRecord& p);
 void fill_execution(Daemon& d, const PodRecord& p, berth::v1::Execution& out);
