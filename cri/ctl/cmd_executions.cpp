@@ -100,7 +100,12 @@ void stream_logs(Client& c, const std::string& id, bool follow) {
 }
 
 int exit_code_of(const berth::v1::Execution& e) {
-    if (e.reason() == "Canceled" && e.exit_code() == 0) return 130;
+    // -1: it never started (it ended in the queue).
+    if (e.reason() == "Canceled" && (e.exit_code() == 0 || e.exit_code() == -1)) return 130;
+    if (e.exit_code() == -1) {
+        std::fprintf(stderr, "berthctl: execution %s did not start: %s\n", e.id().c_str(), e.message().c_str());
+        return 125;   // as docker run, when the container could not be run
+    }
     return e.exit_code();
 }
 
@@ -128,12 +133,31 @@ int run_workload(Client& c, const Args& a) {
             (*req.mutable_env())[kv.substr(0, eq)] = kv.substr(eq + 1);
         }
     for (const auto& [k, v] : parse_labels(a)) (*req.mutable_labels())[k] = v;
+    if (auto it = a.flags.find("mount"); it != a.flags.end())
+        for (const auto& spec : it->second) {
+            // HOST:CTR or HOST:CTR:ro (Docker's -v, absolute paths only)
+            auto c1 = spec.find(':');
+            auto c2 = c1 == std::string::npos ? std::string::npos : spec.find(':', c1 + 1);
+            std::string opt = c2 == std::string::npos ? "" : spec.substr(c2 + 1);
+            if (c1 == std::string::npos || c1 == 0 || c1 + 1 == spec.size() || (c2 != std::string::npos && opt != "ro" && opt != "rw"))
+                throw Error(EINVAL, "--mount: HOST-PATH:CONTAINER-PATH[:ro] expected, got \"" + spec + "\"");
+            auto* m = req.add_mounts();
+            m->set_host_path(spec.substr(0, c1));
+            m->set_container_path(spec.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1));
+            m->set_readonly(opt == "ro");
+        }
     berth::v1::RunResponse resp;
     // A pull may come first: no deadline but the user's.
     auto ctx = c.context(std::chrono::milliseconds(0));
     Client::check(c.executions().Run(ctx.get(), req, &resp), ("running under config \"" + req.config() + "\": Run").c_str());
     const std::string id = resp.id();
+    auto say_queued = [&] {
+        if (resp.queued())
+            std::fprintf(stderr, "berthctl: execution %s queued (place %d): waiting for room under config \"%s\"'s quota\n",
+                         id.c_str(), resp.queue_position(), req.config().c_str());
+    };
     if (a.has("detach")) {
+        say_queued();
         std::printf("%s\n", id.c_str());
         return 0;
     }
@@ -148,6 +172,7 @@ int run_workload(Client& c, const Args& a) {
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, &old_int);
     ::sigaction(SIGTERM, &sa, &old_term);
+    say_queued();   // once Ctrl-C would cancel it
     std::atomic<bool> canceled{false};
     std::thread canceller([&] {
         char b;
@@ -267,6 +292,7 @@ std::vector<Flag> execution_run_flags() {
             {"env", true, 'e', "with --config: KEY=VALUE for the workload; repeatable"},
             {"workdir", true, 'w', "with --config: the workload's working directory"},
             {"label", true, 'l', "with --config: KEY=VALUE label; repeatable"},
+            {"mount", true, 0, "with --config: HOST-PATH:CONTAINER-PATH[:ro], a host path under one of the config's mounts; repeatable"},
             {"detach", false, 'd', "with --config: print the execution's id and return at once"},
             {"rm", false, 0, "with --config: remove the execution once it ended"},
             {"verbose", false, 'v', "with --config: say which execution runs"}};

@@ -195,8 +195,10 @@ ExecConfig parse_one(const toml::table& t, const std::string& name, const std::s
         bad(file, base + ".quota.per_user.cpus", cpus_text(*u.cpus) + " is more than quota.cpus (" + cpus_text(*q.cpus) + ")");
     if (q.pids && u.pids && *u.pids > *q.pids)
         bad(file, base + ".quota.per_user.pids", std::to_string(*u.pids) + " is more than quota.pids (" + std::to_string(*q.pids) + ")");
-    if (c.queue && q.empty() && u.empty()) bad(file, base + ".queue", "queueing needs a quota to wait for");
-    if (c.queue) bad(file, base + ".queue", "queueing is not implemented yet: a Run that does not fit fails with ResourceExhausted");
+    // Admission weighs each workload's own memory limit against the memory
+    // caps: without both, nothing ever waits.
+    if (c.queue && !q.memory && !u.memory) bad(file, base + ".queue", "queueing needs quota.memory or quota.per_user.memory to wait for");
+    if (c.queue && !c.resources.memory) bad(file, base + ".queue", "queueing needs resources.memory (what a workload reserves under the quota)");
     return c;
 }
 

@@ -45,6 +45,7 @@ std::string find_shim(const std::string& configured) {
 Daemon::Daemon(Config c)
     : cfg(std::move(c)), content(cfg.root + "/content"), layers(cfg.root + "/layers"), images(cfg.root + "/images"),
       tokens(image::make_token_cache()), pods(cfg.root + "/pods"),
+      queue(cfg.root + "/executions/queue"),
       network(net::CniSettings{cfg.cni.conf_dir, cfg.cni.bin_dirs, cfg.cni.plugin_timeout, cfg.root + "/cni"}),
       shim_binary_(find_shim(cfg.runtime.shim)), configs_(std::make_shared<const ExecConfigs>(cfg.configs)) {}
 

@@ -6,6 +6,7 @@
 #include "cni_network.hpp"
 #include "container_events.hpp"
 #include "content_store.hpp"
+#include "execution_queue.hpp"
 #include "image_store.hpp"
 #include "layer_store.hpp"
 #include "peers.hpp"
@@ -34,6 +35,7 @@ public:
     std::shared_ptr<image::TokenCache> tokens;
 
     PodStore pods;
+    ExecutionQueue queue;   // berth.v1.Executions' Runs waiting for room under a quota
     ContainerEvents events;
     net::CniNetwork network;   // pod networks; its cache under ROOT/cni
     Peers peers;   // the callers of the socket's connections

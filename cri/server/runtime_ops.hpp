@@ -24,6 +24,7 @@ namespace berth::cri {
 struct SandboxOptions {
     bool loopback_only = false;   // its own network namespace with lo alone: no CNI
     std::string cni_network;      // "": whatever network is configured; else it must be this one
+    std::string id;               // "": a new one (an execution leaving its queue keeps its id)
 };
 void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, runtime::v1::RunPodSandboxResponse& resp,
                      const SandboxOptions& opts = {});

@@ -99,6 +99,11 @@ void ExitWatcher::loop() {
         if (fds[1].revents) return;
         if (fds[0].revents) read_events();
         enforce_execution_deadlines(d_);
+        try {
+            dispatch_queued_executions(d_);
+        } catch (const Error& e) {
+            log::error("execution queue: " + std::string(e.what()));
+        }
         if (std::chrono::steady_clock::now() >= next_sweep) {
             watch_exits(d_);
             next_sweep = std::chrono::steady_clock::now() + sweep_;

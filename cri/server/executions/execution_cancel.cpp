@@ -12,8 +12,23 @@ namespace berth::cri {
 namespace v1 = runtime::v1;
 
 void cancel_execution(Daemon& d, const Caller& caller, const berth::v1::CancelRequest& req, berth::v1::Execution& out) {
-    PodRecord p = find_execution(d, caller, req.id());
     if (req.grace_seconds() < 0) throw Error(EINVAL, "grace_seconds: must not be negative");
+    {
+        // Queued: it leaves the queue. Under the admission lock, so the
+        // queue cannot start it meanwhile.
+        std::lock_guard admitted(admission_mutex());
+        if (auto q = find_queued(d, caller, req.id())) {
+            if (q->state() == "queued") {
+                q->set_state("exited");
+                q->set_reason("Canceled");
+                q->set_finished_at(now_ns());
+                d.queue.put(*q);
+                log::info("queued execution " + q->id() + " canceled by " + caller.describe());
+            }
+            return fill_queued(d, *q, out);
+        }
+    }
+    PodRecord p = find_execution(d, caller, req.id());
     auto w = workload_of(d, p);
     if (w && (w->state() == v1::CONTAINER_RUNNING || w->state() == v1::CONTAINER_CREATED)) {
         v1::StopContainerRequest s;
@@ -34,6 +49,15 @@ void cancel_execution(Daemon& d, const Caller& caller, const berth::v1::CancelRe
 }
 
 void remove_execution(Daemon& d, const Caller& caller, const std::string& id) {
+    {
+        std::lock_guard admitted(admission_mutex());
+        if (auto q = find_queued(d, caller, id)) {
+            if (q->state() == "queued") throw Error(EBUSY, "execution " + q->id() + " is queued: Cancel it first");
+            d.queue.erase(q->id());
+            log::info("execution " + q->id() + " removed by " + caller.describe());
+            return;
+        }
+    }
     PodRecord p = find_execution(d, caller, id);
     auto w = workload_of(d, p);
     if (w && (w->state() == v1::CONTAINER_RUNNING || w->state() == v1::CONTAINER_CREATED))
@@ -44,6 +68,7 @@ void remove_execution(Daemon& d, const Caller& caller, const std::string& id) {
     v1::RemovePodSandboxRequest r;
     r.set_pod_sandbox_id(p.id());
     remove_pod_sandbox(d, r);
+    unstage_mounts(d, p.id());
     if (!p.config().log_directory().empty()) image::remove_tree(p.config().log_directory());
     log::info("execution " + p.id() + " removed by " + caller.describe());
 }

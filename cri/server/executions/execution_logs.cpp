@@ -41,6 +41,13 @@ void send_lines(std::string& buf, grpc::ServerWriter<berth::v1::LogChunk>& out) 
 
 void execution_logs(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, const berth::v1::LogsRequest& req,
                     grpc::ServerWriter<berth::v1::LogChunk>& out) {
+    // A queued one has written nothing yet; followed, it is waited for.
+    for (;;) {
+        auto q = find_queued(d, caller, req.id());
+        if (!q) break;
+        if (!req.follow() || q->state() != "queued" || ctx.IsCancelled()) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
     PodRecord p = find_execution(d, caller, req.id());
     auto w = workload_of(d, p);
     if (!w) throw Error(ENOENT, "execution " + p.id() + ": it has no workload");

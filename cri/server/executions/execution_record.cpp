@@ -61,7 +61,9 @@ void fill_execution(Daemon& d, const PodRecord& p, berth::v1::Execution& out) {
     out.set_config(label(exec_labels::kConfig));
     out.set_uid(static_cast<uint32_t>(std::strtoul(label(exec_labels::kUid).c_str(), nullptr, 10)));
     out.set_user(label(exec_labels::kUser));
-    out.set_created_at(p.created_at());
+    // The Run's time: a queued one's pod is made later.
+    int64_t created = std::strtoll(label(exec_labels::kCreated).c_str(), nullptr, 10);
+    out.set_created_at(created ? created : p.created_at());
     for (const auto& [k, v] : labels)
         if (k.rfind("io.berth.execution", 0) != 0) (*out.mutable_labels())[k] = v;
     auto w = workload_of(d, p);

@@ -11,11 +11,23 @@
 namespace berth::cri {
 
 void get_execution(Daemon& d, const Caller& caller, const std::string& id, berth::v1::Execution& out) {
+    if (auto q = find_queued(d, caller, id)) return fill_queued(d, *q, out);
     fill_execution(d, find_execution(d, caller, id), out);
 }
 
 void wait_execution(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, const std::string& id,
                     berth::v1::Execution& out) {
+    // Through its time in the queue: it ends there (canceled, or it could
+    // not start), or leaves it as a pod of the same id.
+    for (auto pause = std::chrono::milliseconds(100);; pause = std::min(pause * 2, std::chrono::milliseconds(500))) {
+        auto q = find_queued(d, caller, id);
+        if (!q) break;
+        if (q->state() != "queued") return fill_queued(d, *q, out);
+        if (ctx.IsCancelled()) throw Error(ECANCELED, "Wait: the call was cancelled");
+        if (ctx.deadline() < std::chrono::system_clock::now() + pause)
+            throw Error(ETIMEDOUT, "execution " + q->id() + " is still queued");
+        std::this_thread::sleep_for(pause);
+    }
     PodRecord p = find_execution(d, caller, id);
     // The exit watcher records exits within its sweep; asking the shim
     // each round (workload_of refreshes) notices one sooner.
@@ -34,15 +46,13 @@ void wait_execution(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, c
 }
 
 void list_executions(Daemon& d, const Caller& caller, const berth::v1::ListRequest& req, berth::v1::ListResponse& resp) {
-    auto pods = d.pods.pods();
-    std::sort(pods.begin(), pods.end(), [](const PodRecord& a, const PodRecord& b) { return a.created_at() > b.created_at(); });
-    for (const auto& p : pods) {
-        if (!is_execution(p) || !may_see(d, caller, p)) continue;
-        berth::v1::Execution e;
-        fill_execution(d, p, e);
-        if (!req.all() && e.state() == "exited") continue;
-        *resp.add_executions() = std::move(e);
-    }
+    std::vector<berth::v1::Execution> all;
+    for (const auto& q : visible_queued(d, caller)) fill_queued(d, q, all.emplace_back());
+    for (const auto& p : d.pods.pods())
+        if (is_execution(p) && may_see(d, caller, p)) fill_execution(d, p, all.emplace_back());
+    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.created_at() > b.created_at(); });
+    for (auto& e : all)
+        if (req.all() || e.state() != "exited") *resp.add_executions() = std::move(e);
 }
 
 } // namespace berth::cri

@@ -21,6 +21,7 @@ inline constexpr const char* kExecution = "io.berth.execution";   // "true" on e
 inline constexpr const char* kConfig = "io.berth.execution.config";
 inline constexpr const char* kUid = "io.berth.execution.uid";
 inline constexpr const char* kUser = "io.berth.execution.user";
+inline constexpr const char* kCreated = "io.berth.execution.created";   // ns: the Run, before any time queued
 } // namespace exec_labels
 inline constexpr const char* kExecutionNamespace = "berth-executions";
 inline constexpr const char* kWorkloadName = "workload";
@@ -43,6 +44,30 @@ void execution_logs(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, c
 
 // Kills workloads past their config's max_runtime (the exit watcher's).
 void enforce_execution_deadlines(Daemon& d);
+// Starts the queued Runs that now fit, oldest first per config (the exit
+// watcher's, each round).
+void dispatch_queued_executions(Daemon& d);
+
+// Makes and starts a workload: its cgroups, the pod `id` and its one
+// container. Run's and the queue's; under admission_mutex().
+void start_execution(Daemon& d, const ExecConfig& cfg, const Caller& caller, const berth::v1::RunRequest& req,
+                     const std::string& image, const std::string& id, int64_t created_at);
+
+// A Run's mounts (execution_mounts.cpp): check_mounts throws naming
+// mounts[i] unless each host path lies under one of the config's mounts;
+// stage_mounts binds each onto berthd's own staging point, returning the
+// workload's CRI mounts; unstage_mounts undoes it (no-op when none).
+void check_mounts(const ExecConfig& cfg, const berth::v1::RunRequest& req);
+std::vector<runtime::v1::Mount> stage_mounts(const Daemon& d, const ExecConfig& cfg, const berth::v1::RunRequest& req,
+                                             const std::string& id);
+void unstage_mounts(const Daemon& d, const std::string& id);
+
+// Queued Runs (execution_dispatch.cpp), seen as pods are: the caller's
+// own, or all for sees_all. find_queued: nullopt when none matches (the
+// id may be a pod's).
+std::optional<QueuedRun> find_queued(Daemon& d, const Caller& caller, const std::string& id_or_prefix);
+std::vector<QueuedRun> visible_queued(Daemon& d, const Caller& caller);
+void fill_queued(Daemon& d, const QueuedRun& r, berth::v1::Execution& out);
 
 // Cgroups (execution_cgroups.cpp). The workload's cgroup parent is
 // <berthd's parent>/config-NAME/user-UID (or the same nesting of systemd

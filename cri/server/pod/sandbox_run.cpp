@@ -97,7 +97,7 @@ void run_pod_sandbox(Daemon& d, const runtime::v1::RunPodSandboxRequest& req, ru
         }
     }
 
-    std::string id = new_id();
+    std::string id = opts.id.empty() ? new_id() : opts.id;
     std::string key = pod_name_key(cfg.metadata());
     d.pods.reserve_pod_name(key, id);
     PodRecord rec;
