@@ -19,16 +19,21 @@ W=$(mktemp -d /tmp/berth-e2e-execq.XXXXXX)
 CG=/berth-e2e-execq-$$
 BERTHD_PID=
 FG_PID=
+GQ=btq$$ U=btr$$
 cleanup() {
     [ -n "$FG_PID" ] && kill -KILL "$FG_PID" 2>/dev/null
     berthd_cleanup "$CG"
+    userdel "$U" 2>/dev/null
+    groupdel "$GQ" 2>/dev/null
 }
 on_exit cleanup
 
-plan 21
+plan 23
 
 IMG=localhost/berthd-execq-e2e:1
+groupadd "$GQ" && useradd -M -N -g "$GQ" -s /usr/sbin/nologin -d / "$U" || echo "# could not make the test's user"
 cat >"$W/berthd.toml" <<X
+socket_group = "$GQ"
 [runtime]
 shim = "$BERTH_SHIM"
 cgroup_parent = "$CG"
@@ -36,6 +41,13 @@ cgroup_parent = "$CG"
 image = "$IMG"
 resources.memory = "48m"
 quota.memory = "96m"
+queue = true
+[configs.mine]
+image = "$IMG"
+groups = ["$GQ"]
+resources.memory = "48m"
+quota.memory = "1g"
+quota.per_user.memory = "48m"
 queue = true
 [configs.vols]
 image = "$IMG"
@@ -89,7 +101,7 @@ check "...its creation time is the Run's, before its start; the next still waits
 # A foreground run that has to wait: its output once it starts.
 "${CTL[@]}" run --config fifo -- sh -c 'echo from-the-queue; exit 4' >"$W/fg.out" 2>"$W/fg.err" &
 FG_PID=$!
-wait_for 10 grep -q "queued (place 2)" "$W/fg.err"
+wait_for 10 grep -qs "queued (place 2)" "$W/fg.err"
 q_ok=$?
 "${CTL[@]}" cancel --grace 0 "$r2" >/dev/null   # room for q3, then the foreground one once q3 goes
 wait_for 15 state_is "$q3" running && "${CTL[@]}" cancel --grace 0 "$q3" >/dev/null
@@ -102,7 +114,7 @@ check "a queued foreground run streams its output and exits with its code once i
 r3=$("${CTL[@]}" run -d --config fifo -- sleep 300)
 "${CTL[@]}" run --config fifo -- echo never >"$W/int.out" 2>&1 &
 FG_PID=$!
-wait_for 10 grep -q "queued (place 1)" "$W/int.out"
+wait_for 10 grep -qs "queued (place 1)" "$W/int.out"
 kill -INT "$FG_PID"
 wait "$FG_PID"
 rc=$? FG_PID=
@@ -126,6 +138,18 @@ check "...and starts once there is room; wait follows it through the queue" $? "
 out=$("${CTL[@]}" run -d --config fifo -l io.berth.execution=x -- true 2>&1)
 [[ $out == *InvalidArgument*"io.berth.* labels are berthd's"* ]]
 check "a bad request is refused at Run, not once it leaves the queue" $? "$out"
+
+# One user's backlog does not hold back another's.
+chmod 711 "$W"
+cp "$BERTHCTL" "$W/berthctl" && chmod 755 "$W/berthctl"
+as() { setpriv --reuid="$U" --regid="$(id -g "$U")" --init-groups "$W/berthctl" -r "unix://$W/berthd.sock" "$@"; }
+u1=$(as run -d --config mine -- sleep 300 2>&1) && u2=$(as run -d --config mine -- sleep 300 2>/dev/null)
+mine=$("${CTL[@]}" run -d --config mine -- sleep 300 2>"$W/mine.err")
+state_is "$u1" running && state_is "$u2" queued && state_is "$mine" running && ! grep -q queued "$W/mine.err"
+check "a user's run past their own cap queues; another user's run under the same config starts at once" $? "$u1 $u2 $mine $("${CTL[@]}" executions -a)"
+as cancel --grace 0 "$u1" >/dev/null
+wait_for 15 state_is "$u2" running
+check "...and the user's queued run starts once their own ends" $? "$("${CTL[@]}" executions -a)"
 
 # --- a Run's mounts
 mkdir -p "$W/shared/data" "$W/shared/out" && echo hello >"$W/shared/data/hello" &&

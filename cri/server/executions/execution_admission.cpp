@@ -39,8 +39,16 @@ QuotaUsage quota_usage(Daemon& d, const std::string& config, uid_t uid) {
     return u;
 }
 
+Fit fits(const ExecConfig& cfg, const QuotaUsage& u) {
+    if (!cfg.resources.memory) return Fit::yes;
+    const int64_t need = *cfg.resources.memory;
+    if (cfg.quota.memory && u.config_reserved + need > *cfg.quota.memory) return Fit::config_full;
+    if (cfg.per_user.memory && u.user_reserved + need > *cfg.per_user.memory) return Fit::user_full;
+    return Fit::yes;
+}
+
 std::string why_not_admitted(const ExecConfig& cfg, const QuotaUsage& u) {
-    if (!cfg.resources.memory) return "";
+    if (fits(cfg, u) == Fit::yes) return "";
     const int64_t need = *cfg.resources.memory;
     auto over = [&](const std::optional<int64_t>& cap, int64_t used, int n, const char* what) -> std::string {
         if (!cap || used + need <= *cap) return "";

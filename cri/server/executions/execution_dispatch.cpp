@@ -1,7 +1,8 @@
 // The queue's side of berth.v1.Executions: starting queued Runs as room
-// appears under their config's quota (strictly FIFO per config: a head
-// that does not fit holds back those behind it, so a large workload is not
-// starved by small ones), and a queued Run's view for Get, List and Wait.
+// appears under their config's quota, oldest first. A Run held back by the
+// config's cap holds back all behind it; one held back by its user's cap
+// holds back only that user's, so one user's backlog does not stall
+// another's. And a queued Run's view for Get, List and Wait.
 #include "executions.hpp"
 
 #include "error.hpp"
@@ -47,7 +48,9 @@ void dispatch_queued_executions(Daemon& d) {
     for (const auto& r : d.queue.all())
         if (r.state() == "queued") names.insert(r.config());
     for (const auto& name : names) {
+        std::set<uint32_t> user_full;
         for (const auto& r : d.queue.waiting(name)) {
+            if (user_full.count(r.uid())) continue;
             auto it = configs->find(name);
             if (it == configs->end()) {
                 fail(d, r, "config \"" + name + "\" is no longer configured");
@@ -60,7 +63,12 @@ void dispatch_queued_executions(Daemon& d) {
                 fail(d, r, caller.describe() + " may no longer use config \"" + name + "\"");
                 continue;
             }
-            if (!why_not_admitted(cfg, quota_usage(d, name, caller.uid)).empty()) break;   // the head waits, and all behind it
+            Fit fit = fits(cfg, quota_usage(d, name, caller.uid));
+            if (fit == Fit::config_full) break;
+            if (fit == Fit::user_full) {
+                user_full.insert(r.uid());
+                continue;
+            }
             berth::v1::RunRequest req;
             if (!req.ParseFromString(r.request())) {
                 fail(d, r, "its request record is unreadable");

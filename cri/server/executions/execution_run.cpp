@@ -182,10 +182,14 @@ void run_execution(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, co
 
     // Admitted, and made, one Run at a time: two Runs must not both take
     // the last room under a quota. Where the config queues, nothing jumps
-    // its queue: a Run that would fit still waits behind those queued.
+    // its queue: a Run that fits still waits behind the caller's own queued
+    // ones (another user's wait for their own cap, or for the config's,
+    // which this one would not fit either).
     std::lock_guard admitted(admission_mutex());
     std::string why = why_not_admitted(cfg, quota_usage(d, cfg.name, caller.uid));
-    bool behind = cfg.queue && !d.queue.waiting(cfg.name).empty();
+    bool behind = false;
+    if (cfg.queue)
+        for (const auto& q : d.queue.waiting(cfg.name)) behind = behind || q.uid() == caller.uid;
     const std::string id = new_id();
     const int64_t now = now_ns();
     if (why.empty() && !behind) {

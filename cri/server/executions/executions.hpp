@@ -85,6 +85,11 @@ struct QuotaUsage {
     int config_running = 0, user_running = 0;
 };
 QuotaUsage quota_usage(Daemon& d, const std::string& config, uid_t uid);
+// Every workload of a config reserves the same (its resources.memory), so
+// when the config's cap is full no one fits, and when a user's is, none of
+// that user's.
+enum class Fit { yes, config_full, user_full };
+Fit fits(const ExecConfig& cfg, const QuotaUsage& u);
 // "" when the config's workload fits under its caps; otherwise what is
 // used, what is left and what it needs.
 std::string why_not_admitted(const ExecConfig& cfg, const QuotaUsage& u);
