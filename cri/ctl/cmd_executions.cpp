@@ -191,12 +191,27 @@ int run_workload(Client& c, const Args& a) {
 
 std::string ns_time(int64_t ns) { return ns > 0 ? human_duration_since(ns) + " ago" : "-"; }
 
-int executions(Client& c, const Args& a) {
+const std::vector<std::string> kExecutionColumns = {"EXECUTION ID", "CONFIG", "USER", "STATE", "EXIT", "REASON", "CREATED", "COMMAND"};
+
+std::vector<std::string> execution_row(const berth::v1::Execution& e) {
+    std::string cmd;
+    for (const auto& w : e.command()) cmd += (cmd.empty() ? "" : " ") + w;
+    return {truncate_id(e.id()), e.config(), e.user(), e.state(),
+            e.state() == "exited" ? std::to_string(e.exit_code()) : "-", e.reason().empty() ? "-" : e.reason(),
+            ns_time(e.created_at()), cmd.size() > 40 ? cmd.substr(0, 37) + "..." : cmd};
+}
+
+berth::v1::ListResponse list(Client& c, const Args& a) {
     berth::v1::ListRequest req;
     req.set_all(a.has("all"));
     berth::v1::ListResponse resp;
     auto ctx = c.context();
     Client::check(c.executions().List(ctx.get(), req, &resp), "listing executions: List");
+    return resp;
+}
+
+int executions(Client& c, const Args& a) {
+    berth::v1::ListResponse resp = list(c, a);
     Format f = a.format();
     if (f != Format::table) {
         print_message(resp, f);
@@ -206,16 +221,41 @@ int executions(Client& c, const Args& a) {
         for (const auto& e : resp.executions()) std::printf("%s\n", e.id().c_str());
         return 0;
     }
-    std::vector<std::vector<std::string>> rows = {{"EXECUTION ID", "CONFIG", "USER", "STATE", "EXIT", "REASON", "CREATED", "COMMAND"}};
-    for (const auto& e : resp.executions()) {
-        std::string cmd;
-        for (const auto& w : e.command()) cmd += (cmd.empty() ? "" : " ") + w;
-        rows.push_back({truncate_id(e.id()), e.config(), e.user(), e.state(),
-                        e.state() == "exited" ? std::to_string(e.exit_code()) : "-", e.reason().empty() ? "-" : e.reason(),
-                        ns_time(e.created_at()), cmd.size() > 40 ? cmd.substr(0, 37) + "..." : cmd});
-    }
+    std::vector<std::vector<std::string>> rows = {kExecutionColumns};
+    for (const auto& e : resp.executions()) rows.push_back(execution_row(e));
     print_table(rows);
     return 0;
+}
+
+// With several hosts: each one's, a HOST column first (ids are a host's
+// own). A host that fails is reported after the others' rows, and the
+// exit status is 1.
+int executions_across(const Global& g, const Args& a) {
+    if (a.format() != Format::table)
+        throw Error(EINVAL, "executions: -o json and yaml take one host; name it with --host");
+    std::vector<std::vector<std::string>> rows = {{"HOST"}};
+    rows[0].insert(rows[0].end(), kExecutionColumns.begin(), kExecutionColumns.end());
+    std::vector<std::string> failures;
+    for (const auto& h : g.hosts) {
+        try {
+            Client c(for_host(g, h));
+            const berth::v1::ListResponse resp = list(c, a);
+            for (const auto& e : resp.executions()) {
+                if (a.has("quiet")) {
+                    std::printf("%s\n", e.id().c_str());
+                    continue;
+                }
+                rows.push_back({h.url});
+                auto r = execution_row(e);
+                rows.back().insert(rows.back().end(), r.begin(), r.end());
+            }
+        } catch (const Error& e) {
+            failures.push_back(h.url + ": " + e.what());
+        }
+    }
+    if (!a.has("quiet")) print_table(rows);
+    for (const auto& f : failures) std::fprintf(stderr, "berthctl: %s\n", f.c_str());
+    return failures.empty() ? 0 : 1;
 }
 
 int wait_verb(Client& c, const Args& a) {
@@ -276,10 +316,10 @@ std::vector<Verb> execution_verbs() {
     return {
         {"configs", "configs [OPTIONS]", "List the execution configurations you may use (berthd)",
          {{"output", true, 'o', "table (default), json or yaml"}}, configs},
-        {"executions", "executions [OPTIONS]", "List your executions (berthd; root: everyone's)",
+        {"executions", "executions [OPTIONS]", "List your executions (berthd; root: everyone's; with several hosts, each one's)",
          {{"all", false, 'a', "ended ones too"}, {"quiet", false, 'q', "ids only"},
-          {"output", true, 'o', "table (default), json or yaml"}},
-         executions},
+          {"output", true, 'o', "table (default), json or yaml (one host)"}},
+         executions, Operand::none, false, executions_across},
         {"wait", "wait EXECUTION-ID", "Wait for an execution to end and print its exit code (berthd)", {}, wait_verb},
         {"cancel", "cancel [OPTIONS] EXECUTION-ID...", "Cancel executions: SIGTERM, then SIGKILL (berthd)",
          {{"grace", true, 0, "seconds before SIGKILL (default 10)"}}, cancel},
