@@ -114,7 +114,7 @@ void on_interrupt(int) {
     errno = saved;
 }
 
-int run_workload(Client& c, const Args& a) {
+berth::v1::RunRequest run_request(const Args& a) {
     if (!a.has("config")) throw Error(EINVAL, "run: --config NAME is required (berthctl configs lists yours)");
     berth::v1::RunRequest req;
     req.set_config(a.get("config"));
@@ -128,11 +128,11 @@ int run_workload(Client& c, const Args& a) {
             (*req.mutable_env())[kv.substr(0, eq)] = kv.substr(eq + 1);
         }
     for (const auto& [k, v] : parse_labels(a)) (*req.mutable_labels())[k] = v;
-    berth::v1::RunResponse resp;
-    // A pull may come first: no deadline but the user's.
-    auto ctx = c.context(std::chrono::milliseconds(0));
-    Client::check(c.executions().Run(ctx.get(), req, &resp), ("running under config \"" + req.config() + "\": Run").c_str());
-    const std::string id = resp.id();
+    return req;
+}
+
+// After Run: the id (detached), or the output, Ctrl-C and the exit code.
+int follow_run(Client& c, const std::string& id, const Args& a) {
     if (a.has("detach")) {
         std::printf("%s\n", id.c_str());
         return 0;
@@ -187,6 +187,15 @@ int run_workload(Client& c, const Args& a) {
         Client::check(c.executions().Remove(rctx.get(), ref, &rr), ("execution \"" + id + "\": Remove").c_str());
     }
     return rc;
+}
+
+int run_workload(Client& c, const Args& a) {
+    berth::v1::RunRequest req = run_request(a);
+    berth::v1::RunResponse resp;
+    // A pull may come first: no deadline but the user's.
+    auto ctx = c.context(std::chrono::milliseconds(0));
+    Client::check(c.executions().Run(ctx.get(), req, &resp), ("running under config \"" + req.config() + "\": Run").c_str());
+    return follow_run(c, resp.id(), a);
 }
 
 std::string ns_time(int64_t ns) { return ns > 0 ? human_duration_since(ns) + " ago" : "-"; }
@@ -300,6 +309,8 @@ int execution_logs(Client& c, const std::string& id, bool follow) {
 }
 
 int run_execution(Client& c, const Args& a) { return run_workload(c, a); }
+berth::v1::RunRequest execution_run_request(const Args& a) { return run_request(a); }
+int follow_execution(Client& c, const std::string& id, const Args& a) { return follow_run(c, id, a); }
 
 std::vector<Flag> execution_run_flags() {
     return {{"config", true, 0, "run COMMAND under this execution configuration (berthd; berthctl configs)"},
@@ -309,7 +320,7 @@ std::vector<Flag> execution_run_flags() {
             {"label", true, 'l', "with --config: KEY=VALUE label; repeatable"},
             {"detach", false, 'd', "with --config: print the execution's id and return at once"},
             {"rm", false, 0, "with --config: remove the execution once it ended"},
-            {"verbose", false, 'v', "with --config: say which execution runs"}};
+            {"verbose", false, 'v', "with --config: say which execution runs (several hosts: on which host, and why)"}};
 }
 
 std::vector<Verb> execution_verbs() {

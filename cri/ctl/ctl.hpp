@@ -135,6 +135,13 @@ int execution_logs(Client& c, const std::string& id, bool follow);
 // configuration (crictl's `run` of two config files otherwise).
 int run_execution(Client& c, const Args& a);
 std::vector<Flag> execution_run_flags();
+// Its pieces, for the dispatch across hosts: the request from the flags,
+// and what follows a started Run (its id, or its output and exit code).
+berth::v1::RunRequest execution_run_request(const Args& a);
+int follow_execution(Client& c, const std::string& id, const Args& a);
+// `run --config NAME` with several hosts: on the one with the most room
+// under the config's quota that takes it (cmd_dispatch.cpp).
+int dispatch_run(const Global& g, const Args& a);
 
 // Every verb, in the order help lists them (main.cpp).
 std::vector<Verb> all_verbs();

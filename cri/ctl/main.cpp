@@ -67,7 +67,9 @@ std::string main_usage() {
          "  unix:///run/berth/berthd.sock\n"
          "  tcp://node1.example.com:2376 node1     # mutual TLS with ~/.berth/node1/{ca,cert,key}.pem\n"
          "(a tcp:// host without a dir uses those of $BERTH_CERT_PATH, default ~/.berth).\n"
-         "executions lists every host's; other commands take one host.\n";
+         "run --config NAME runs on the host with the most room under the config's quota (-v says which\n"
+         "and why), trying the next when one is down or full; executions lists every host's. Other\n"
+         "commands take one host.\n";
     return s;
 }
 
@@ -262,7 +264,7 @@ int real_main(int argc, char** argv) {
         if (!g.hosts.empty()) {
             if (v.run_hosts) return v.run_hosts(g, a);
             throw Error(EINVAL, verb + ": talks to one berthd, and " + std::to_string(g.hosts.size()) + " hosts are given (" +
-                                    g.hosts_from + "); name one with --host (executions takes several)");
+                                    g.hosts_from + "); name one with --host (run --config and executions take several)");
         }
         Client c(g);
         return v.run(c, a);

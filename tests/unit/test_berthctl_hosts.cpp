@@ -1,7 +1,10 @@
-// berthctl's several berthds (cri/ctl/hosts.hpp): the hosts file (URLs
-// checked, TLS dirs anchored at the file, errors naming FILE:LINE).
+// berthctl's several berthds (cri/ctl/hosts.hpp, dispatch_order.hpp): the
+// hosts file (URLs checked, TLS dirs anchored at the file, errors naming
+// FILE:LINE) and the order `run --config` tries hosts in (most room under
+// the config's quota first, then the caller's; no quota counts as most).
 #include <criterion/criterion.h>
 
+#include "dispatch_order.hpp"
 #include "hosts.hpp"
 #include "test_dir.hpp"
 
@@ -31,6 +34,32 @@ void same(const std::string& got, const std::string& want) {
 
 std::string parse_error(const std::string& text) {
     return error_of([&] { parse_hosts_file(text, "/home/u/.berth/hosts"); });
+}
+
+constexpr int64_t M = 1 << 20;
+
+HostChoice open_host(const std::string& name, int64_t config_cap, int64_t config_left, int64_t user_cap = 0,
+                     int64_t user_left = 0) {
+    HostChoice h;
+    h.host = name;
+    h.state = HostChoice::State::open;
+    h.config = {config_cap, config_left};
+    h.user = {user_cap, user_left};
+    return h;
+}
+
+HostChoice host_in(const std::string& name, HostChoice::State s, const std::string& why = "") {
+    HostChoice h;
+    h.host = name;
+    h.state = s;
+    h.why = why;
+    return h;
+}
+
+std::string names(const std::vector<HostChoice>& hosts) {
+    std::string s;
+    for (size_t i : dispatch_order(hosts)) s += (s.empty() ? "" : " ") + hosts[i].host;
+    return s;
 }
 
 } // namespace
@@ -103,4 +132,58 @@ Test(hosts_file, path_and_load) {
     ::unsetenv("BERTH_CONFIG");
     ::setenv("HOME", "/home/u", 1);
     same(hosts_file_path(), "/home/u/.berth/hosts");
+}
+
+TestSuite(dispatch_order);
+
+Test(dispatch_order, most_room_under_the_config_first) {
+    std::vector<HostChoice> h = {open_host("a", 256 * M, 32 * M), open_host("b", 256 * M, 160 * M),
+                                 open_host("c", 1024 * M, 96 * M)};
+    same(names(h), "b c a");
+}
+
+Test(dispatch_order, no_quota_counts_as_most_room) {
+    std::vector<HostChoice> h = {open_host("capped", 1024 * M, 1000 * M), open_host("free", 0, 0)};
+    same(names(h), "free capped");
+}
+
+Test(dispatch_order, then_the_callers_room_then_the_given_order) {
+    std::vector<HostChoice> h = {open_host("a", 256 * M, 128 * M, 64 * M, 16 * M), open_host("b", 256 * M, 128 * M, 64 * M, 48 * M),
+                                 open_host("c", 256 * M, 128 * M, 64 * M, 48 * M), open_host("d", 256 * M, 128 * M)};
+    same(names(h), "d b c a");
+}
+
+Test(dispatch_order, only_hosts_that_may_run_it_unknown_last) {
+    using S = HostChoice::State;
+    std::vector<HostChoice> h = {host_in("old", S::unknown), host_in("down", S::down, "connection refused"),
+                                 host_in("other", S::not_offered), open_host("a", 96 * M, 32 * M),
+                                 host_in("full", S::full, "no room"), host_in("no", S::refused, "who?"),
+                                 host_in("broken", S::failed, "Capacity: boom")};
+    same(names(h), "a old");
+    cr_assert(dispatch_order({host_in("x", S::down)}).empty());
+}
+
+TestSuite(choice_text);
+
+Test(choice_text, says_what_each_host_is) {
+    using S = HostChoice::State;
+    same(choice_text(open_host("a", 256 * M, 160 * M), "small"), "160m left under config small's quota");
+    same(choice_text(open_host("a", 256 * M, 160 * M, 64 * M, 48 * M), "small"), "160m left under config small's quota, 48m under yours");
+    same(choice_text(open_host("a", 0, 0, 64 * M, 48 * M), "small"), "48m left under your quota of config small");
+    same(choice_text(open_host("a", 0, 0), "small"), "no quota on config small");
+    same(choice_text(host_in("d", S::down, "connection refused"), "small"), "down (connection refused)");
+    same(choice_text(host_in("n", S::not_offered), "small"), "does not offer config small (or not to you)");
+    same(choice_text(host_in("f", S::full, "0 left"), "small"), "full (0 left)");
+    same(choice_text(host_in("r", S::refused, "no mapping"), "small"), "refuses you (no mapping)");
+    same(choice_text(host_in("x", S::failed, "Run: gone"), "small"), "Run: gone");
+    cr_assert(choice_text(host_in("o", S::unknown), "small").find("room unknown") == 0);
+}
+
+Test(choice_text, sizes) {
+    same(room_size(0), "0");
+    same(room_size(160 * M), "160m");
+    same(room_size(1536 * M), "1536m");
+    same(room_size(1024 * M), "1g");
+    same(room_size(96 * M + 512 * 1024 + 1), "96.5m");
+    same(room_size(1000), "1000");
 }
