@@ -9,7 +9,8 @@
 # Writes DIR/ca.pem (and ca-key.pem), DIR/server-cert.pem and
 # DIR/server-key.pem (valid for localhost, 127.0.0.1 and each
 # --server-name), and per --client CN a directory DIR/CN/ holding ca.pem,
-# cert.pem and key.pem: what berthctl reads from $BERTH_CERT_PATH.
+# cert.pem and key.pem: what berthctl reads from $BERTH_CERT_PATH, or from
+# the directory named after a host in its hosts file (~/.berth/hosts).
 # --days -1 makes certificates that have already expired (for tests).
 set -eu
 [ $# -ge 1 ] || { sed -n '2,/^set -eu/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2; }

@@ -38,11 +38,13 @@ namespace {
 // --host tcp://HOST:PORT with mutual TLS: our certificate and key, and the
 // CA that must have signed berthd's (whose name must match HOST).
 std::shared_ptr<grpc::Channel> tls_channel(const Global& g, const grpc::ChannelArguments& args) {
-    if (g.host.rfind("tcp://", 0) != 0) throw Error(EINVAL, "--host: expected tcp://HOST:PORT, got \"" + g.host + "\"");
+    if (g.host.rfind("tcp://", 0) != 0)
+        throw Error(EINVAL, "--host: expected tcp://HOST:PORT (or unix:///PATH), got \"" + g.host + "\"");
     if (!g.tls_verify)
         throw Error(EINVAL, "--host " + g.host + ": berthd serves TCP with mutual TLS only; add --tlsverify (or BERTH_TLS_VERIFY=1)");
     std::string dir;
-    if (const char* p = std::getenv("BERTH_CERT_PATH"); p && *p) dir = p;
+    if (!g.tls_dir.empty()) dir = g.tls_dir;
+    else if (const char* p = std::getenv("BERTH_CERT_PATH"); p && *p) dir = p;
     else if (const char* h = std::getenv("HOME"); h && *h) dir = std::string(h) + "/.berth";
     auto pem = [&](const std::string& given, const char* name, const char* flag) {
         std::string path = given.empty() ? dir + "/" + name : given;
@@ -61,13 +63,24 @@ std::shared_ptr<grpc::Channel> tls_channel(const Global& g, const grpc::ChannelA
 
 } // namespace
 
+Global for_host(const Global& g, const Host& h) {
+    Global one = g;
+    one.hosts.clear();
+    one.host = h.url;
+    if (!h.tls_dir.empty()) one.tls_dir = h.tls_dir;
+    one.tls_verify = g.tls_verify || h.tls_verify;
+    return one;
+}
+
 Client::Client(const Global& g) : g_(g) {
     // kubelet's limit (16 MiB), so ExecSync output up to it arrives.
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(40 << 20);   // ExecSync: two 16 MiB streams
     args.SetMaxSendMessageSize(16 << 20);
     std::shared_ptr<grpc::Channel> rt, img;
-    if (!g.host.empty()) {
+    if (g.host.rfind("unix://", 0) == 0) {
+        rt = img = grpc::CreateCustomChannel(grpc_target(g.host), grpc::InsecureChannelCredentials(), args);
+    } else if (!g.host.empty()) {
         rt = img = tls_channel(g, args);
     } else {
         rt = grpc::CreateCustomChannel(grpc_target(g.runtime_endpoint), grpc::InsecureChannelCredentials(), args);

@@ -333,6 +333,15 @@ int run(Client& c, const Args& a) {
     return 0;
 }
 
+// Several hosts: a workload goes to the one with the most room; a pod
+// and container need the one host they are made on.
+int run_on_hosts(const Global& g, const Args& a) {
+    if (!a.has("config"))
+        throw Error(EINVAL, "run: a pod and container need one host, and " + std::to_string(g.hosts.size()) +
+                                " are given (" + g.hosts_from + "); name one with --host (run --config NAME takes several)");
+    return dispatch_run(g, a);
+}
+
 } // namespace
 
 std::vector<v1::Container> list_containers(Client& c, const Args& a) {
@@ -431,7 +440,7 @@ std::vector<Verb> container_verbs() {
          update, Operand::container},
         {"run", "run [OPTIONS] container-config.[json|yaml] pod-config.[json|yaml] | run --config NAME [OPTIONS] [--] COMMAND...",
          "Run a new container inside a new pod, or a workload under an execution configuration", run_flags, run,
-         Operand::file, true},
+         Operand::file, true, run_on_hosts},
     };
 }
 

@@ -119,7 +119,7 @@ void on_interrupt(int) {
     errno = saved;
 }
 
-int run_workload(Client& c, const Args& a) {
+berth::v1::RunRequest run_request(const Args& a) {
     if (!a.has("config")) throw Error(EINVAL, "run: --config NAME is required (berthctl configs lists yours)");
     berth::v1::RunRequest req;
     req.set_config(a.get("config"));
@@ -146,15 +146,16 @@ int run_workload(Client& c, const Args& a) {
             m->set_container_path(spec.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1));
             m->set_readonly(opt == "ro");
         }
-    berth::v1::RunResponse resp;
-    // A pull may come first: no deadline but the user's.
-    auto ctx = c.context(std::chrono::milliseconds(0));
-    Client::check(c.executions().Run(ctx.get(), req, &resp), ("running under config \"" + req.config() + "\": Run").c_str());
-    const std::string id = resp.id();
+    return req;
+}
+
+// After Run: the id (detached), or the output, Ctrl-C and the exit code.
+int follow_run(Client& c, const berth::v1::RunResponse& resp, const std::string& config, const Args& a) {
+    const std::string& id = resp.id();
     auto say_queued = [&] {
         if (resp.queued())
             std::fprintf(stderr, "berthctl: execution %s queued (place %d): waiting for room under config \"%s\"'s quota\n",
-                         id.c_str(), resp.queue_position(), req.config().c_str());
+                         id.c_str(), resp.queue_position(), config.c_str());
     };
     if (a.has("detach")) {
         say_queued();
@@ -214,14 +215,38 @@ int run_workload(Client& c, const Args& a) {
     return rc;
 }
 
+int run_workload(Client& c, const Args& a) {
+    berth::v1::RunRequest req = run_request(a);
+    berth::v1::RunResponse resp;
+    // A pull may come first: no deadline but the user's.
+    auto ctx = c.context(std::chrono::milliseconds(0));
+    Client::check(c.executions().Run(ctx.get(), req, &resp), ("running under config \"" + req.config() + "\": Run").c_str());
+    return follow_run(c, resp, req.config(), a);
+}
+
 std::string ns_time(int64_t ns) { return ns > 0 ? human_duration_since(ns) + " ago" : "-"; }
 
-int executions(Client& c, const Args& a) {
+const std::vector<std::string> kExecutionColumns = {"EXECUTION ID", "CONFIG", "USER", "STATE", "EXIT", "REASON", "CREATED", "COMMAND"};
+
+std::vector<std::string> execution_row(const berth::v1::Execution& e) {
+    std::string cmd;
+    for (const auto& w : e.command()) cmd += (cmd.empty() ? "" : " ") + w;
+    return {truncate_id(e.id()), e.config(), e.user(), e.state(),
+            e.state() == "exited" ? std::to_string(e.exit_code()) : "-", e.reason().empty() ? "-" : e.reason(),
+            ns_time(e.created_at()), cmd.size() > 40 ? cmd.substr(0, 37) + "..." : cmd};
+}
+
+berth::v1::ListResponse list(Client& c, const Args& a) {
     berth::v1::ListRequest req;
     req.set_all(a.has("all"));
     berth::v1::ListResponse resp;
     auto ctx = c.context();
     Client::check(c.executions().List(ctx.get(), req, &resp), "listing executions: List");
+    return resp;
+}
+
+int executions(Client& c, const Args& a) {
+    berth::v1::ListResponse resp = list(c, a);
     Format f = a.format();
     if (f != Format::table) {
         print_message(resp, f);
@@ -231,16 +256,41 @@ int executions(Client& c, const Args& a) {
         for (const auto& e : resp.executions()) std::printf("%s\n", e.id().c_str());
         return 0;
     }
-    std::vector<std::vector<std::string>> rows = {{"EXECUTION ID", "CONFIG", "USER", "STATE", "EXIT", "REASON", "CREATED", "COMMAND"}};
-    for (const auto& e : resp.executions()) {
-        std::string cmd;
-        for (const auto& w : e.command()) cmd += (cmd.empty() ? "" : " ") + w;
-        rows.push_back({truncate_id(e.id()), e.config(), e.user(), e.state(),
-                        e.state() == "exited" ? std::to_string(e.exit_code()) : "-", e.reason().empty() ? "-" : e.reason(),
-                        ns_time(e.created_at()), cmd.size() > 40 ? cmd.substr(0, 37) + "..." : cmd});
-    }
+    std::vector<std::vector<std::string>> rows = {kExecutionColumns};
+    for (const auto& e : resp.executions()) rows.push_back(execution_row(e));
     print_table(rows);
     return 0;
+}
+
+// With several hosts: each one's, a HOST column first (ids are a host's
+// own). A host that fails is reported after the others' rows, and the
+// exit status is 1.
+int executions_across(const Global& g, const Args& a) {
+    if (a.format() != Format::table)
+        throw Error(EINVAL, "executions: -o json and yaml take one host; name it with --host");
+    std::vector<std::vector<std::string>> rows = {{"HOST"}};
+    rows[0].insert(rows[0].end(), kExecutionColumns.begin(), kExecutionColumns.end());
+    std::vector<std::string> failures;
+    for (const auto& h : g.hosts) {
+        try {
+            Client c(for_host(g, h));
+            const berth::v1::ListResponse resp = list(c, a);
+            for (const auto& e : resp.executions()) {
+                if (a.has("quiet")) {
+                    std::printf("%s\n", e.id().c_str());
+                    continue;
+                }
+                rows.push_back({h.url});
+                auto r = execution_row(e);
+                rows.back().insert(rows.back().end(), r.begin(), r.end());
+            }
+        } catch (const Error& e) {
+            failures.push_back(h.url + ": " + e.what());
+        }
+    }
+    if (!a.has("quiet")) print_table(rows);
+    for (const auto& f : failures) std::fprintf(stderr, "berthctl: %s\n", f.c_str());
+    return failures.empty() ? 0 : 1;
 }
 
 int wait_verb(Client& c, const Args& a) {
@@ -285,6 +335,10 @@ int execution_logs(Client& c, const std::string& id, bool follow) {
 }
 
 int run_execution(Client& c, const Args& a) { return run_workload(c, a); }
+berth::v1::RunRequest execution_run_request(const Args& a) { return run_request(a); }
+int follow_execution(Client& c, const berth::v1::RunResponse& resp, const std::string& config, const Args& a) {
+    return follow_run(c, resp, config, a);
+}
 
 std::vector<Flag> execution_run_flags() {
     return {{"config", true, 0, "run COMMAND under this execution configuration (berthd; berthctl configs)"},
@@ -295,17 +349,17 @@ std::vector<Flag> execution_run_flags() {
             {"mount", true, 0, "with --config: HOST-PATH:CONTAINER-PATH[:ro], a host path under one of the config's mounts; repeatable"},
             {"detach", false, 'd', "with --config: print the execution's id and return at once"},
             {"rm", false, 0, "with --config: remove the execution once it ended"},
-            {"verbose", false, 'v', "with --config: say which execution runs"}};
+            {"verbose", false, 'v', "with --config: say which execution runs (several hosts: on which host, and why)"}};
 }
 
 std::vector<Verb> execution_verbs() {
     return {
         {"configs", "configs [OPTIONS]", "List the execution configurations you may use (berthd)",
          {{"output", true, 'o', "table (default), json or yaml"}}, configs},
-        {"executions", "executions [OPTIONS]", "List your executions (berthd; root: everyone's)",
+        {"executions", "executions [OPTIONS]", "List your executions (berthd; root: everyone's; with several hosts, each one's)",
          {{"all", false, 'a', "ended ones too"}, {"quiet", false, 'q', "ids only"},
-          {"output", true, 'o', "table (default), json or yaml"}},
-         executions},
+          {"output", true, 'o', "table (default), json or yaml (one host)"}},
+         executions, Operand::none, false, executions_across},
         {"wait", "wait EXECUTION-ID", "Wait for an execution to end and print its exit code (berthd)", {}, wait_verb},
         {"cancel", "cancel [OPTIONS] EXECUTION-ID...", "Cancel executions: SIGTERM, then SIGKILL (berthd)",
          {{"grace", true, 0, "seconds before SIGKILL (default 10)"}}, cancel},

@@ -4,6 +4,7 @@
 
 #include "api.grpc.pb.h"
 #include "berth.grpc.pb.h"
+#include "hosts.hpp"
 
 #include <google/protobuf/map.h>
 #include <google/protobuf/message.h>
@@ -28,10 +29,19 @@ struct Global {
     // A remote berthd over mutual TLS (--host tcp://HOST:PORT --tlsverify):
     // overrides the endpoints. The PEM files default to $BERTH_CERT_PATH
     // (default ~/.berth/) ca.pem, cert.pem and key.pem, as Docker's.
+    // --host unix:///PATH is the same as -r unix:///PATH.
     std::string host;
     bool tls_verify = false;
     std::string tls_ca, tls_cert, tls_key;
+    std::string tls_dir;        // this host's PEM dir (the hosts file's); "": as above
+    // Several berthds (--host repeated, or the hosts file): only the verbs
+    // with a run_hosts take them. One is put in `host` instead.
+    std::vector<Host> hosts;
+    std::string hosts_from;     // "--host" or the hosts file's path, for messages
 };
+
+// g talking to h alone (its TLS dir and verification included).
+Global for_host(const Global& g, const Host& h);
 
 // Parsed verb arguments: flags (long names) and positionals.
 struct Args {
@@ -97,6 +107,9 @@ struct Verb {
     Operand operand = Operand::none;
     // Flags end at the first operand (exec: the command's own flags follow).
     bool flags_first = false;
+    // With several hosts (Global::hosts) this runs instead of `run`; a
+    // verb without one talks to one host only.
+    std::function<int(const Global&, const Args&)> run_hosts = nullptr;
 };
 
 std::vector<Verb> image_verbs();
@@ -122,6 +135,14 @@ int execution_logs(Client& c, const std::string& id, bool follow);
 // configuration (crictl's `run` of two config files otherwise).
 int run_execution(Client& c, const Args& a);
 std::vector<Flag> execution_run_flags();
+// Its pieces, for the dispatch across hosts: the request from the flags,
+// and what follows a started Run (its id and place if queued, or its
+// output and exit code).
+berth::v1::RunRequest execution_run_request(const Args& a);
+int follow_execution(Client& c, const berth::v1::RunResponse& resp, const std::string& config, const Args& a);
+// `run --config NAME` with several hosts: on the one with the most room
+// under the config's quota that takes it (cmd_dispatch.cpp).
+int dispatch_run(const Global& g, const Args& a);
 
 // Every verb, in the order help lists them (main.cpp).
 std::vector<Verb> all_verbs();

@@ -29,7 +29,7 @@ const std::vector<Flag>& global_flags() {
         {"image-endpoint", true, 'i', "image service socket (default: the runtime endpoint, or $IMAGE_SERVICE_ENDPOINT)"},
         {"timeout", true, 't', "per-call timeout, e.g. 2s, 500ms (default 2s)"},
         {"debug", false, 'D', "debug output"},
-        {"host", true, 'H', "a remote berthd: tcp://HOST:PORT (or $BERTH_HOST); with --tlsverify"},
+        {"host", true, 'H', "a berthd: tcp://HOST:PORT (with --tlsverify) or unix:///PATH (or $BERTH_HOST); repeatable"},
         {"tlsverify", false, 0, "mutual TLS with --host (or $BERTH_TLS_VERIFY=1)"},
         {"tlscacert", true, 0, "the CA's certificate (default $BERTH_CERT_PATH/ca.pem, ~/.berth/ca.pem)"},
         {"tlscert", true, 0, "our certificate (default $BERTH_CERT_PATH/cert.pem)"},
@@ -62,6 +62,14 @@ std::string main_usage() {
         s += n + v.what + "\n";
     }
     s += "  help            Show the help of a command\n";
+    s += "\nSeveral berthds: --host repeated, or a hosts file, $BERTH_CONFIG/hosts (default ~/.berth/hosts),\n"
+         "read when no --host, $BERTH_HOST or runtime endpoint is given. One host a line, '#' comments:\n"
+         "  unix:///run/berth/berthd.sock\n"
+         "  tcp://node1.example.com:2376 node1     # mutual TLS with ~/.berth/node1/{ca,cert,key}.pem\n"
+         "(a tcp:// host without a dir uses those of $BERTH_CERT_PATH, default ~/.berth).\n"
+         "run --config NAME runs on the host with the most room under the config's quota (-v says which\n"
+         "and why), trying the next when one is down or full; executions lists every host's. Other\n"
+         "commands take one host.\n";
     return s;
 }
 
@@ -159,10 +167,37 @@ Args parse_verb_args(const Verb& v, int argc, char** argv, int i, bool& help) {
     return a;
 }
 
+// The berthds to talk to: the --host flags, else $BERTH_HOST, else the
+// hosts file unless an endpoint was named. One goes into g.host (as a
+// single --host always did); several into g.hosts.
+void pick_hosts(Global& g, const std::vector<std::string>& flag_hosts, bool endpoint_given) {
+    std::vector<Host> hosts;
+    if (!flag_hosts.empty()) {
+        for (const auto& u : flag_hosts) hosts.push_back({u});
+        g.hosts_from = "--host";
+    } else if (!g.host.empty()) {
+        return;   // $BERTH_HOST
+    } else if (!endpoint_given) {
+        std::string path = hosts_file_path();
+        if (auto f = load_hosts_file(path)) hosts = std::move(*f);
+        g.hosts_from = path;
+    }
+    if (hosts.empty()) return;
+    if (hosts.size() == 1) {
+        g = for_host(g, hosts[0]);
+        return;
+    }
+    if (g.hosts_from == "--host")
+        for (const auto& h : hosts) check_host_url(h.url, "--host");
+    g.hosts = std::move(hosts);
+}
+
 int real_main(int argc, char** argv) {
     Global g;
-    if (const char* e = std::getenv("CONTAINER_RUNTIME_ENDPOINT"); e && *e) g.runtime_endpoint = e;
-    if (const char* e = std::getenv("IMAGE_SERVICE_ENDPOINT"); e && *e) g.image_endpoint = e;
+    std::vector<std::string> flag_hosts;
+    bool endpoint_given = false;   // -r, -i or their env: no hosts file
+    if (const char* e = std::getenv("CONTAINER_RUNTIME_ENDPOINT"); e && *e) g.runtime_endpoint = e, endpoint_given = true;
+    if (const char* e = std::getenv("IMAGE_SERVICE_ENDPOINT"); e && *e) g.image_endpoint = e, endpoint_given = true;
     if (const char* e = std::getenv("BERTH_HOST"); e && *e) g.host = e;
     if (const char* e = std::getenv("BERTH_TLS_VERIFY"); e && *e && std::string(e) != "0") g.tls_verify = true;
     int i = 1;
@@ -174,11 +209,11 @@ int real_main(int argc, char** argv) {
             return std::string(argv[++i]);
         };
         std::string name = s.substr(0, s.find('='));
-        if (name == "-r" || name == "--runtime-endpoint") g.runtime_endpoint = take("--runtime-endpoint");
-        else if (name == "-i" || name == "--image-endpoint") g.image_endpoint = take("--image-endpoint");
+        if (name == "-r" || name == "--runtime-endpoint") g.runtime_endpoint = take("--runtime-endpoint"), endpoint_given = true;
+        else if (name == "-i" || name == "--image-endpoint") g.image_endpoint = take("--image-endpoint"), endpoint_given = true;
         else if (name == "-t" || name == "--timeout") g.timeout = parse_duration(take("--timeout"));
         else if (name == "-D" || name == "--debug") g.debug = true;
-        else if (name == "-H" || name == "--host") g.host = take("--host");
+        else if (name == "-H" || name == "--host") flag_hosts.push_back(take("--host"));
         else if (name == "--tlsverify") g.tls_verify = true;
         else if (name == "--tlscacert") g.tls_ca = take("--tlscacert");
         else if (name == "--tlscert") g.tls_cert = take("--tlscert");
@@ -224,6 +259,12 @@ int real_main(int argc, char** argv) {
         if (help) {
             std::fputs(verb_usage(v).c_str(), stdout);
             return 0;
+        }
+        pick_hosts(g, flag_hosts, endpoint_given);
+        if (!g.hosts.empty()) {
+            if (v.run_hosts) return v.run_hosts(g, a);
+            throw Error(EINVAL, verb + ": talks to one berthd, and " + std::to_string(g.hosts.size()) + " hosts are given (" +
+                                    g.hosts_from + "); name one with --host (run --config and executions take several)");
         }
         Client c(g);
         return v.run(c, a);

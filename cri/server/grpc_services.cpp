@@ -251,4 +251,9 @@ grpc::Status ExecutionsV1::Remove(grpc::ServerContext* ctx, const berth::v1::Exe
     return as_caller(ctx, "Remove", [&](const Caller& c) { remove_execution(d_, c, req->id()); });
 }
 
+grpc::Status ExecutionsV1::Capacity(grpc::ServerContext* ctx, const berth::v1::CapacityRequest* req,
+                                    berth::v1::CapacityResponse* resp) {
+    return as_caller(ctx, "Capacity", [&](const Caller& c) { execution_capacity(d_, c, *req, *resp); });
+}
+
 } // namespace berth::cri

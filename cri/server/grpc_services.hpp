@@ -95,6 +95,7 @@ public:
                       grpc::ServerWriter<berth::v1::LogChunk>*) override;
     grpc::Status Cancel(grpc::ServerContext*, const berth::v1::CancelRequest*, berth::v1::Execution*) override;
     grpc::Status Remove(grpc::ServerContext*, const berth::v1::ExecutionRef*, berth::v1::RemoveResponse*) override;
+    grpc::Status Capacity(grpc::ServerContext*, const berth::v1::CapacityRequest*, berth::v1::CapacityResponse*) override;
 
 private:
     // The work with the call's caller; PermissionDenied when unknown.

@@ -7,6 +7,7 @@
 
 #include "error.hpp"
 #include "log.hpp"
+#include "runtime_ops.hpp"
 
 #include <set>
 
@@ -75,6 +76,18 @@ void dispatch_queued_executions(Daemon& d) {
                 continue;
             }
             try {
+                // A pod of this id is what a berthd killed while starting it
+                // left: it goes, and the start is made afresh.
+                if (d.pods.pod(r.id())) {
+                    log::warn("queued execution " + r.id() + ": removing the pod a start cut short left");
+                    runtime::v1::StopPodSandboxRequest s;
+                    s.set_pod_sandbox_id(r.id());
+                    stop_pod_sandbox(d, s);
+                    runtime::v1::RemovePodSandboxRequest rm;
+                    rm.set_pod_sandbox_id(r.id());
+                    remove_pod_sandbox(d, rm);
+                    unstage_mounts(d, r.id());
+                }
                 start_execution(d, cfg, caller, req, r.image(), r.id(), r.created_at());
                 d.queue.erase(r.id());
                 log::info("execution " + r.id() + " of config " + name + " left the queue");
@@ -93,15 +106,13 @@ std::optional<QueuedRun> find_queued(Daemon& d, const Caller& caller, const std:
         if (hit) throw Error(EINVAL, "execution " + id_or_prefix + ": more than one execution has this prefix");
         hit = std::move(r);
     }
-    // Started, its record not yet gone: it is its pod now.
-    if (hit && d.pods.pod(hit->id())) return std::nullopt;
     return hit;
 }
 
 std::vector<QueuedRun> visible_queued(Daemon& d, const Caller& caller) {
     std::vector<QueuedRun> out;
     for (auto& r : d.queue.all())
-        if (visible(d, caller, r) && !d.pods.pod(r.id())) out.push_back(std::move(r));
+        if (visible(d, caller, r)) out.push_back(std::move(r));
     return out;
 }
 

@@ -1,6 +1,8 @@
 // The Runs waiting for room under their config's quota (queue = true):
 // FIFO per config, each record written through to ROOT/executions/queue,
-// so a berthd killed at any moment finds its queue as it was.
+// so a berthd killed at any moment finds its queue as it was. A record
+// goes only once its pod and workload are made and started: until then
+// it, not the pod, is what Get, List, Wait and Logs see.
 #pragma once
 
 #include "store.pb.h"

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <thread>
 
 namespace berth::cri {
@@ -47,9 +48,15 @@ void wait_execution(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, c
 
 void list_executions(Daemon& d, const Caller& caller, const berth::v1::ListRequest& req, berth::v1::ListResponse& resp) {
     std::vector<berth::v1::Execution> all;
-    for (const auto& q : visible_queued(d, caller)) fill_queued(d, q, all.emplace_back());
+    std::set<std::string> queued;
+    for (const auto& q : visible_queued(d, caller)) {
+        fill_queued(d, q, all.emplace_back());
+        queued.insert(q.id());
+    }
+    // A pod whose queue record is still there is being started: the
+    // record speaks for it until the start is done.
     for (const auto& p : d.pods.pods())
-        if (is_execution(p) && may_see(d, caller, p)) fill_execution(d, p, all.emplace_back());
+        if (is_execution(p) && may_see(d, caller, p) && !queued.count(p.id())) fill_execution(d, p, all.emplace_back());
     std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.created_at() > b.created_at(); });
     for (auto& e : all)
         if (req.all() || e.state() != "exited") *resp.add_executions() = std::move(e);

@@ -41,6 +41,10 @@ void cancel_execution(Daemon& d, const Caller& caller, const berth::v1::CancelRe
 void remove_execution(Daemon& d, const Caller& caller, const std::string& id);
 void execution_logs(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, const berth::v1::LogsRequest& req,
                     grpc::ServerWriter<berth::v1::LogChunk>& out);
+// The room the config has for the caller (execution_capacity.cpp); a
+// config it may not use answers offered=false, as an unknown one.
+void execution_capacity(Daemon& d, const Caller& caller, const berth::v1::CapacityRequest& req,
+                        berth::v1::CapacityResponse& resp);
 
 // Kills workloads past their config's max_runtime (the exit watcher's).
 void enforce_execution_deadlines(Daemon& d);
