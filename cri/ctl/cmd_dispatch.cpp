@@ -50,8 +50,9 @@ void ask_capacity(Client& c, const std::string& config, std::chrono::millisecond
     if (!resp.offered()) {
         out.state = State::not_offered;
     } else if (!resp.fits()) {
-        out.state = State::full;
+        out.state = resp.queues() ? State::queues : State::full;
         out.why = resp.why_not();
+        out.queued = resp.queued();
     } else {
         out.state = State::open;
         out.config = {resp.config().cap_bytes(), resp.config().left_bytes()};

@@ -16,11 +16,13 @@ int64_t room_of(const Room& r) { return r.cap > 0 ? r.left : std::numeric_limits
 } // namespace
 
 std::vector<size_t> dispatch_order(const std::vector<HostChoice>& hosts) {
-    std::vector<size_t> open, unknown;
+    std::vector<size_t> open, unknown, queues;
     for (size_t i = 0; i < hosts.size(); ++i) {
         if (hosts[i].state == HostChoice::State::open) open.push_back(i);
         else if (hosts[i].state == HostChoice::State::unknown) unknown.push_back(i);
+        else if (hosts[i].state == HostChoice::State::queues) queues.push_back(i);
     }
+    std::stable_sort(queues.begin(), queues.end(), [&](size_t a, size_t b) { return hosts[a].queued < hosts[b].queued; });
     std::stable_sort(open.begin(), open.end(), [&](size_t a, size_t b) {
         const auto& x = hosts[a];
         const auto& y = hosts[b];
@@ -28,6 +30,7 @@ std::vector<size_t> dispatch_order(const std::vector<HostChoice>& hosts) {
         return room_of(x.user) > room_of(y.user);
     });
     open.insert(open.end(), unknown.begin(), unknown.end());
+    open.insert(open.end(), queues.begin(), queues.end());
     return open;
 }
 
@@ -58,6 +61,7 @@ std::string choice_text(const HostChoice& h, const std::string& config) {
     case S::not_offered: return "does not offer config " + config + " (or not to you)";
     case S::refused: return with("refuses you");
     case S::full: return with("full");
+    case S::queues: return "full; config " + config + " queues there (" + std::to_string(h.queued) + " waiting)";
     case S::failed: return h.why.empty() ? "failed" : h.why;
     }
     return "";

@@ -24,18 +24,21 @@ struct HostChoice {
         not_offered,   // no such config, or not for this caller
         refused,       // refuses the caller altogether (PermissionDenied)
         full,          // the workload does not fit its caps now
+        queues,        // full, but the config queues: a Run waits there
         failed,        // anything else, Run's failure included
     };
     std::string host;
     State state = State::down;
     std::string why;        // down, refused, full, failed: what the host (or gRPC) said
     Room config, user;      // open: the config's and the caller's room
+    int queued = 0;         // queues: how many wait there already
 };
 
 // The hosts to try Run on, as indices into hosts: the open ones with the
 // most room under the config's cap first, then under the caller's (no cap
 // counts as the most room); ties keep the given order. Then the unknown
-// ones, in the given order.
+// ones, in the given order; then, where every host is full, those whose
+// config queues, the shortest queue first.
 std::vector<size_t> dispatch_order(const std::vector<HostChoice>& hosts);
 
 // What berthctl says of a host for config `config`: "160m left under

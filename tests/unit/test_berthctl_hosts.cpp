@@ -163,6 +163,21 @@ Test(dispatch_order, only_hosts_that_may_run_it_unknown_last) {
     cr_assert(dispatch_order({host_in("x", S::down)}).empty());
 }
 
+Test(dispatch_order, full_hosts_that_queue_last_shortest_queue_first) {
+    using S = HostChoice::State;
+    std::vector<HostChoice> h(4);
+    h[0].state = S::queues, h[0].queued = 5;
+    h[1].state = S::full;
+    h[2].state = S::queues, h[2].queued = 1;
+    h[3].state = S::open;
+    auto order = dispatch_order(h);
+    cr_assert_eq(order.size(), 3u);
+    cr_expect_eq(order[0], 3u, "room first");
+    cr_expect_eq(order[1], 2u, "then the shortest queue");
+    cr_expect_eq(order[2], 0u);
+    cr_expect_eq(choice_text(h[2], "small"), "full; config small queues there (1 waiting)");
+}
+
 TestSuite(choice_text);
 
 Test(choice_text, says_what_each_host_is) {

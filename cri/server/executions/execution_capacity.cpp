@@ -47,6 +47,8 @@ void execution_capacity(Daemon& d, const Caller& caller, const berth::v1::Capaci
     std::string why = why_not_admitted(cfg, u);
     resp.set_fits(why.empty());
     resp.set_why_not(why);
+    resp.set_queues(cfg.queue);
+    resp.set_queued(static_cast<int32_t>(d.queue.waiting(cfg.name).size()));
 }
 
 } // namespace berth::cri
