@@ -1,6 +1,7 @@
 // Where an execution's cgroup sits: under its config's, then its user's,
 // each carrying the config's aggregate caps, so the kernel holds the sum
-// of a config's workloads, and of one user's, under them.
+// of a config's workloads, and of one user's, under them. Dirs with the
+// cgroupfs driver, transient slices with systemd.
 #include "executions.hpp"
 
 #include "error.hpp"
@@ -32,37 +33,32 @@ bool systemd_driver(const Daemon& d, const ExecConfig& cfg) {
     return (handler.cgroup_driver.empty() ? d.cfg.runtime.cgroup_driver : handler.cgroup_driver) == "systemd";
 }
 
+// <berthd's parent>/config-NAME, or the slice <parent stem>-config_NAME.slice
+// ('-' nests slices, so a name's own '-' becomes '_').
 std::string config_cgroup(const Daemon& d, const ExecConfig& cfg) {
     const auto& handler = d.handler(cfg.runtime);
-    return (handler.cgroup_parent.empty() ? d.cfg.runtime.cgroup_parent : handler.cgroup_parent) + "/config-" + cfg.name;
-}
-
-// The workload's cgroup parent: <berthd's parent>/config-NAME/user-UID,
-// or the same nesting of systemd slices ('-' nests, so a name's own '-'
-// becomes '_').
-std::string execution_cgroup_parent(const Daemon& d, const ExecConfig& cfg, uid_t uid) {
-    const auto& handler = d.handler(cfg.runtime);
-    bool systemd = systemd_driver(d, cfg);
     std::string base = handler.cgroup_parent.empty() ? d.cfg.runtime.cgroup_parent : handler.cgroup_parent;
-    if (!systemd) return config_cgroup(d, cfg) + "/user-" + std::to_string(uid);
+    if (!systemd_driver(d, cfg)) return base + "/config-" + cfg.name;
     std::string name = cfg.name;
     for (auto& ch : name)
         if (ch == '-') ch = '_';
-    base.resize(base.size() - 6);   // ".slice"
-    return base + "-config_" + name + "-user_" + std::to_string(uid) + ".slice";
+    std::string stem = base.substr(0, base.size() - 6);   // the config checked ".slice"
+    return (stem == "-" ? "" : stem + "-") + "config_" + name + ".slice";
+}
+
+// The workload's cgroup parent: the user's, in the config's.
+std::string execution_cgroup_parent(const Daemon& d, const ExecConfig& cfg, uid_t uid) {
+    std::string config = config_cgroup(d, cfg);
+    if (!systemd_driver(d, cfg)) return config + "/user-" + std::to_string(uid);
+    return config.substr(0, config.size() - 6) + "-user_" + std::to_string(uid) + ".slice";
 }
 
 // Set again on every Run, so a SIGHUP's new caps apply from the next one.
+// Under systemd both are transient slices, the caps their properties.
 void make_quota_cgroups(const Daemon& d, const ExecConfig& cfg, uid_t uid) {
-    if (systemd_driver(d, cfg)) {
-        if (!cfg.quota.empty() || !cfg.per_user.empty())
-            throw Error(ENOTSUP, "config \"" + cfg.name + "\": aggregate quotas under the systemd cgroup driver are not "
-                                 "implemented yet (use the cgroupfs driver, or drop quota)");
-        return;
-    }
-    std::string config = config_cgroup(d, cfg);
-    make_pod_cgroup(config, false, cfg.name, quota_limits(cfg.quota));
-    make_pod_cgroup(config + "/user-" + std::to_string(uid), false, cfg.name, quota_limits(cfg.per_user));
+    bool systemd = systemd_driver(d, cfg);
+    make_pod_cgroup(config_cgroup(d, cfg), systemd, cfg.name, quota_limits(cfg.quota));
+    make_pod_cgroup(execution_cgroup_parent(d, cfg, uid), systemd, cfg.name, quota_limits(cfg.per_user));
 }
 
 } // namespace berth::cri

@@ -62,7 +62,14 @@ void make_pod_cgroup(const std::string& name, bool systemd, const std::string& i
         // go in it.
         auto cg = cgroup::open_new(slice_cgroups_path(name), id, cgroup::Driver::systemd);
         if (limits) cg->set(*limits);
-        cg->add(0);
+        try {
+            cg->add(0);
+        } catch (const Error& e) {
+            // Started already (by an earlier Run, for an execution config's
+            // slice): its limits are updated instead.
+            if (e.err() != EEXIST) throw;
+            if (limits) cgroup::open(slice_cgroups_path(name), {}, cgroup::Driver::systemd)->set(*limits);
+        }
     });
 }
 

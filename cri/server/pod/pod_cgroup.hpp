@@ -14,7 +14,9 @@ namespace berth::cri {
 // (cgroupfs), or "<parent stem>-pod<id16>.slice" (systemd: nested by name).
 std::string own_pod_cgroup_name(const std::string& parent, bool systemd, const std::string& id);
 
-// Make it (for systemd: start the slice), with `limits` when given.
+// Make it (for systemd: start the slice), with `limits` when given. One
+// that is already there (an execution config's, made by an earlier Run)
+// gets `limits` set on it (for systemd: as unit properties too).
 void make_pod_cgroup(const std::string& name, bool systemd, const std::string& id,
                      const std::optional<spec::Resources>& limits);
 
