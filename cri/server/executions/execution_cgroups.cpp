@@ -1,10 +1,12 @@
 // Where an execution's cgroup sits: under its config's, then its user's,
 // each carrying the config's aggregate caps, so the kernel holds the sum
 // of a config's workloads, and of one user's, under them. Dirs with the
-// cgroupfs driver, transient slices with systemd.
+// cgroupfs driver, transient slices with systemd; they go with the last
+// execution in them.
 #include "executions.hpp"
 
 #include "error.hpp"
+#include "log.hpp"
 #include "pod_cgroup.hpp"
 
 #include <cmath>
@@ -59,6 +61,24 @@ void make_quota_cgroups(const Daemon& d, const ExecConfig& cfg, uid_t uid) {
     bool systemd = systemd_driver(d, cfg);
     make_pod_cgroup(config_cgroup(d, cfg), systemd, cfg.name, quota_limits(cfg.quota));
     make_pod_cgroup(execution_cgroup_parent(d, cfg, uid), systemd, cfg.name, quota_limits(cfg.per_user));
+}
+
+void remove_unused_quota_cgroups(Daemon& d, const std::string& user_cgroup, bool systemd) {
+    if (user_cgroup.empty()) return;
+    std::string config = parent_cgroup_name(user_cgroup, systemd);
+    // A pod's record is there from before its cgroups are made until after
+    // they are gone, so a pod under either, even one being made, shows here.
+    bool user_used = false, config_used = false;
+    for (const auto& p : d.pods.pods()) {
+        if (p.systemd_cgroup() != systemd || p.cgroup_parent().empty()) continue;
+        if (p.cgroup_parent() == user_cgroup) user_used = true;
+        if (p.cgroup_parent() == config || (is_execution(p) && parent_cgroup_name(p.cgroup_parent(), systemd) == config))
+            config_used = true;
+    }
+    if (user_used || !remove_cgroup_if_empty(user_cgroup, systemd)) return;
+    BERTHD_DEBUG("removed the cgroup " + user_cgroup + ": no execution left in it");
+    if (config_used || !remove_cgroup_if_empty(config, systemd)) return;
+    BERTHD_DEBUG("removed the cgroup " + config + ": no execution left in it");
 }
 
 } // namespace berth::cri

@@ -128,6 +128,7 @@ void run_execution(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, co
         run_pod_sandbox(d, pod_req, pod_resp, opts);
     } catch (...) {
         remove_quietly(log_dir);
+        remove_unused_quota_cgroups(d, lx->cgroup_parent(), systemd_driver(d, cfg));
         throw;
     }
     const std::string& id = pod_resp.pod_sandbox_id();
@@ -170,6 +171,7 @@ void run_execution(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, co
             r.set_pod_sandbox_id(id);
             remove_pod_sandbox(d, r);
             remove_quietly(log_dir);
+            remove_unused_quota_cgroups(d, lx->cgroup_parent(), systemd_driver(d, cfg));
         } catch (const Error& undo) {
             log::error("execution " + id + ": undo a failed Run: " + undo.what());
         }

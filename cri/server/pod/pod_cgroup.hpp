@@ -23,4 +23,14 @@ void make_pod_cgroup(const std::string& name, bool systemd, const std::string& i
 // Remove it once its containers are gone; logs what it cannot remove.
 void remove_pod_cgroup(const std::string& name, bool systemd, const std::string& id);
 
+// The cgroup `name` sits in: its parent dir (cgroupfs), or the slice its
+// name nests it in (systemd: "a-b.slice" is in "a.slice").
+std::string parent_cgroup_name(const std::string& name, bool systemd);
+
+// Remove cgroup `name` if nothing is in it (no process, no cgroup below):
+// rmdir (cgroupfs), or stop its slice (systemd). True when it is gone; a
+// cgroup in use is kept, quietly; other failures are logged. The caller
+// keeps anything from being made under it meanwhile.
+bool remove_cgroup_if_empty(const std::string& name, bool systemd);
+
 } // namespace berth::cri
