@@ -42,7 +42,8 @@
 #                (default: every build/tests/integration/integration-*)
 #   LANE_TEST_TIMEOUT  per-binary limit in the guest, s (default 600)
 #   LANE_BERTHD_TESTS  run-berthd: e2e script names without .sh (default
-#                berthd-systemd berthd-containers berthd-pods)
+#                berthd-systemd berthd-containers berthd-pods; CI runs
+#                berthd-exec-quota)
 #   LANE_CRITERION_ARGS  extra args for each test binary (e.g. --filter=mounts/*)
 #   LANE_KEEP=1  keep the run dir (/tmp/berth-lane.*) and the copied binaries
 #                in it; without it run-integration removes the run dir after a
