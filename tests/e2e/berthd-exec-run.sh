@@ -143,6 +143,7 @@ check "a bad request is refused at Run, not once it leaves the queue" $? "$out"
 chmod 711 "$W"
 cp "$BERTHCTL" "$W/berthctl" && chmod 755 "$W/berthctl"
 as() { setpriv --reuid="$U" --regid="$(id -g "$U")" --init-groups "$W/berthctl" -r "unix://$W/berthd.sock" "$@"; }
+u1= u2= mine=
 u1=$(as run -d --config mine -- sleep 300 2>&1) && u2=$(as run -d --config mine -- sleep 300 2>/dev/null)
 mine=$("${CTL[@]}" run -d --config mine -- sleep 300 2>"$W/mine.err")
 state_is "$u1" running && state_is "$u2" queued && state_is "$mine" running && ! grep -q queued "$W/mine.err"

@@ -23,7 +23,8 @@
 #                                 LANE_BERTHD_TESTS names) through its socket in a
 #                                 guest image with berthd's libraries and
 #                                 docker-registry, skopeo and umoci added (cached
-#                                 in /var/cache/berth-vmlane-berthd); not in CI.
+#                                 in /var/cache/berth-vmlane-berthd); prints
+#                                 `vm-berthd: N passed, N failed, N skipped` last.
 #
 # Run as root on the host (qemu-system-x86, debootstrap, ... are installed with
 # apt-get on first use). See README.md in this directory.
@@ -35,10 +36,14 @@
 #   LANE_MIRROR  Debian mirror (default: the host's own apt mirror)
 #   LANE_ACCEL   kvm|tcg|auto (default auto: kvm only when the CPU shows vmx/svm)
 #   LANE_CPU LANE_MEM (MiB, default 1536) LANE_CPUS (default 2)
-#   LANE_TIMEOUT qemu wall-clock limit in s (default 900; run-integration 1200)
+#   LANE_TIMEOUT qemu wall-clock limit in s (default 900; run-integration 1200,
+#                run-shim 1500, run-berthd 2400)
 #   LANE_TESTS   run-integration: space-separated binary names to run
 #                (default: every build/tests/integration/integration-*)
 #   LANE_TEST_TIMEOUT  per-binary limit in the guest, s (default 600)
+#   LANE_BERTHD_TESTS  run-berthd: e2e script names without .sh (default
+#                berthd-systemd berthd-containers berthd-pods; CI runs
+#                berthd-exec-quota)
 #   LANE_CRITERION_ARGS  extra args for each test binary (e.g. --filter=mounts/*)
 #   LANE_KEEP=1  keep the run dir (/tmp/berth-lane.*) and the copied binaries
 #                in it; without it run-integration removes the run dir after a
@@ -341,11 +346,14 @@ run_shim() {
 }
 
 # run-berthd: berthd's e2e scripts through its socket on the cgroup v2 +
-# systemd guest (pod cgroups, stats, OOM from memory.events, update on v2).
-# Not in CI (an image of its own, and minutes of TCG); prints the scripts'
-# TAP and `vm-berthd: N passed, ...`.
+# systemd guest (pod cgroups, stats, OOM from memory.events, update on v2;
+# execution configs' quota slices). Prints the scripts' TAP, one line per
+# script and last `vm-berthd: N passed, N failed, N skipped`. Exits 1 on a
+# failed check (or a script that exited non-zero without one), 125 when the
+# guest gave no (complete) result, 0 otherwise; the run dir (logs, each
+# script's tap/NAME.tap and .rc) stays after a failure, or with LANE_KEEP=1.
 run_berthd() {
-	local st b rc=0 R out
+	local st b rc=0 R t missing=0 tests=${LANE_BERTHD_TESTS:-berthd-systemd berthd-containers berthd-pods}
 	st=$(mktemp -d /tmp/berth-lane-berthd.XXXXXX)
 	mkdir -p "$st/bin" "$st/src/tests"
 	for b in cri/daemon/berthd cri/ctl/berthctl shim/berth-shim runtime/berth tests/cri/cri-client; do
@@ -353,19 +361,33 @@ run_berthd() {
 		cp "$BUILD/$b" "$st/bin/"
 	done
 	cp -a "$SRC/tests/e2e" "$st/src/tests/"; cp -a "$SRC/contrib" "$st/src/"
-	R=$(mktemp -d /tmp/berth-lane.XXXXXX)
+	R=$(mktemp -d /tmp/berth-lane.XXXXXX); mkdir "$R/tap"
 	LANE_RUN_DIR=$R LANE_TIMEOUT=${LANE_TIMEOUT:-2400} run '
 		export BERTH_SRC=$PWD/src BERTHD=$PWD/bin/berthd BERTHCTL=$PWD/bin/berthctl BERTH_SHIM=$PWD/bin/berth-shim
 		export CRI_CLIENT=$PWD/bin/cri-client BERTH=$PWD/bin/berth
 		stat -fc "cgroup fs: %T" /sys/fs/cgroup
-		for t in '"${LANE_BERTHD_TESTS:-berthd-systemd berthd-containers berthd-pods}"'; do
-			timeout 1200 bash src/tests/e2e/$t.sh > /lane/$t.tap 2>&1; echo "$t.sh exit $?" >> /lane/$t.tap
+		for t in '"$tests"'; do
+			s=$(date +%s)
+			timeout 1200 bash src/tests/e2e/$t.sh > /lane/tap/$t.tap 2>&1; echo $? > /lane/tap/$t.rc
+			echo "# $t.sh: $(($(date +%s) - s)) s" >> /lane/tap/$t.tap
 		done
-		cat /lane/*.tap' "$st" || rc=$?
+		cat /lane/tap/*.tap' "$st" || rc=$?
 	rm -rf "$st"
-	out=$(cat "$R"/*.tap 2>/dev/null)
-	echo "vm-berthd: $(grep -c '^ok' <<<"$out") passed, $(grep -c '^not ok' <<<"$out") failed (run dir $R)"
-	return "$rc"
+	echo "=== vm-berthd results (run dir $R)"
+	for t in $tests; do
+		if [ -f "$R/tap/$t.rc" ]; then count_tap "$R/tap/$t.tap"
+		else missing=$((missing + 1)); FAILED+=("$t: no result from the guest"); fi
+	done
+	for t in "${FAILED[@]}"; do echo "vm-berthd: FAILED $t"; done
+	echo "vm-berthd: $P passed, $F failed, $S skipped"
+	if [ "$rc" = 125 ] || [ "$missing" -gt 0 ]; then
+		log "the guest gave no (complete) result: guest rc=$rc, $missing result(s) missing"
+		return 125
+	fi
+	[ "$F" -eq 0 ] || return 1
+	[ "$rc" = 0 ] || { log "guest script exited $rc"; return 1; }
+	[ "${LANE_KEEP:-0}" = 1 ] || rm -rf "$R"   # green: nothing left behind
+	return 0
 }
 
 [ "$(id -u)" = 0 ] || die "run as root (qemu, debootstrap and the image cache need it)"

@@ -69,6 +69,12 @@ void remove_execution(Daemon& d, const Caller& caller, const std::string& id) {
     r.set_pod_sandbox_id(p.id());
     remove_pod_sandbox(d, r);
     unstage_mounts(d, p.id());
+    {
+        // Its cgroup parent too, if it was the last there: under the
+        // admission mutex, so a Run is not making a workload in it now.
+        std::lock_guard admitted(admission_mutex());
+        remove_unused_quota_cgroups(d, p.cgroup_parent(), p.systemd_cgroup());
+    }
     if (!p.config().log_directory().empty()) image::remove_tree(p.config().log_directory());
     log::info("execution " + p.id() + " removed by " + caller.describe());
 }

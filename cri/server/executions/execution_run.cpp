@@ -87,6 +87,7 @@ void start_execution(Daemon& d, const ExecConfig& cfg, const Caller& caller, con
         run_pod_sandbox(d, pod_req, pod_resp, opts);
     } catch (...) {
         remove_quietly(log_dir);
+        remove_unused_quota_cgroups(d, lx->cgroup_parent(), systemd_driver(d, cfg));
         throw;
     }
 
@@ -126,6 +127,7 @@ void start_execution(Daemon& d, const ExecConfig& cfg, const Caller& caller, con
             remove_pod_sandbox(d, r);
             unstage_mounts(d, id);
             remove_quietly(log_dir);
+            remove_unused_quota_cgroups(d, lx->cgroup_parent(), systemd_driver(d, cfg));
         } catch (const Error& undo) {
             log::error("execution " + id + ": undo a failed Run: " + undo.what());
         }

@@ -80,6 +80,10 @@ bool systemd_driver(const Daemon& d, const ExecConfig& cfg);
 std::string config_cgroup(const Daemon& d, const ExecConfig& cfg);
 std::string execution_cgroup_parent(const Daemon& d, const ExecConfig& cfg, uid_t uid);
 void make_quota_cgroups(const Daemon& d, const ExecConfig& cfg, uid_t uid);
+// After an execution's pod is removed: its user's cgroup (an execution's
+// cgroup parent), then its config's, once no pod is under them. Call with
+// admission_mutex() held, so no Run makes a workload under them meanwhile.
+void remove_unused_quota_cgroups(Daemon& d, const std::string& user_cgroup, bool systemd);
 
 // Admission (execution_admission.cpp). Held while a workload is admitted
 // and made, so two Runs cannot both take the last room under a quota.

@@ -1,7 +1,9 @@
 #include "pod_cgroup.hpp"
 
 #include "cgroup.hpp"
+#include "cgroup_systemd.hpp"
 #include "error.hpp"
+#include "file_util.hpp"
 #include "log.hpp"
 
 #include <dirent.h>
@@ -39,6 +41,27 @@ void remove_dirs(const std::string& path) {
             log::warn("remove cgroup " + dir + ": " + std::strerror(errno));
 }
 
+// Whether anything is in cgroup `path` (from the hierarchies' roots), in any
+// hierarchy: a process, or a cgroup below it.
+bool in_use(const std::string& path) {
+    for (const auto& h : cgroup::host_hierarchies()) {
+        std::string dir = h.mountpoint + path;
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) continue;   // not in this hierarchy
+        bool below = false;
+        while (dirent* e = ::readdir(d))
+            if (e->d_type == DT_DIR && e->d_name[0] != '.') below = true;
+        ::closedir(d);
+        if (below) return true;
+        try {
+            if (!read_file(dir + "/cgroup.procs").empty()) return true;
+        } catch (const Error&) {
+            // gone meanwhile
+        }
+    }
+    return false;
+}
+
 } // namespace
 
 std::string own_pod_cgroup_name(const std::string& parent, bool systemd, const std::string& id) {
@@ -62,7 +85,14 @@ void make_pod_cgroup(const std::string& name, bool systemd, const std::string& i
         // go in it.
         auto cg = cgroup::open_new(slice_cgroups_path(name), id, cgroup::Driver::systemd);
         if (limits) cg->set(*limits);
-        cg->add(0);
+        try {
+            cg->add(0);
+        } catch (const Error& e) {
+            // Started already (by an earlier Run, for an execution config's
+            // slice): its limits are updated instead.
+            if (e.err() != EEXIST) throw;
+            if (limits) cgroup::open(slice_cgroups_path(name), {}, cgroup::Driver::systemd)->set(*limits);
+        }
     });
 }
 
@@ -75,6 +105,36 @@ void remove_pod_cgroup(const std::string& name, bool systemd, const std::string&
         cgroup::open(slice_cgroups_path(name), {}, cgroup::Driver::systemd)->destroy();
     } catch (const std::exception& e) {
         log::warn("remove the pod slice " + name + ": " + e.what());
+    }
+}
+
+std::string parent_cgroup_name(const std::string& name, bool systemd) {
+    if (systemd) return parent_slice(name);
+    auto slash = name.rfind('/');
+    return slash == 0 || slash == std::string::npos ? "/" : name.substr(0, slash);
+}
+
+bool remove_cgroup_if_empty(const std::string& name, bool systemd) {
+    try {
+        std::string path = systemd ? cgroup::systemd::expand_slice(name) : name;
+        if (path.empty() || path == "/" || path.find("..") != std::string::npos)
+            throw Error(EINVAL, "not a cgroup berthd made");
+        if (in_use(path)) return false;
+        if (systemd) {
+            cgroup::open(slice_cgroups_path(name), {}, cgroup::Driver::systemd)->destroy();
+            return true;
+        }
+        bool gone = true;
+        for (const auto& h : cgroup::host_hierarchies()) {
+            std::string dir = h.mountpoint + path;
+            if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) continue;
+            if (errno != EBUSY) throw_errno("remove " + dir);
+            gone = false;   // something was made in it after all
+        }
+        return gone;
+    } catch (const std::exception& e) {
+        log::warn("remove the cgroup " + name + ": " + e.what());
+        return false;
     }
 }
 
