@@ -18,11 +18,12 @@ shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=${BUILD_DIR:-$repo/build-fuzz}
-all=(fuzz_config fuzz_json fuzz_cdi fuzz_berthd_config)
+all=(fuzz_config fuzz_json fuzz_cdi fuzz_berthd_config fuzz_image_spec)
 # Which seed corpus and dictionary each target starts from.
-declare -A corpus=([fuzz_config]=config [fuzz_json]=json [fuzz_cdi]=cdi [fuzz_berthd_config]=berthd_config)
+declare -A corpus=([fuzz_config]=config [fuzz_json]=json [fuzz_cdi]=cdi [fuzz_berthd_config]=berthd_config
+                [fuzz_image_spec]=image_spec)
 declare -A dict=([fuzz_config]=config.dict [fuzz_json]=config.dict [fuzz_cdi]=config.dict
-                 [fuzz_berthd_config]=berthd_config.dict)
+                 [fuzz_berthd_config]=berthd_config.dict [fuzz_image_spec]=image_spec.dict)
 if (($#)); then targets=("$@"); else targets=("${all[@]}"); fi
 for t in "${targets[@]}"; do
     [[ -n ${corpus[$t]:-} ]] || { echo "$0: unknown target $t (${all[*]})" >&2; exit 2; }
