@@ -1,14 +1,14 @@
 #!/bin/bash
 # Extra CI checks beyond the main build: the unit suite under ASan+UBSan
 # (tests/sanitize.sh) and libFuzzer on every parser of outside data
-# (tests/fuzz/run.sh: its ten targets, 10 s each). Installs what it needs on
+# (tests/fuzz/run.sh: its eleven targets, 10 s each). Installs what it needs on
 # Debian bookworm. Ends with exactly two TAP-like lines, one per check;
 # exits non-zero if either failed.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 # Split evenly across tests/fuzz/run.sh's targets: about 10 s each.
-fuzz_seconds=100
+fuzz_seconds=110
 
 # Install only the packages that are missing; libclang-rt-14-dev carries
 # libFuzzer and the ASan/UBSan runtimes for clang 14.

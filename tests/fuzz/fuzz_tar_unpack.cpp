@@ -6,8 +6,8 @@
 // xattrs, owners, replacements of what an earlier entry made.
 //
 // Headers of an uncompressed input get their checksums recomputed before
-// the unpack (libarchive refuses a bad checksum outright, and mutations
-// would seldom get past it); gzip, zstd, xz and bzip2 inputs go as they are.
+// the unpack (tar_checksums.hpp); gzip, zstd, xz and bzip2 inputs go as
+// they are.
 //
 // Properties:
 //   - unpack_layer answers, or refuses with berth::Error and leaves no
@@ -23,6 +23,7 @@
 // Anything else (a sanitizer report, another exception, a hang) is a finding.
 #include "digest.hpp"
 #include "error.hpp"
+#include "tar_checksums.hpp"
 #include "unpack.hpp"
 
 #include <dirent.h>
@@ -182,47 +183,6 @@ bool read_only_host(const std::string& scratch, const std::vector<std::string>& 
     return true;
 }
 
-// ---- tar checksums
-
-uint64_t header_size(const unsigned char* h) {
-    const unsigned char* f = h + 124;
-    uint64_t v = 0;
-    if (f[0] & 0x80) {   // base-256 (GNU)
-        for (int i = 4; i < 12; ++i) v = v << 8 | f[i];
-        return v;
-    }
-    for (int i = 0; i < 12 && f[i] >= '0' && f[i] <= '7'; ++i) v = v << 3 | uint64_t(f[i] - '0');
-    return v;
-}
-
-// Recompute each header's checksum, walking the headers as a tar reader does.
-void fix_checksums(std::string& tar) {
-    size_t pos = 0;
-    while (pos + 512 <= tar.size()) {
-        auto* h = reinterpret_cast<unsigned char*>(tar.data() + pos);
-        bool zero = true;
-        for (int i = 0; i < 512 && zero; ++i) zero = h[i] == 0;
-        if (zero) {
-            pos += 512;
-            continue;
-        }
-        unsigned sum = 0;
-        for (int i = 0; i < 512; ++i) sum += (i >= 148 && i < 156) ? ' ' : h[i];
-        char field[8];
-        std::snprintf(field, sizeof field, "%06o", sum);
-        std::memcpy(h + 148, field, 7);   // six digits and a NUL
-        h[155] = ' ';
-        uint64_t size = std::strchr("23456", h[156]) && h[156] ? 0 : header_size(h);
-        if (size > tar.size()) size = tar.size();
-        pos += 512 + (size + 511) / 512 * 512;
-    }
-}
-
-bool compressed(std::string_view b) {
-    return b.starts_with("\x1f\x8b") || b.starts_with("\x28\xb5\x2f\xfd") || b.starts_with("\xfd" "7zXZ") ||
-           b.starts_with("BZh");
-}
-
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
@@ -293,7 +253,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string blob(reinterpret_cast<const char*>(data), size);
-    if (!compressed(blob)) fix_checksums(blob);
+    fuzz::fix_tar_checksums(blob);
     {
         int fd = ::open(g_blob.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0 || ::write(fd, blob.data(), blob.size()) != static_cast<ssize_t>(blob.size()) || ::close(fd) < 0)
@@ -313,7 +273,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (::geteuid() == 0 && ::lstat(dir.c_str(), &st) == 0)
             finding(std::string("a refused layer's dir is left behind: ") + e.what());
     }
-    if (ok && !compressed(blob) && r.diff_id != berth::image::sha256_digest(blob))
+    if (ok && !fuzz::compressed(blob) && r.diff_id != berth::image::sha256_digest(blob))
         finding("diff id " + r.diff_id + " is not the sha256 of the uncompressed input");
     remove_all(dir);
     std::set<std::string> now;

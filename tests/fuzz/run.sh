@@ -18,17 +18,18 @@ shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=${BUILD_DIR:-$repo/build-fuzz}
-all=(fuzz_config fuzz_json fuzz_cdi fuzz_berthd_config fuzz_image_spec fuzz_auth_challenge fuzz_spdy_frame fuzz_ws_frame fuzz_ttrpc_frame fuzz_tar_unpack)
-# Which seed corpus and dictionary each target starts from.
+all=(fuzz_config fuzz_json fuzz_cdi fuzz_berthd_config fuzz_image_spec fuzz_image_archive
+     fuzz_auth_challenge fuzz_spdy_frame fuzz_ws_frame fuzz_ttrpc_frame fuzz_tar_unpack)
+# Which seed corpus (corpus/NAME) and dictionary each target starts from.
 declare -A corpus=([fuzz_config]=config [fuzz_json]=json [fuzz_cdi]=cdi [fuzz_berthd_config]=berthd_config
-                [fuzz_image_spec]=image_spec [fuzz_auth_challenge]=auth_challenge
-                [fuzz_spdy_frame]=spdy_frame [fuzz_ws_frame]=ws_frame
-                [fuzz_ttrpc_frame]=ttrpc_frame [fuzz_tar_unpack]=tar_unpack)
+                   [fuzz_image_spec]=image_spec [fuzz_image_archive]=image_archive
+                   [fuzz_auth_challenge]=auth_challenge [fuzz_spdy_frame]=spdy_frame [fuzz_ws_frame]=ws_frame
+                   [fuzz_ttrpc_frame]=ttrpc_frame [fuzz_tar_unpack]=tar_unpack)
 declare -A dict=([fuzz_config]=config.dict [fuzz_json]=config.dict [fuzz_cdi]=config.dict
                  [fuzz_berthd_config]=berthd_config.dict [fuzz_image_spec]=image_spec.dict
-                 [fuzz_auth_challenge]=auth_challenge.dict [fuzz_spdy_frame]=spdy_frame.dict
-                 [fuzz_ws_frame]=ws_frame.dict [fuzz_ttrpc_frame]=ttrpc_frame.dict
-                 [fuzz_tar_unpack]=tar_unpack.dict)
+                 [fuzz_image_archive]=image_archive.dict [fuzz_auth_challenge]=auth_challenge.dict
+                 [fuzz_spdy_frame]=spdy_frame.dict [fuzz_ws_frame]=ws_frame.dict
+                 [fuzz_ttrpc_frame]=ttrpc_frame.dict [fuzz_tar_unpack]=tar_unpack.dict)
 if (($#)); then targets=("$@"); else targets=("${all[@]}"); fi
 for t in "${targets[@]}"; do
     [[ -n ${corpus[$t]:-} ]] || { echo "$0: unknown target $t (${all[*]})" >&2; exit 2; }
