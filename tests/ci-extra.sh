@@ -1,17 +1,22 @@
 #!/bin/bash
 # Extra CI checks beyond the main build: the unit suite under ASan+UBSan
-# (tests/sanitize.sh) and 60 s of libFuzzer on the config.json parser
-# (tests/fuzz/run.sh). Installs what it needs on Debian bookworm. Ends with
-# exactly two TAP-like lines, one per check; exits non-zero if either failed.
+# (tests/sanitize.sh) and libFuzzer on every parser of outside data
+# (tests/fuzz/run.sh: its eleven targets, 10 s each). Installs what it needs on
+# Debian bookworm. Ends with exactly two TAP-like lines, one per check;
+# exits non-zero if either failed.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-fuzz_seconds=60
+# Split evenly across tests/fuzz/run.sh's targets: about 10 s each.
+fuzz_seconds=110
 
 # Install only the packages that are missing; libclang-rt-14-dev carries
 # libFuzzer and the ASan/UBSan runtimes for clang 14.
 need=(meson ninja-build pkg-config g++ libyajl-dev libcap-dev libseccomp-dev libcriterion-dev
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev
+      # what the fuzz targets' libraries build on (as contrib/build.sh installs them)
+      libyaml-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libcurl4-openssl-dev
+      libarchive-dev libssl-dev libtomlplusplus-dev zlib1g-dev)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -170,7 +170,8 @@ void apply_table(const toml::table& t, Config& c, const std::string& file) {
                     c.executions.config_dir = want_opt_abs_path(en, file, name);
                 } else if (ek == "admin_group") {
                     c.executions.admin_group = want_string(en, file, name);
-                    c.executions.admin_gid = resolve_group(c.executions.admin_group, file, name);
+                    if (!c.executions.admin_group.empty())   // "": none, as contrib/berthd.toml says
+                        c.executions.admin_gid = resolve_group(c.executions.admin_group, file, name);
                 } else {
                     bad(file, name, "unknown key (config_dir, admin_group)");
                 }

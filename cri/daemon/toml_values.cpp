@@ -3,6 +3,7 @@
 #include "error.hpp"
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 
@@ -42,14 +43,20 @@ std::string want_opt_abs_path(const toml::node& n, const std::string& file, cons
 }
 
 std::chrono::seconds want_duration(const toml::node& n, const std::string& file, const std::string& key) {
-    if (n.is_integer()) return std::chrono::seconds(want_int(n, file, key, 0, 86400 * 7));
+    // The same bound for "168h" as for 604800: a count of seconds this large
+    // still fits a time point in nanoseconds when added to now.
+    constexpr long long max = 86400 * 7;
+    if (n.is_integer()) return std::chrono::seconds(want_int(n, file, key, 0, max));
     std::string s = want_string(n, file, key);
     char* end = nullptr;
+    errno = 0;
     long long v = std::strtoll(s.c_str(), &end, 10);
+    bool range = errno == ERANGE;
     std::string unit = end ? end : "";
     long long mult = unit == "s" || unit.empty() ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
     if (s.empty() || end == s.c_str() || v < 0 || mult < 0)
         bad(file, key, "expected a duration such as \"30s\", \"5m\" or \"1h\", got \"" + s + "\"");
+    if (range || v > max / mult) bad(file, key, "\"" + s + "\" is more than 7 days (168h)");
     return std::chrono::seconds(v * mult);
 }
 

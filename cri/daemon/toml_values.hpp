@@ -20,7 +20,7 @@ bool want_bool(const toml::node& n, const std::string& file, const std::string& 
 std::string want_abs_path(const toml::node& n, const std::string& file, const std::string& key);
 // An absolute path, or "" for the default.
 std::string want_opt_abs_path(const toml::node& n, const std::string& file, const std::string& key);
-// "30s", "5m", "1h", or a bare number of seconds.
+// "30s", "5m", "1h", or a bare number of seconds; at most 7 days.
 std::chrono::seconds want_duration(const toml::node& n, const std::string& file, const std::string& key);
 std::vector<std::string> want_strings(const toml::node& n, const std::string& file, const std::string& key);
 const toml::table& want_table(const toml::node& n, const std::string& file, const std::string& key);

@@ -442,8 +442,10 @@ private:
         std::string target = clean_path(hl, entry_, "its hardlink target");
         if (target.empty()) refuse(entry_, "a hardlink to the layer's root");
         if (target == path) return;
-        auto [tparent, tbase] = split_last(target);
-        int tpfd = dirs_.get(tparent, entry_, false, result_.inodes);
+        // Not a structured binding: clang 14 cannot capture one in the lambda below.
+        const auto t = split_last(target);
+        const std::string& tbase = t.second;
+        int tpfd = dirs_.get(t.first, entry_, false, result_.inodes);
         // The entry's own dir may have left the cache meanwhile.
         pfd = dirs_.get(split_last(path).first, entry_, true, result_.inodes);
         create(pfd, base, "hardlink", [&] {

@@ -116,7 +116,9 @@ private:
     size_t i_ = 0;
 };
 
-// RFC 3339: 2006-01-02T15:04:05[.frac](Z|+hh:mm|-hh:mm); nullopt when not that.
+// RFC 3339: 2006-01-02T15:04:05[.frac](Z|+hh:mm|-hh:mm); nullopt when not
+// that, or not in 1970 to 2099: system_clock counts nanoseconds in 64 bits,
+// which end in 2262, and a token server's clock is not centuries off.
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& s) {
     struct tm tm {};
     int y, mo, d, h, mi, sec;
@@ -148,7 +150,10 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
     tm.tm_sec = sec;
     time_t t = ::timegm(&tm);
     if (t == -1) return std::nullopt;
-    return std::chrono::system_clock::from_time_t(t - offset);
+    t -= offset;
+    if (t < 0 || t >= 4102444800)   // 2100-01-01T00:00:00Z
+        return std::nullopt;
+    return std::chrono::system_clock::from_time_t(t);
 }
 
 std::string base64_decode(std::string_view s, bool& ok) {
@@ -190,7 +195,7 @@ TokenResponse parse_token_response(std::string_view body, std::chrono::system_cl
         std::optional<std::chrono::system_clock::time_point> issued;
         if (auto v = root.find("issued_at")) {
             issued = parse_rfc3339(v->as_string());
-            if (!issued) v->fail("not an RFC 3339 time");
+            if (!issued) v->fail("not an RFC 3339 time from 1970 to 2099");
         }
         if (r.token.empty()) throw Error(EBADMSG, "no token in the response");
         // The token spec's minimum, and a cap against absurd values.

@@ -81,6 +81,13 @@ Test(berthd_config, errors_name_the_key_and_the_file) {
     cr_assert(has(e, "log_level") && has(e, "loud"), "%s", e.c_str());
     e = error_of("[images]\npull_timeout = \"soon\"\n");
     cr_assert(has(e, "images.pull_timeout") && has(e, "duration"), "%s", e.c_str());
+    // Durations stop at 7 days in either form, before "...h" overflows (fuzz_berthd_config).
+    e = error_of("[runtime]\nshim_start_timeout = \"9223372036854775807h\"\n");
+    cr_assert(has(e, "runtime.shim_start_timeout") && has(e, "more than 7 days"), "%s", e.c_str());
+    e = error_of("[images]\npull_timeout = \"169h\"\n");
+    cr_assert(has(e, "images.pull_timeout") && has(e, "more than 7 days"), "%s", e.c_str());
+    Config week = parse_config_text("[images]\npull_timeout = \"168h\"\n", "w.toml");
+    cr_assert_eq(week.images.pull_timeout.count(), 86400 * 7);
     e = error_of("images = 1\n");
     cr_assert(has(e, "images") && has(e, "table"), "%s", e.c_str());
     // TOML syntax errors name the line and column.

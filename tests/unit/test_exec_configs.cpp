@@ -197,6 +197,8 @@ Test(exec_configs, admin_group_resolved_at_load) {
     cr_assert(c.executions.admin_gid.has_value());
     cr_expect_eq(*c.executions.admin_gid, 0u);
     cr_expect(!parse_config_text("", kFile).executions.admin_gid, "no admin group unless one is named");
+    cr_expect(!parse_config_text("[executions]\nadmin_group = \"\"\n", kFile).executions.admin_gid,
+              "admin_group = \"\" is none (contrib/berthd.toml's default)");
 }
 
 Test(exec_configs, config_dir_files_and_reload) {

@@ -82,7 +82,10 @@ Test(token_response, token_lifetimes) {
 Test(token_response, garbage_is_ebadmsg) {
     auto now = std::chrono::system_clock::now();
     for (const char* body : {"<html>nope</html>", "", "[]", R"({"token":""})", R"({"expires_in":3})",
-                             R"({"token":5})", R"({"token":"t","issued_at":"yesterday"})"}) {
+                             R"({"token":5})", R"({"token":"t","issued_at":"yesterday"})",
+                             // Past system_clock's 2262 (signed overflow in from_time_t; fuzz_auth_challenge).
+                             R"({"token":"t","issued_at":"9999-12-31T23:59:59Z"})",
+                             R"({"token":"t","issued_at":"-999-01-01T00:00:00Z"})"}) {
         try {
             parse_token_response(body, now, "token from https://r");
             cr_expect_fail("accepted %s", body);
