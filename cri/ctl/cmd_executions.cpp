@@ -64,15 +64,6 @@ int configs(Client& c, const Args& a) {
     return 0;
 }
 
-berth::v1::Execution get(Client& c, const std::string& id) {
-    berth::v1::ExecutionRef ref;
-    ref.set_id(id);
-    berth::v1::Execution e;
-    auto ctx = c.context();
-    Client::check(c.executions().Get(ctx.get(), ref, &e), ("execution \"" + id + "\": Get").c_str());
-    return e;
-}
-
 // Until it ends; no deadline of our own.
 berth::v1::Execution wait_for(Client& c, const std::string& id) {
     berth::v1::ExecutionRef ref;
