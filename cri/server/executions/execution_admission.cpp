@@ -7,6 +7,8 @@
 
 #include "error.hpp"
 
+#include <cstdlib>
+
 namespace berth::cri {
 
 std::mutex& admission_mutex() {
@@ -21,9 +23,8 @@ std::string size_text(int64_t b) {
     return std::to_string(b) + units[u];
 }
 
-QuotaUsage quota_usage(Daemon& d, const std::string& config, uid_t uid) {
-    QuotaUsage u;
-    const std::string me = std::to_string(uid);
+ConfigUsage config_usage(Daemon& d, const std::string& config) {
+    ConfigUsage u;
     for (const auto& p : d.pods.pods()) {
         if (!is_execution(p) || p.state() != runtime::v1::SANDBOX_READY) continue;
         const auto& l = p.config().labels();
@@ -32,12 +33,22 @@ QuotaUsage quota_usage(Daemon& d, const std::string& config, uid_t uid) {
         auto w = workload_of(d, p);
         if (!w || w->state() == runtime::v1::CONTAINER_EXITED) continue;
         int64_t res = w->config().linux().resources().memory_limit_in_bytes();
-        u.config_reserved += res, ++u.config_running;
+        u.reserved += res, ++u.running;
         auto owner = l.find(exec_labels::kUid);
-        if (owner != l.end() && owner->second == me) u.user_reserved += res, ++u.user_running;
+        if (owner == l.end()) continue;
+        auto& mine = u.by_user[static_cast<uid_t>(std::strtoul(owner->second.c_str(), nullptr, 10))];
+        mine.first += res, ++mine.second;
     }
     return u;
 }
+
+QuotaUsage ConfigUsage::of(uid_t uid) const {
+    QuotaUsage q{reserved, 0, running, 0};
+    if (auto it = by_user.find(uid); it != by_user.end()) q.user_reserved = it->second.first, q.user_running = it->second.second;
+    return q;
+}
+
+bool weighs_memory(const ExecConfig& cfg) { return cfg.resources.memory && (cfg.quota.memory || cfg.per_user.memory); }
 
 Fit fits(const ExecConfig& cfg, const QuotaUsage& u) {
     if (!cfg.resources.memory) return Fit::yes;

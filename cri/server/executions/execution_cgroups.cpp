@@ -21,14 +21,16 @@ std::optional<spec::Resources> quota_limits(const ExecQuota& q) {
     if (q.memory) r.memory.emplace().limit = *q.memory;
     if (q.cpus) {
         auto& c = r.cpu.emplace();
-        c.period = 100000;
-        c.quota = static_cast<int64_t>(std::llround(*q.cpus * 100000));
+        c.period = kCfsPeriod;
+        c.quota = cfs_quota(*q.cpus);
     }
     if (q.pids) r.pids.emplace().limit = *q.pids;
     return r;
 }
 
 } // namespace
+
+int64_t cfs_quota(double cpus) { return static_cast<int64_t>(std::llround(cpus * kCfsPeriod)); }
 
 bool systemd_driver(const Daemon& d, const ExecConfig& cfg) {
     const auto& handler = d.handler(cfg.runtime);

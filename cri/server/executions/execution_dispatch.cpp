@@ -50,6 +50,7 @@ void dispatch_queued_executions(Daemon& d) {
         if (r.state() == "queued") names.insert(r.config());
     for (const auto& name : names) {
         std::set<uint32_t> user_full;
+        std::optional<ConfigUsage> usage;   // asked once, and again after each start
         for (const auto& r : d.queue.waiting(name)) {
             if (user_full.count(r.uid())) continue;
             auto it = configs->find(name);
@@ -64,7 +65,8 @@ void dispatch_queued_executions(Daemon& d) {
                 fail(d, r, caller.describe() + " may no longer use config \"" + name + "\"");
                 continue;
             }
-            Fit fit = fits(cfg, quota_usage(d, name, caller.uid));
+            if (!usage) usage = config_usage(d, name);
+            Fit fit = fits(cfg, usage->of(caller.uid));
             if (fit == Fit::config_full) break;
             if (fit == Fit::user_full) {
                 user_full.insert(r.uid());
@@ -89,6 +91,7 @@ void dispatch_queued_executions(Daemon& d) {
                     unstage_mounts(d, r.id());
                 }
                 start_execution(d, cfg, caller, req, r.image(), r.id(), r.created_at());
+                usage.reset();
                 d.queue.erase(r.id());
                 log::info("execution " + r.id() + " of config " + name + " left the queue");
             } catch (const Error& e) {

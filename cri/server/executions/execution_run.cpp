@@ -13,8 +13,6 @@
 #include "runtime_ops.hpp"
 #include "tree.hpp"
 
-#include <cmath>
-
 namespace berth::cri {
 
 namespace {
@@ -33,8 +31,8 @@ void set_resources(const ExecResources& r, v1::LinuxContainerResources& out) {
     if (r.memory) out.set_memory_limit_in_bytes(*r.memory);
     if (r.memory_swap) out.set_memory_swap_limit_in_bytes(*r.memory_swap);
     if (r.cpus) {
-        out.set_cpu_period(100000);
-        out.set_cpu_quota(static_cast<int64_t>(std::llround(*r.cpus * 100000)));
+        out.set_cpu_period(kCfsPeriod);
+        out.set_cpu_quota(cfs_quota(*r.cpus));
     }
     if (r.cpu_shares) out.set_cpu_shares(static_cast<int64_t>(*r.cpu_shares));
     // cgroup v2's weight as v1 shares (the inverse of runc's shares->weight).
@@ -188,7 +186,7 @@ void run_execution(Daemon& d, grpc::ServerContext& ctx, const Caller& caller, co
     // ones (another user's wait for their own cap, or for the config's,
     // which this one would not fit either).
     std::lock_guard admitted(admission_mutex());
-    std::string why = why_not_admitted(cfg, quota_usage(d, cfg.name, caller.uid));
+    std::string why = weighs_memory(cfg) ? why_not_admitted(cfg, quota_usage(d, cfg.name, caller.uid)) : "";
     bool behind = false;
     if (cfg.queue)
         for (const auto& q : d.queue.waiting(cfg.name)) behind = behind || q.uid() == caller.uid;

@@ -12,7 +12,9 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/sync_stream.h>
 
+#include <map>
 #include <mutex>
+#include <optional>
 
 namespace berth::cri {
 
@@ -77,6 +79,10 @@ void fill_queued(Daemon& d, const QueuedRun& r, berth::v1::Execution& out);
 // <berthd's parent>/config-NAME/user-UID (or the same nesting of systemd
 // slices); make_quota_cgroups makes the two with the config's caps.
 bool systemd_driver(const Daemon& d, const ExecConfig& cfg);
+// Docker's --cpus as a CFS quota over kCfsPeriod (a workload's own, and a
+// quota's).
+inline constexpr int64_t kCfsPeriod = 100000;
+int64_t cfs_quota(double cpus);
 std::string config_cgroup(const Daemon& d, const ExecConfig& cfg);
 std::string execution_cgroup_parent(const Daemon& d, const ExecConfig& cfg, uid_t uid);
 void make_quota_cgroups(const Daemon& d, const ExecConfig& cfg, uid_t uid);
@@ -92,7 +98,19 @@ struct QuotaUsage {
     int64_t config_reserved = 0, user_reserved = 0;   // memory, bytes
     int config_running = 0, user_running = 0;
 };
-QuotaUsage quota_usage(Daemon& d, const std::string& config, uid_t uid);
+// What a config's running workloads reserve, in all and by user: one look
+// at each (its shim is asked), for as many users as need it.
+struct ConfigUsage {
+    int64_t reserved = 0;
+    int running = 0;
+    std::map<uid_t, std::pair<int64_t, int>> by_user;   // reserved, running
+    QuotaUsage of(uid_t uid) const;
+};
+ConfigUsage config_usage(Daemon& d, const std::string& config);
+inline QuotaUsage quota_usage(Daemon& d, const std::string& config, uid_t uid) { return config_usage(d, config).of(uid); }
+// Whether admission has anything to weigh: the workload's own memory limit
+// against a memory cap. Without both every Run fits, and nobody is asked.
+bool weighs_memory(const ExecConfig& cfg);
 // Every workload of a config reserves the same (its resources.memory), so
 // when the config's cap is full no one fits, and when a user's is, none of
 // that user's.
