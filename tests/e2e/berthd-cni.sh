@@ -278,7 +278,12 @@ out=$(run_pod hanging 2>&1)
 took=$((SECONDS - start))
 [[ $out == "4: "* ]] && [[ $out == *"no answer in 3 s; killed"* ]] && [ "$took" -lt 30 ]
 check "a hung plugin is killed after plugin_timeout (3 s) and RunPodSandbox fails" $? "took ${took}s: $out"
-left=$(for p in /proc/[0-9]*; do { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q "^sleep 600" && echo "${p#/proc/}"; done)
+# The plugin's sleep, known by its CNI_PATH (this test's bin dir), not any
+# sleep 600 another test on this machine runs.
+left=$(for p in /proc/[0-9]*; do
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q "^sleep 600" &&
+        grep -qsF "CNI_PATH=$W/bin" "$p/environ" && echo "${p#/proc/}"
+done)
 [ -z "$left" ]
 check "...with what it started (its process group)" $? "left: $left"
 rm -f "$W/rec/hang-ADD"
